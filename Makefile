@@ -1,0 +1,43 @@
+# Two entry points (README): `make demo` and `make test`. Both set everything up first:
+# Debian packages for headless GL (when missing, as root), a .venv with torch==2.13.0 (the local CPU
+# wheel: any other torch spec would download a multi-GB CUDA build), then the project itself.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+GL_PACKAGES := libegl1 libegl-mesa0 libgl1-mesa-dri libgles2
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export PYOPENGL_PLATFORM ?= egl
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@missing=""; for p in $(GL_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing) >/dev/null \
+	    || { echo "error: apt-get could not install$$missing"; exit 1; }; \
+	  else echo "warning: headless GL packages missing ($$missing); run as root or install them"; fi; \
+	fi
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (Python 3.11 is required)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+demo: setup
+	$(BIN)/cadrecon demo
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check .
+
+bench: setup
+	$(BIN)/python benchmarks/cadlib.py
+
+clean:
+	rm -rf $(VENV) data .pytest_cache

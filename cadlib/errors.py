@@ -1,0 +1,41 @@
+"""The error hierarchy of cadlib.
+
+Every message names the file or model it is about and says what is wrong, so a caller can print
+``str(err)`` on one line and a user knows what to fix.
+"""
+
+from __future__ import annotations
+
+
+class CadlibError(Exception):
+    """Base class of every error cadlib raises on purpose."""
+
+    def __init__(self, message: str, *, source: str | None = None) -> None:
+        self.source = source
+        self.cause = message
+        super().__init__(f"{source}: {message}" if source else message)
+
+
+class ParseError(CadlibError):
+    """A file or text could not be read into a typed CAD sequence."""
+
+
+class TextSyntaxError(ParseError):
+    """The construction-sequence text is malformed; carries the 1-based line and column."""
+
+    def __init__(self, message: str, *, line: int, column: int, source: str | None = None) -> None:
+        self.line = line
+        self.column = column
+        super().__init__(f"line {line}, column {column}: {message}", source=source)
+
+
+class BuildError(CadlibError):
+    """A CAD sequence could not be turned into a valid solid."""
+
+
+class QuantizeError(CadlibError):
+    """A sequence has a feature too small to survive quantisation at the chosen number of bits."""
+
+
+class UnsupportedFormat(CadlibError):
+    """The file is not of a format cadlib reads (or a dependency for it is missing)."""

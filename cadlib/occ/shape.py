@@ -1,0 +1,88 @@
+"""Questions about an OCP shape: validity, volume, bounding box, and its triangle mesh."""
+
+from __future__ import annotations
+
+import numpy as np
+from OCP.Bnd import Bnd_Box
+from OCP.BRep import BRep_Tool
+from OCP.BRepBndLib import BRepBndLib
+from OCP.BRepCheck import BRepCheck_Analyzer
+from OCP.BRepGProp import BRepGProp
+from OCP.BRepMesh import BRepMesh_IncrementalMesh
+from OCP.GProp import GProp_GProps
+from OCP.TopAbs import TopAbs_FACE, TopAbs_REVERSED, TopAbs_SOLID
+from OCP.TopExp import TopExp_Explorer
+from OCP.TopLoc import TopLoc_Location
+from OCP.TopoDS import TopoDS, TopoDS_Shape
+
+from cadlib.mesh import Mesh
+
+
+def is_valid(shape: TopoDS_Shape) -> bool:
+    """BRepCheck's verdict on the whole shape."""
+    return bool(BRepCheck_Analyzer(shape).IsValid())
+
+
+def volume(shape: TopoDS_Shape) -> float:
+    """Enclosed volume (0 for shells and faces)."""
+    props = GProp_GProps()
+    BRepGProp.VolumeProperties_s(shape, props)
+    return float(props.Mass())
+
+
+def bbox(shape: TopoDS_Shape) -> tuple[np.ndarray, np.ndarray]:
+    """Tight axis-aligned bounding box (min corner, max corner)."""
+    box = Bnd_Box()
+    BRepBndLib.AddOptimal_s(shape, box, False, False)
+    if box.IsVoid():
+        return np.zeros(3), np.zeros(3)
+    lo, hi = box.CornerMin(), box.CornerMax()
+    return np.array([lo.X(), lo.Y(), lo.Z()]), np.array([hi.X(), hi.Y(), hi.Z()])
+
+
+def count_solids(shape: TopoDS_Shape) -> int:
+    """Number of solids in the shape."""
+    exp = TopExp_Explorer(shape, TopAbs_SOLID)
+    n = 0
+    while exp.More():
+        n += 1
+        exp.Next()
+    return n
+
+
+def tessellate(shape: TopoDS_Shape, *, rel_deflection: float = 1e-3, angle: float = 0.3) -> Mesh:
+    """Triangulates every face; the deflection is relative to the shape's largest dimension.
+
+    Face orientation is honoured, so the triangles of a closed solid face outwards.
+    """
+    lo, hi = bbox(shape)
+    size = float(np.max(hi - lo)) if np.all(np.isfinite(hi - lo)) else 1.0
+    BRepMesh_IncrementalMesh(shape, max(size, 1e-9) * rel_deflection, False, angle, True)
+    verts, faces, offset = [], [], 0
+    exp = TopExp_Explorer(shape, TopAbs_FACE)
+    while exp.More():
+        face = TopoDS.Face(exp.Current())
+        loc = TopLoc_Location()
+        tri = BRep_Tool.Triangulation_s(face, loc)
+        exp.Next()
+        if tri is None:
+            continue
+        trsf = loc.Transformation()
+        n = tri.NbNodes()
+        pts = np.empty((n, 3))
+        for i in range(1, n + 1):
+            p = tri.Node(i).Transformed(trsf)
+            pts[i - 1] = (p.X(), p.Y(), p.Z())
+        m = tri.NbTriangles()
+        idx = np.empty((m, 3), dtype=np.int64)
+        for i in range(1, m + 1):
+            idx[i - 1] = tri.Triangle(i).Get()
+        idx -= 1
+        if face.Orientation() == TopAbs_REVERSED:
+            idx = idx[:, ::-1]
+        verts.append(pts)
+        faces.append(idx + offset)
+        offset += n
+    if not verts:
+        return Mesh(np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64))
+    return Mesh(np.concatenate(verts), np.concatenate(faces))

@@ -1,0 +1,1 @@
+"""Entry points: the `cadrecon` CLI (and, later, deployments and the REST API)."""
