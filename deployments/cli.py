@@ -10,7 +10,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from enum import Enum
+from enum import StrEnum
 from functools import wraps
 from pathlib import Path
 from typing import Annotated
@@ -64,7 +64,7 @@ def _bits() -> int:
     return get_settings().sequence.bits
 
 
-class SeqFormat(str, Enum):
+class SeqFormat(StrEnum):
     text = "text"
     cadquery = "cadquery"
 

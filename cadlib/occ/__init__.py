@@ -2,14 +2,14 @@
 
 from OCP.Message import Message, Message_Gravity
 
+from cadlib.occ.build import build_solid, make_face
+from cadlib.occ.shape import bbox, count_solids, is_valid, tessellate, volume
+from cadlib.occ.step import read_step, write_step
+
 # OCCT's translators print transfer statistics on stdout; keep only failures.
 _printers = Message.DefaultMessenger_s().Printers()
 for _i in range(1, _printers.Length() + 1):
     _printers.Value(_i).SetTraceLevel(Message_Gravity.Message_Fail)
-
-from cadlib.occ.build import build_solid, make_face
-from cadlib.occ.shape import bbox, count_solids, is_valid, tessellate, volume
-from cadlib.occ.step import read_step, write_step
 
 __all__ = [
     "bbox",

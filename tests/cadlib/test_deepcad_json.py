@@ -8,7 +8,16 @@ import math
 
 import pytest
 
-from cadlib import Arc, Circle, ExtentType, Line, Operation, ParseError, load_json_sequence, parse_sequence
+from cadlib import (
+    Arc,
+    Circle,
+    ExtentType,
+    Line,
+    Operation,
+    ParseError,
+    load_json_sequence,
+    parse_sequence,
+)
 from cadlib.synth import ModelBuilder, arc, circle, line, rect, slot
 
 

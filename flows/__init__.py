@@ -1,0 +1,1 @@
+"""Prefect flows: build_dataset, train, evaluate/reconstruct, nightly."""

@@ -1,0 +1,101 @@
+"""The `cadrecon` CLI: commands work end to end, bad input is one line and exit status 2."""
+
+from __future__ import annotations
+
+import ast
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from cadlib import occ
+from cadlib.synth import ModelBuilder, rect
+from deployments.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cube_json(tmp_path):
+    b = ModelBuilder()
+    b.extrude("xy", (0, 0, 0), [rect(0, 0, 0.005, 0.005)], "NewBody", "OneSide", 0.005)  # 5 mm, in metres
+    path = tmp_path / "cube.json"
+    path.write_text(json.dumps(b.json()))
+    return path
+
+
+def test_inspect_json_reports_mm(cube_json):
+    res = runner.invoke(app, ["inspect", str(cube_json), "--json"])
+    assert res.exit_code == 0, res.output
+    info = json.loads(res.stdout)
+    assert info["format"] == "reconstruction-json" and info["extrudes"] == 1
+    assert info["volume"] == pytest.approx(125.0)
+    assert info["bbox_max"] == pytest.approx([5, 5, 5])
+    assert info["valid"] is True
+
+
+def test_sequence_text_then_build_from_it(cube_json, tmp_path):
+    res = runner.invoke(app, ["sequence", str(cube_json)])
+    assert res.exit_code == 0 and res.stdout.startswith("sketch ")
+    text = tmp_path / "cube.txt"
+    text.write_text(res.stdout)
+    out = tmp_path / "cube.step"
+    res = runner.invoke(app, ["build", str(text), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    # the text is normalised: the cube's side becomes 1.5
+    assert occ.volume(occ.read_step(out)) == pytest.approx(1.5**3, rel=1e-6)
+
+
+def test_sequence_cadquery(cube_json):
+    res = runner.invoke(app, ["sequence", str(cube_json), "--format", "cadquery"])
+    assert res.exit_code == 0
+    ast.parse(res.stdout)
+
+
+def test_build_json_writes_step_in_mm(cube_json, tmp_path):
+    out = tmp_path / "o" / "cube.step"
+    res = runner.invoke(app, ["build", str(cube_json), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert occ.volume(occ.read_step(out)) == pytest.approx(125.0, rel=1e-6)
+
+
+def test_synth(tmp_path):
+    res = runner.invoke(app, ["synth", "--n", "3", "--out", str(tmp_path), "--seed", "2"])
+    assert res.exit_code == 0 and len(list(tmp_path.glob("*.json"))) == 3
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "cause"),
+    [
+        (None, ["inspect"], "cannot read"),
+        ("", ["inspect"], "empty file"),
+        ("{broken", ["inspect"], "not readable as JSON"),
+        ('{"body_one": 1, "body_two": 2, "joints": []}', ["inspect"], "joint-set"),
+        ("sketch 1 2 3\n", ["build", "--out", "x.step"], "line 1, column 13"),
+        ("hello", ["sequence"], "neither reconstruction JSON nor sequence text"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(tmp_path, content, args, cause):
+    path = tmp_path / "bad.json"
+    if content is not None:
+        path.write_text(content)
+    res = runner.invoke(app, [args[0], str(path), *args[1:]])
+    assert res.exit_code == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, res.stderr
+    assert lines[0].startswith(f"error: {path}") and cause in lines[0]
+    assert "Traceback" not in res.output
+
+
+def test_unsupported_suffix(tmp_path):
+    path = tmp_path / "model.xyz"
+    path.write_text("1 2 3")
+    res = runner.invoke(app, ["inspect", str(path)])
+    assert res.exit_code == 2 and "unsupported suffix" in res.stderr
+
+
+def test_demo_runs(tmp_path):
+    res = runner.invoke(app, ["demo", "--n", "8", "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    assert "8 built, 0 failed" in res.stdout
+    assert len(list((tmp_path / "step").glob("*.step"))) == 8
