@@ -77,8 +77,9 @@ def inspect(
 ) -> None:
     """Format, kind, counts, bounding box, volume and validity of a CAD file."""
     from cadlib.summary import summarize
+    from config import get_settings
 
-    info = summarize(file, bits=_bits())
+    info = summarize(file, max_mb=get_settings().dataset.max_file_mb)
     if as_json:
         typer.echo(json.dumps(info, indent=2))
         return

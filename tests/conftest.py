@@ -27,9 +27,9 @@ def realdata_rows(kind: str) -> list[dict]:
     return [r for r in rows if (REALDATA / r["local_path"]).is_file()]
 
 
-def record(kind: str, outcome: str) -> None:
+def record(kind: str, outcome: str, count: int = 1) -> None:
     CONFORMANCE.setdefault(kind, {}).setdefault(outcome, 0)
-    CONFORMANCE[kind][outcome] += 1
+    CONFORMANCE[kind][outcome] += count
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

@@ -4,7 +4,7 @@ from OCP.Message import Message, Message_Gravity
 
 from cadlib.occ.build import build_solid, make_face
 from cadlib.occ.shape import bbox, count_solids, is_valid, tessellate, volume
-from cadlib.occ.step import read_step, write_step
+from cadlib.occ.step import StepContent, read_step, read_step_content, write_step
 
 # OCCT's translators print transfer statistics on stdout; keep only failures.
 _printers = Message.DefaultMessenger_s().Printers()
@@ -18,6 +18,8 @@ __all__ = [
     "is_valid",
     "make_face",
     "read_step",
+    "read_step_content",
+    "StepContent",
     "tessellate",
     "volume",
     "write_step",

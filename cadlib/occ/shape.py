@@ -15,6 +15,7 @@ from OCP.TopExp import TopExp_Explorer
 from OCP.TopLoc import TopLoc_Location
 from OCP.TopoDS import TopoDS, TopoDS_Shape
 
+from cadlib.errors import BuildError
 from cadlib.mesh import Mesh
 
 
@@ -34,6 +35,9 @@ def bbox(shape: TopoDS_Shape) -> tuple[np.ndarray, np.ndarray]:
     """Tight axis-aligned bounding box (min corner, max corner)."""
     box = Bnd_Box()
     BRepBndLib.AddOptimal_s(shape, box, False, False)
+    if box.IsVoid():  # AddOptimal skips some geometry (bare vertices, odd surfaces): the plain box
+        box = Bnd_Box()
+        BRepBndLib.Add_s(shape, box, False)
     if box.IsVoid():
         return np.zeros(3), np.zeros(3)
     lo, hi = box.CornerMin(), box.CornerMax()
@@ -56,8 +60,12 @@ def tessellate(shape: TopoDS_Shape, *, rel_deflection: float = 1e-3, angle: floa
     Face orientation is honoured, so the triangles of a closed solid face outwards.
     """
     lo, hi = bbox(shape)
-    size = float(np.max(hi - lo)) if np.all(np.isfinite(hi - lo)) else 1.0
-    BRepMesh_IncrementalMesh(shape, max(size, 1e-9) * rel_deflection, False, angle, True)
+    size = float(np.max(hi - lo)) if np.all(np.isfinite(hi - lo)) else 0.0
+    deflection = size * rel_deflection if size > 1e-6 else 1e-3
+    try:
+        BRepMesh_IncrementalMesh(shape, deflection, False, angle, True)
+    except Exception as exc:  # OCCT's Standard_Failure family
+        raise BuildError(f"the shape could not be meshed ({type(exc).__name__}: {exc})") from None
     verts, faces, offset = [], [], 0
     exp = TopExp_Explorer(shape, TopAbs_FACE)
     while exp.More():

@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
+from OCP.collections import Sequence_TCollection_AsciiString
 from OCP.IFSelect import IFSelect_ReturnStatus
 from OCP.Interface import Interface_Static
 from OCP.STEPControl import STEPControl_AsIs, STEPControl_Reader, STEPControl_Writer
 from OCP.TopoDS import TopoDS_Shape
 
 from cadlib.errors import ParseError
+
+# Millimetres per declared length unit (names as STEP files spell them, lower-cased).
+UNIT_MM = {
+    "millimetre": 1.0, "millimeter": 1.0, "mm": 1.0,
+    "centimetre": 10.0, "centimeter": 10.0, "cm": 10.0,
+    "metre": 1000.0, "meter": 1000.0, "m": 1000.0,
+    "micrometre": 1e-3, "micrometer": 1e-3, "micron": 1e-3,
+    "kilometre": 1e6, "kilometer": 1e6,
+    "inch": 25.4, "in": 25.4, "foot": 304.8, "ft": 304.8, "mil": 0.0254, "yard": 914.4,
+}
 
 
 def write_step(shape: TopoDS_Shape, path: str | Path, *, unit: str = "MM") -> Path:
@@ -34,17 +47,58 @@ def write_step(shape: TopoDS_Shape, path: str | Path, *, unit: str = "MM") -> Pa
     return path
 
 
+@dataclass(frozen=True, slots=True)
+class StepContent:
+    """What a STEP file holds: one shape (in millimetres) and what the file declared."""
+
+    shape: TopoDS_Shape
+    schema: str | None
+    units: str | None
+    unit_mm: float | None
+    roots: int
+
+
 def read_step(path: str | Path) -> TopoDS_Shape:
     """Reads every root of a STEP file into one shape (lengths in millimetres)."""
+    return read_step_content(path).shape
+
+
+def read_step_content(path: str | Path) -> StepContent:
+    """Reads a STEP file: all roots transferred into one shape, converted to millimetres.
+
+    Raises:
+        ParseError: the file is missing, not STEP, or holds no shape.
+    """
     path = Path(path)
     if not path.is_file():
         raise ParseError("no such file", source=str(path))
     reader = STEPControl_Reader()
+    Interface_Static.SetCVal_s("xstep.cascade.unit", "MM")
     status = reader.ReadFile(str(path))
     if status != IFSelect_ReturnStatus.IFSelect_RetDone:
-        raise ParseError(f"not a readable STEP file ({status.name})", source=str(path))
+        raise ParseError(f"not a readable STEP file ({status.name.removeprefix('IFSelect_')})", source=str(path))
+    lengths = Sequence_TCollection_AsciiString()
+    reader.FileUnits(lengths, Sequence_TCollection_AsciiString(), Sequence_TCollection_AsciiString())
+    names = sorted({lengths.Value(i).ToCString() for i in range(1, lengths.Length() + 1)})
+    roots = reader.NbRootsForTransfer()
     reader.TransferRoots()
     shape = reader.OneShape()
     if shape is None or shape.IsNull():
-        raise ParseError("STEP file holds no shape", source=str(path))
-    return shape
+        raise ParseError(f"STEP file holds no shape ({roots} root entities)", source=str(path))
+    unit = names[0] if len(names) == 1 else (", ".join(names) or None)
+    return StepContent(shape, _schema(path), unit, UNIT_MM.get(unit.lower()) if unit else None, roots)
+
+
+def _schema(path: Path) -> str | None:
+    """The FILE_SCHEMA named in the header, shortened (AP203, AP214, AP242 or the raw name)."""
+    with path.open("rb") as fh:
+        head = fh.read(8192).decode("latin-1", errors="replace")
+    m = re.search(r"FILE_SCHEMA\s*\(\s*\(\s*'([^']*)'", head, re.IGNORECASE)
+    if not m:
+        return None
+    raw = m.group(1).upper()
+    for key, name in (("CONFIG_CONTROL_DESIGN", "AP203"), ("AP203", "AP203"), ("AUTOMOTIVE_DESIGN", "AP214"),
+                      ("AP214", "AP214"), ("AP242", "AP242"), ("MANAGED_MODEL_BASED_3D", "AP242"), ("AP209", "AP209")):
+        if key in raw:
+            return name
+    return raw.split()[0]

@@ -29,7 +29,8 @@ def test_inspect_json_reports_mm(cube_json):
     assert res.exit_code == 0, res.output
     info = json.loads(res.stdout)
     assert info["format"] == "reconstruction-json" and info["extrudes"] == 1
-    assert info["volume"] == pytest.approx(125.0)
+    assert info["units"] == "m" and info["scale_to_mm"] == 1000.0
+    assert info["volume_mm3"] == pytest.approx(125.0)
     assert info["bbox_max"] == pytest.approx([5, 5, 5])
     assert info["valid"] is True
 
@@ -67,7 +68,7 @@ def test_synth(tmp_path):
 @pytest.mark.parametrize(
     ("content", "args", "cause"),
     [
-        (None, ["inspect"], "cannot read"),
+        (None, ["inspect"], "no such file"),
         ("", ["inspect"], "empty file"),
         ("{broken", ["inspect"], "not readable as JSON"),
         ('{"body_one": 1, "body_two": 2, "joints": []}', ["inspect"], "joint-set"),
@@ -91,7 +92,7 @@ def test_unsupported_suffix(tmp_path):
     path = tmp_path / "model.xyz"
     path.write_text("1 2 3")
     res = runner.invoke(app, ["inspect", str(path)])
-    assert res.exit_code == 2 and "unsupported suffix" in res.stderr
+    assert res.exit_code == 2 and "unsupported format (suffix '.xyz'" in res.stderr
 
 
 def test_demo_runs(tmp_path):

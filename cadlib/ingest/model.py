@@ -1,0 +1,62 @@
+"""The one result type of every loader: a millimetre mesh, facts about the file, and (for B-rep
+sources) the exact shape and (for sequence sources) the CAD sequence."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from cadlib.mesh import Mesh
+from cadlib.sequence import CadSequence
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """What a loader learned about a file; JSON-friendly (`as_dict`)."""
+
+    file: str
+    format: str  # step | ifc | obj | stl | ply | off | glb | gltf | reconstruction-json
+    kind: str  # brep | mesh | sequence
+    schema: str | None = None  # AP214, IFC4, ... where the format has one
+    units: str | None = None  # declared length unit, as the file names it
+    scale_to_mm: float = 1.0  # factor applied to reach millimetres
+    solids: int = 0
+    products: int = 0  # IFC products with geometry
+    parts: int = 1  # bodies / objects / geometries
+    vertices: int = 0
+    faces: int = 0
+    watertight: bool = False
+    bbox_min: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    bbox_max: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    up_axis: str = "z"
+    repairs: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["bbox_min"], d["bbox_max"] = list(self.bbox_min), list(self.bbox_max)
+        d["repairs"] = list(self.repairs)
+        return d
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class LoadedModel:
+    """A loaded file: `mesh` in millimetres, `info`, and the exact sources where there are any."""
+
+    mesh: Mesh
+    info: ModelInfo
+    shape: Any = field(default=None)  # OCP TopoDS_Shape for STEP and sequence sources (mm)
+    sequence: CadSequence | None = None
+
+
+def mesh_facts(mesh: Mesh, watertight: bool) -> dict[str, Any]:
+    """The ModelInfo fields a mesh determines."""
+    lo, hi = mesh.bbox()
+    return {
+        "vertices": int(len(mesh.vertices)),
+        "faces": int(len(mesh.faces)),
+        "watertight": bool(watertight),
+        "bbox_min": tuple(float(x) for x in np.round(lo, 9)),
+        "bbox_max": tuple(float(x) for x in np.round(hi, 9)),
+    }
