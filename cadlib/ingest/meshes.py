@@ -1,6 +1,7 @@
 """Mesh formats through trimesh: OBJ, STL (ASCII and binary), PLY, OFF, GLB/glTF.
 
-Every loaded mesh is cleaned the same documented way (`clean_mesh`): faces that use non-finite
+Every loaded mesh is cleaned the same documented way (`clean_mesh`), then coincident vertices are
+merged (`merge_vertices`; STL stores three per triangle): faces that use non-finite
 (NaN/inf) vertices or out-of-range indices are removed, degenerate faces (repeated corners or zero
 area) are removed, unused vertices are dropped; each repair is listed in `ModelInfo.repairs`.
 A file with no faces left (empty, points or lines only) is a `ParseError`, never an empty success.
@@ -57,13 +58,20 @@ def load_mesh_file(path: str | Path, fmt: str) -> LoadedModel:
     if len(faces) == 0:
         raise ParseError(f"no usable face left after repairs ({'; '.join(fixes)})", source=str(path))
     scale = SCALE_TO_MM.get(fmt, 1.0)
-    mesh = Mesh(vertices * scale, faces)
+    mesh = merge_vertices(Mesh(vertices * scale, faces))
     info = ModelInfo(
         file=str(path), format=fmt, kind="mesh", units="m" if scale == 1000.0 else None,
         scale_to_mm=scale, parts=parts, up_axis=UP_AXIS[fmt], repairs=tuple(repairs),
         **mesh_facts(mesh, is_watertight(mesh)),
     )
     return LoadedModel(mesh, info)
+
+
+def merge_vertices(mesh: Mesh) -> Mesh:
+    """Merges coincident vertices (STL stores three per triangle), so edges are shared."""
+    merged = _trimesh().Trimesh(mesh.vertices, mesh.faces, process=False)
+    merged.merge_vertices()
+    return Mesh(np.asarray(merged.vertices, dtype=float), np.asarray(merged.faces, dtype=np.int64), dict(mesh.metadata))
 
 
 def is_watertight(mesh: Mesh) -> bool:
