@@ -122,6 +122,41 @@ def build(
     typer.echo(f"{out}: volume {occ.volume(shape):.6g} mm^3, valid {occ.is_valid(shape)}")
 
 
+class RenderStyle(StrEnum):
+    shaded = "shaded"
+    lines = "lines"
+
+
+@app.command()
+@clean_errors
+def render(
+    file: Path,
+    out: Annotated[Path, typer.Option("--out", help="folder for <name>_<view>.png (and .svg)")],
+    views: Annotated[str | None, typer.Option("--views", help="comma-separated: front,top,right,iso")] = None,
+    style: Annotated[RenderStyle | None, typer.Option("--style", help="shaded or lines")] = None,
+    size: Annotated[int | None, typer.Option("--size", min=32, max=4096, help="pixels")] = None,
+    tile: Annotated[bool, typer.Option("--tile", help="also write a 2x2 composite")] = False,
+    no_hidden: Annotated[bool, typer.Option("--no-hidden", help="lines style: omit hidden edges")] = False,
+) -> None:
+    """Render orthographic views of any supported file."""
+    from cadlib.ingest import load_model
+    from cadlib.render import render_views, save_rendered
+    from config import get_settings
+
+    cfg = get_settings()
+    model = load_model(file, max_mb=cfg.dataset.max_file_mb)
+    rendered = render_views(
+        model,
+        views.split(",") if views else cfg.render.views,
+        size=size or cfg.render.size,
+        style=(style.value if style else cfg.render.style),
+        hidden=not no_hidden,
+        platform=cfg.render.gl_platform,
+    )
+    written = save_rendered(rendered, out, Path(file).stem, with_tile=tile)
+    typer.echo(f"wrote {len(written)} file(s) to {out}: " + ", ".join(p.name for p in written))
+
+
 @app.command()
 @clean_errors
 def synth(

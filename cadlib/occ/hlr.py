@@ -1,0 +1,81 @@
+"""Exact hidden-line removal of a B-rep for one view direction (OCCT's HLRBRep_Algo).
+
+Returns polylines in view-plane coordinates (right, up), split into visible and hidden lines. Sharp
+edges and outlines (silhouettes of curved faces) are kept; smooth (tangent) edges and seam lines
+are dropped, as engineering drawings do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from OCP.BRepAdaptor import BRepAdaptor_Curve
+from OCP.GCPnts import GCPnts_TangentialDeflection
+from OCP.GeomAbs import GeomAbs_Line
+from OCP.gp import gp_Ax2, gp_Dir, gp_Pnt
+from OCP.HLRAlgo import HLRAlgo_Projector
+from OCP.HLRBRep import HLRBRep_Algo, HLRBRep_HLRToShape
+from OCP.TopAbs import TopAbs_EDGE
+from OCP.TopExp import TopExp_Explorer
+from OCP.TopoDS import TopoDS, TopoDS_Shape
+
+
+@dataclass(frozen=True, slots=True)
+class HiddenLines:
+    """Polylines ((N, 2) arrays in view-plane coordinates) of one view."""
+
+    visible: list[np.ndarray]
+    hidden: list[np.ndarray]
+
+
+def hidden_lines(
+    shape: TopoDS_Shape, look, right, *, origin=(0.0, 0.0, 0.0), deflection: float = 1e-3, with_hidden: bool = True
+) -> HiddenLines:
+    """Projects `shape` along `look` and removes hidden lines.
+
+    Args:
+        shape: the B-rep.
+        look: direction the viewer looks along; `right` is the image's x direction (orthogonal).
+        origin: the point that maps to (0, 0) in the view plane.
+        deflection: chordal tolerance of the polylines, in model units.
+        with_hidden: also compute hidden lines (they cost extra extraction time only).
+    """
+    look = np.asarray(look, dtype=float)
+    ax = gp_Ax2(gp_Pnt(*map(float, origin)), gp_Dir(*(-look)), gp_Dir(*np.asarray(right, dtype=float)))
+    algo = HLRBRep_Algo()
+    algo.Add(shape)
+    algo.Projector(HLRAlgo_Projector(ax))
+    algo.Update()
+    algo.Hide()
+    out = HLRBRep_HLRToShape(algo)
+    visible = _polylines(out.VCompound(), deflection) + _polylines(out.OutLineVCompound(), deflection)
+    hidden = []
+    if with_hidden:
+        hidden = _polylines(out.HCompound(), deflection) + _polylines(out.OutLineHCompound(), deflection)
+    return HiddenLines(visible, hidden)
+
+
+def _polylines(compound: TopoDS_Shape, deflection: float) -> list[np.ndarray]:
+    if compound is None or compound.IsNull():
+        return []
+    lines = []
+    exp = TopExp_Explorer(compound, TopAbs_EDGE)
+    while exp.More():
+        edge = TopoDS.Edge(exp.Current())
+        exp.Next()
+        curve = BRepAdaptor_Curve(edge)
+        if curve.GetType() == GeomAbs_Line:
+            a, b = curve.Value(curve.FirstParameter()), curve.Value(curve.LastParameter())
+            pts = np.array([[a.X(), a.Y()], [b.X(), b.Y()]])
+        else:
+            disc = GCPnts_TangentialDeflection(curve, 0.1, deflection)
+            n = disc.NbPoints()
+            if n < 2:
+                continue
+            pts = np.empty((n, 2))
+            for i in range(1, n + 1):
+                p = disc.Value(i)
+                pts[i - 1] = (p.X(), p.Y())
+        lines.append(pts)
+    return lines

@@ -1,0 +1,148 @@
+"""Shaded orthographic views with pyrender, headless (EGL by default, OSMesa selectable).
+
+Light grey, softly lit surfaces on white, with black edges drawn on top: exact B-rep edges from
+hidden-line removal where there is a B-rep, else mesh creases, boundaries and silhouettes tested
+against the depth buffer. Exactly one OffscreenRenderer per process, reused for every model (a
+second one, created and deleted, breaks the first under EGL).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import numpy as np
+from PIL import Image
+
+from cadlib.errors import UnsupportedFormat
+from cadlib.mesh import Mesh
+from cadlib.render.draw import composite, line_width, stroke_mask
+from cadlib.render.mesh_edges import EdgeSet, silhouette, visible_runs
+from cadlib.views import Framing, View, view_axes
+
+_STATE: dict = {"renderer": None, "platform": None}
+SURFACE = (0.80, 0.82, 0.85, 1.0)
+EDGE_COLOR = (20, 20, 20)
+
+
+def _pyrender(platform: str):
+    if _STATE["platform"] not in (None, platform):
+        raise RuntimeError(f"GL platform already set to {_STATE['platform']} in this process")
+    os.environ["PYOPENGL_PLATFORM"] = platform
+    if not hasattr(np, "infty"):
+        np.infty = np.inf  # pyrender 0.1.45 still uses the alias numpy 2 removed
+    try:
+        import pyrender
+    except ImportError as exc:  # pragma: no cover - a declared dependency
+        raise UnsupportedFormat(f"shaded rendering needs pyrender ({exc}): pip install pyrender") from None
+    _STATE["platform"] = platform
+    return pyrender
+
+
+def _renderer(pyrender, size: int):
+    r = _STATE["renderer"]
+    if r is None:
+        try:
+            r = pyrender.OffscreenRenderer(size, size)
+        except Exception as exc:
+            raise UnsupportedFormat(
+                f"no headless GL ({type(exc).__name__}: {exc}); install libegl1 libegl-mesa0 libgl1-mesa-dri "
+                "libgles2, or set CADRECON_RENDER__GL_PLATFORM=osmesa"
+            ) from None
+        _STATE["renderer"] = r
+    elif r.viewport_width != size:
+        r.viewport_width = r.viewport_height = size
+    return r
+
+
+def _look_at(look: np.ndarray, right: np.ndarray, up: np.ndarray, eye: np.ndarray) -> np.ndarray:
+    pose = np.eye(4)
+    pose[:3, 0], pose[:3, 1], pose[:3, 2], pose[:3, 3] = right, up, -look, eye
+    return pose
+
+
+def render_shaded(
+    mesh: Mesh,
+    views: list[View],
+    framing: Framing,
+    *,
+    smooth: bool,
+    brep_edges: Callable[[View], list[np.ndarray]] | None = None,
+    mesh_edge_set: EdgeSet | None = None,
+    platform: str = "egl",
+) -> dict[View, Image.Image]:
+    """Renders `mesh` (already in its display frame) for each view.
+
+    Args:
+        smooth: interpolate vertex normals (B-rep tessellations, whose vertices are per face);
+            False shades each triangle flat (meshes, whose vertices are shared across creases).
+        brep_edges: view -> visible edge polylines in pixels (exact, from hidden-line removal).
+        mesh_edge_set: mesh edges to draw where there is no B-rep.
+    """
+    pyrender = _pyrender(platform)
+    import trimesh
+
+    size = framing.size
+    tm = trimesh.Trimesh(mesh.vertices, mesh.faces, process=False)
+    scene = pyrender.Scene(bg_color=[1.0, 1.0, 1.0, 1.0], ambient_light=[0.42, 0.42, 0.42])
+    material = pyrender.MetallicRoughnessMaterial(
+        baseColorFactor=SURFACE, metallicFactor=0.0, roughnessFactor=0.85, doubleSided=True
+    )
+    scene.add(pyrender.Mesh.from_trimesh(tm, material=material, smooth=smooth))
+    radius = float(np.linalg.norm(mesh.vertices - framing.center, axis=1).max()) if len(mesh.vertices) else 1.0
+    radius = max(radius, 1e-9)
+    dist = 3.0 * radius
+    half = framing.scale * size / 2.0
+    camera = pyrender.OrthographicCamera(xmag=half, ymag=half, znear=radius * 0.5, zfar=radius * 5.5)
+    cam_node = scene.add(camera)
+    light = scene.add(pyrender.DirectionalLight(color=np.ones(3), intensity=2.6))
+    renderer = _renderer(pyrender, size)
+    out = {}
+    for view in views:
+        ax = view_axes(view)
+        eye = framing.center - ax.look * dist
+        pose = _look_at(ax.look, ax.right, ax.up, eye)
+        scene.set_pose(cam_node, pose)
+        # light from the upper left of the viewer: faces at different angles get different greys
+        key = -ax.look + 0.45 * ax.up - 0.35 * ax.right
+        key /= np.linalg.norm(key)
+        light_right = np.cross(-key, ax.up)
+        light_right /= np.linalg.norm(light_right)
+        scene.set_pose(light, _look_at(-key, light_right, np.cross(light_right, -key), framing.center + key * dist))
+        color, zbuf = renderer.render(scene)
+        rgb = np.array(color[..., :3], dtype=np.uint8)
+        if brep_edges is not None:
+            runs = brep_edges(view)
+        elif mesh_edge_set is not None:
+            runs = _mesh_edge_runs(mesh_edge_set, view, framing, _ortho_depth(zbuf, camera, dist), radius)
+        else:
+            runs = []
+        if runs:
+            rgb = composite(rgb, stroke_mask(runs, size, line_width(size)), EDGE_COLOR)
+        out[view] = Image.fromarray(rgb)
+    return out
+
+
+def _ortho_depth(zbuf: np.ndarray, camera, dist: float) -> np.ndarray:
+    """pyrender linearises depth as for a perspective camera; undo that for the orthographic one
+    and express it, like `Framing.depth`, relative to the plane through the framing centre."""
+    n, f = camera.znear, camera.zfar
+    out = np.full(zbuf.shape, np.inf, dtype=np.float64)
+    hit = zbuf > 0
+    ndc = (f + n - 2.0 * n * f / zbuf[hit]) / (f - n)
+    out[hit] = n + (ndc + 1.0) / 2.0 * (f - n) - dist
+    return out
+
+
+def _mesh_edge_runs(edges: EdgeSet, view: View, framing: Framing, zbuf: np.ndarray, radius: float) -> list[np.ndarray]:
+    ax = view_axes(view)
+    segs = np.concatenate([edges.feature, silhouette(edges, ax.look)]) if len(edges.feature) else silhouette(edges, ax.look)
+    if not len(segs):
+        return []
+    samples = 6
+    t = np.linspace(0.0, 1.0, samples)[None, :, None]
+    pts = segs[:, :1, :] * (1 - t) + segs[:, 1:, :] * t  # (K, S, 3)
+    flat = pts.reshape(-1, 3)
+    pix = framing.project(flat, view).reshape(len(segs), samples, 2)
+    depth = framing.depth(flat, view).reshape(len(segs), samples)
+    return visible_runs(pix, depth, zbuf, tol=0.01 * radius + 2.0 * framing.scale)
