@@ -137,6 +137,7 @@ def render(
     size: Annotated[int | None, typer.Option("--size", min=32, max=4096, help="pixels")] = None,
     tile: Annotated[bool, typer.Option("--tile", help="also write a 2x2 composite")] = False,
     no_hidden: Annotated[bool, typer.Option("--no-hidden", help="lines style: omit hidden edges")] = False,
+    poly: Annotated[bool, typer.Option("--poly", help="lines style: polygonal hidden-line removal (fast)")] = False,
 ) -> None:
     """Render orthographic views of any supported file."""
     from cadlib.ingest import load_model
@@ -151,6 +152,7 @@ def render(
         size=size or cfg.render.size,
         style=(style.value if style else cfg.render.style),
         hidden=not no_hidden,
+        exact=not poly,
         platform=cfg.render.gl_platform,
     )
     written = save_rendered(rendered, out, Path(file).stem, with_tile=tile)

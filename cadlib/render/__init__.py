@@ -37,6 +37,7 @@ class Rendered:
     images: dict[str, Image.Image]
     svgs: dict[str, str] = field(default_factory=dict)
     framing: Framing | None = None
+    notes: list[str] = field(default_factory=list)  # fallbacks taken, for the dataset report
 
 
 def _display_mesh(model: LoadedModel):
@@ -53,6 +54,8 @@ def render_views(
     size: int = 512,
     style: Style | str = Style.SHADED,
     hidden: bool = True,
+    exact: bool = True,
+    svg: bool = True,
     platform: str = "egl",
 ) -> Rendered:
     """Renders the views of a model (one shared scale).
@@ -63,6 +66,9 @@ def render_views(
         size: image side in pixels.
         style: "shaded" or "lines".
         hidden: in the lines style, draw hidden edges dashed (False omits them).
+        exact: in the lines style, exact hidden-line removal; False uses the polygonal algorithm
+            (much faster on complex parts; the shaded style always uses it for its edges).
+        svg: in the lines style, also produce SVG text.
         platform: headless GL for the shaded style, "egl" or "osmesa".
 
     Raises:
@@ -83,26 +89,47 @@ def render_views(
             )
         from cadlib.render.lines import render_lines
 
-        images, svgs = render_lines(model.shape, vlist, framing, hidden=hidden)
-        return Rendered({v.value: images[v] for v in vlist}, {v.value: svgs[v] for v in vlist}, framing)
+        images, svgs, notes = render_lines(model.shape, mesh, vlist, framing, hidden=hidden, exact=exact, svg=svg)
+        return Rendered({v.value: images[v] for v in vlist}, {v.value: svgs[v] for v in svgs}, framing, notes)
+    from cadlib.render.mesh_edges import mesh_edges
     from cadlib.render.shaded import render_shaded
 
-    if model.shape is not None:
-        from cadlib.occ.hlr import hidden_lines
+    brep_edges = _brep_edges(model.shape, vlist, framing) if model.shape is not None else None
+    notes = ["B-rep edges unavailable (polygonal hidden-line removal failed); mesh edges drawn"] if (
+        model.shape is not None and brep_edges is None) else []
+    images = render_shaded(
+        mesh,
+        vlist,
+        framing,
+        smooth=model.shape is not None,
+        brep_edges=brep_edges.get if brep_edges else None,
+        mesh_edge_set=None if brep_edges else mesh_edges(mesh),
+        platform=platform,
+    )
+    return Rendered({v.value: images[v] for v in vlist}, {}, framing, notes)
 
-        def brep_edges(view: View) -> list[np.ndarray]:
+
+def _brep_edges(shape, views: list[View], framing: Framing) -> dict[View, list[np.ndarray]] | None:
+    """Visible B-rep edges per view (pixels) by polygonal hidden-line removal on the shape's
+    triangulation; None when it fails or finds nothing (open shells without triangulation, a few
+    PMI-heavy files): the caller then draws mesh edges instead."""
+    from cadlib.errors import BuildError
+    from cadlib.occ.hlr import hidden_lines
+
+    out = {}
+    try:
+        for view in views:
             ax = view_axes(view)
-            hl = hidden_lines(model.shape, ax.look, ax.right, origin=framing.center,
-                              deflection=framing.scale * 0.5, with_hidden=False)
-            return [framing.plane_to_pixels(pl) for pl in hl.visible]
+            hl = hidden_lines(shape, ax.look, ax.right, origin=framing.center, deflection=framing.scale * 0.5,
+                              with_hidden=False, exact=False)
+            out[view] = [framing.plane_to_pixels(pl) for pl in hl.visible]
+    except BuildError:
+        return None
+    return out if any(out.values()) else None
 
-        images = render_shaded(mesh, vlist, framing, smooth=True, brep_edges=brep_edges, platform=platform)
-    else:
-        from cadlib.render.mesh_edges import mesh_edges
 
-        images = render_shaded(mesh, vlist, framing, smooth=False, mesh_edge_set=mesh_edges(mesh), platform=platform)
-    return Rendered({v.value: images[v] for v in vlist}, {}, framing)
-
+PNG_COMPRESS_LEVEL = 1
+"""Line drawings and flat shading compress well even at level 1, which is several times faster."""
 
 TILE_LAYOUT = (("top", "iso"), ("front", "right"))
 """2x2 composite, third-angle: top above front, right beside front, iso in the free corner."""
@@ -139,6 +166,6 @@ def save_rendered(rendered: Rendered, out_dir: str | Path, stem: str, *, with_ti
 
 def _atomic_png(img: Image.Image, path: Path) -> Path:
     tmp = path.with_suffix(".png.tmp")
-    img.save(tmp, format="PNG", optimize=False)
+    img.save(tmp, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
     tmp.replace(path)
     return path

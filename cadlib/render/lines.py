@@ -2,33 +2,48 @@
 
 from __future__ import annotations
 
-import numpy as np
 from PIL import Image
 
-from cadlib.occ.hlr import hidden_lines
-from cadlib.render.draw import composite, dashed, line_width, stroke_mask, svg_document
+from cadlib.errors import BuildError
+from cadlib.occ.hlr import HiddenLines, hidden_lines
+from cadlib.render.draw import dashed, line_width, paint, stroke_mask, svg_document
+from cadlib.render.mesh_edges import mesh_edges
 from cadlib.views import Framing, View, view_axes
 
 HIDDEN_GREY = (140, 140, 140)
 
 
-def render_lines(shape, views: list[View], framing: Framing, *, hidden: bool = True):
-    """(images, svgs) per view: visible edges solid black, hidden ones dashed grey."""
+def render_lines(
+    shape, mesh, views: list[View], framing: Framing, *, hidden: bool = True, exact: bool = True, svg: bool = True
+):
+    """(images, svgs, notes) per view: visible edges solid black, hidden ones dashed grey.
+
+    With `exact=False` the polygonal algorithm is used; where it fails or finds nothing (open
+    sheets, a few broken files) the view falls back to the mesh's creases and boundaries drawn
+    without hidden-line removal (a wireframe), and `notes` says so."""
     size = framing.size
     width, hidden_width = line_width(size), line_width(size, 0.6)
     dash, gap = 4.0 * size / 256.0, 3.0 * size / 256.0
-    images, svgs = {}, {}
+    images, svgs, notes = {}, {}, []
     for view in views:
         ax = view_axes(view)
-        hl = hidden_lines(shape, ax.look, ax.right, origin=framing.center, deflection=framing.scale * 0.5,
-                          with_hidden=hidden)
-        vis = [framing.plane_to_pixels(pl) for pl in hl.visible]
+        kw = {"origin": framing.center, "deflection": framing.scale * 0.5}
+        try:
+            hl = hidden_lines(shape, ax.look, ax.right, with_hidden=hidden, exact=exact, **kw)
+        except BuildError:
+            hl = HiddenLines([], [])
+        if not exact and not hl.visible:
+            notes.append(f"{view.value}: polygonal hidden-line removal found nothing; wireframe drawn")
+            vis = [framing.project(seg, view) for seg in mesh_edges(mesh).feature]
+        else:
+            vis = [framing.plane_to_pixels(pl) for pl in hl.visible]
         hid = [framing.plane_to_pixels(pl) for pl in hl.hidden]
-        rgb = np.full((size, size, 3), 255, dtype=np.uint8)
+        img = Image.new("RGB", (size, size), "white")
         if hid:
-            rgb = composite(rgb, stroke_mask(dashed(hid, dash, gap), size, hidden_width), HIDDEN_GREY)
+            paint(img, stroke_mask(dashed(hid, dash, gap), size, hidden_width), HIDDEN_GREY)
         if vis:
-            rgb = composite(rgb, stroke_mask(vis, size, width), (0, 0, 0))
-        images[view] = Image.fromarray(rgb)
-        svgs[view] = svg_document(size, vis, hid, width=width, hidden_width=hidden_width, dash=dash, gap=gap)
-    return images, svgs
+            paint(img, stroke_mask(vis, size, width), (0, 0, 0))
+        images[view] = img
+        if svg:
+            svgs[view] = svg_document(size, vis, hid, width=width, hidden_width=hidden_width, dash=dash, gap=gap)
+    return images, svgs, notes

@@ -21,22 +21,36 @@ class EdgeSet:
 
 
 def mesh_edges(mesh: Mesh, *, crease_deg: float = 30.0) -> EdgeSet:
-    """Creases sharper than `crease_deg`, boundary edges, and every two-face edge (for
-    silhouettes). Coincident vertices are merged first so that edges are shared."""
+    """Creases sharper than `crease_deg`, boundary edges (one face) and non-manifold edges (more
+    than two faces, e.g. coincident duplicate bodies), plus every two-face edge for silhouettes.
+    Coincident vertices are merged first so that edges are shared."""
     import trimesh
 
     tm = trimesh.Trimesh(mesh.vertices, mesh.faces, process=False)
     tm.merge_vertices()
     v = np.asarray(tm.vertices)
+    f = np.asarray(tm.faces)
+    if not len(f):
+        return EdgeSet(np.zeros((0, 2, 3)), np.zeros((0, 2, 3)), np.zeros((0, 2, 3)))
     normals = np.asarray(tm.face_normals)
-    adj = np.asarray(tm.face_adjacency)
-    adj_edges = np.asarray(tm.face_adjacency_edges)
-    angles = np.asarray(tm.face_adjacency_angles)
-    crease = adj_edges[angles > np.radians(crease_deg)]
-    boundary_idx = trimesh.grouping.group_rows(tm.edges_sorted, require_count=1)
-    boundary = tm.edges_sorted[boundary_idx]
-    feature = np.concatenate([v[crease], v[boundary]]) if len(crease) + len(boundary) else np.zeros((0, 2, 3))
-    return EdgeSet(feature.reshape(-1, 2, 3), v[adj_edges].reshape(-1, 2, 3), normals[adj].reshape(-1, 2, 3))
+    edges = np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1)
+    face_of = np.tile(np.arange(len(f)), 3)
+    uniq, inverse, counts = np.unique(edges, axis=0, return_inverse=True, return_counts=True)
+    inverse = inverse.reshape(-1)
+    order = np.argsort(inverse, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    two = counts == 2
+    first, second = face_of[order[starts[two]]], face_of[order[starts[two] + 1]]
+    n1, n2 = normals[first], normals[second]
+    # an edge is a crease when some face on it turns away from the group's first face by more
+    # than the threshold (coplanar duplicates and their diagonals are not creases)
+    group_first = normals[face_of[order[starts]]]
+    cos_each = np.einsum("ij,ij->i", normals[face_of[order]], np.repeat(group_first, counts, axis=0))
+    min_cos = np.minimum.reduceat(cos_each, starts)
+    crease = (counts >= 2) & (min_cos < np.cos(np.radians(crease_deg)))
+    drawn = uniq[crease | (counts == 1)]  # creases and open boundaries
+    feature = v[drawn] if len(drawn) else np.zeros((0, 2, 3))
+    return EdgeSet(feature.reshape(-1, 2, 3), v[uniq[two]].reshape(-1, 2, 3), np.stack([n1, n2], axis=1))
 
 
 def silhouette(edges: EdgeSet, look: np.ndarray) -> np.ndarray:

@@ -16,12 +16,12 @@ from PIL import Image
 
 from cadlib.errors import UnsupportedFormat
 from cadlib.mesh import Mesh
-from cadlib.render.draw import composite, line_width, stroke_mask
+from cadlib.render.draw import line_width, paint, stroke_mask
 from cadlib.render.mesh_edges import EdgeSet, silhouette, visible_runs
 from cadlib.views import Framing, View, view_axes
 
 _STATE: dict = {"renderer": None, "platform": None}
-SURFACE = (0.80, 0.82, 0.85, 1.0)
+SURFACE = (0.70, 0.72, 0.76, 1.0)
 EDGE_COLOR = (20, 20, 20)
 
 
@@ -36,7 +36,26 @@ def _pyrender(platform: str):
     except ImportError as exc:  # pragma: no cover - a declared dependency
         raise UnsupportedFormat(f"shaded rendering needs pyrender ({exc}): pip install pyrender") from None
     _STATE["platform"] = platform
+    _single_sample_framebuffer()
     return pyrender
+
+
+def _single_sample_framebuffer() -> None:
+    """pyrender draws into a 4x multisampled framebuffer; on a software rasteriser (llvmpipe) that
+    costs a quarter of the frame time (measured: 87 -> 65 ms for 3 views at 512 px). The views
+    need no surface anti-aliasing: every face boundary and silhouette is covered by an
+    anti-aliased edge stroke drawn afterwards."""
+    import pyrender.renderer as pr
+
+    if getattr(pr, "_cadrecon_single_sample", False):
+        return
+    multisample = pr.glRenderbufferStorageMultisample
+
+    def single(target, samples, fmt, width, height):
+        return multisample(target, 0, fmt, width, height)
+
+    pr.glRenderbufferStorageMultisample = single
+    pr._cadrecon_single_sample = True
 
 
 def _renderer(pyrender, size: int):
@@ -110,7 +129,7 @@ def render_shaded(
         light_right /= np.linalg.norm(light_right)
         scene.set_pose(light, _look_at(-key, light_right, np.cross(light_right, -key), framing.center + key * dist))
         color, zbuf = renderer.render(scene)
-        rgb = np.array(color[..., :3], dtype=np.uint8)
+        img = Image.fromarray(np.ascontiguousarray(color[..., :3]))
         if brep_edges is not None:
             runs = brep_edges(view)
         elif mesh_edge_set is not None:
@@ -118,8 +137,8 @@ def render_shaded(
         else:
             runs = []
         if runs:
-            rgb = composite(rgb, stroke_mask(runs, size, line_width(size)), EDGE_COLOR)
-        out[view] = Image.fromarray(rgb)
+            paint(img, stroke_mask(runs, size, line_width(size)), EDGE_COLOR)
+        out[view] = img
     return out
 
 
