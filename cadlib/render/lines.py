@@ -10,7 +10,7 @@ from cadlib.render.draw import dashed, line_width, paint, stroke_mask, svg_docum
 from cadlib.render.mesh_edges import mesh_edges
 from cadlib.views import Framing, View, view_axes
 
-HIDDEN_GREY = (140, 140, 140)
+HIDDEN_GREY = (120, 120, 120)
 
 
 def render_lines(
@@ -22,7 +22,7 @@ def render_lines(
     sheets, a few broken files) the view falls back to the mesh's creases and boundaries drawn
     without hidden-line removal (a wireframe), and `notes` says so."""
     size = framing.size
-    width, hidden_width = line_width(size), line_width(size, 0.6)
+    width, hidden_width = line_width(size), line_width(size, 0.75)
     dash, gap = 4.0 * size / 256.0, 3.0 * size / 256.0
     images, svgs, notes = {}, {}, []
     for view in views:

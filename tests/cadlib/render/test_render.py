@@ -60,20 +60,23 @@ def test_top_view_of_a_plate_shows_the_hole_at_its_diameter():
 
 def test_hidden_hole_is_dashed_in_the_front_view():
     r = render_views(_model(models.plate_with_hole()), ("front",), size=SIZE, style="lines")
-    px = np.asarray(r.images["front"])
-    grey = (np.abs(px.astype(int) - 140).max(axis=2) < 40) & (px[..., 0] < 200)
-    cols = np.flatnonzero(grey.any(axis=0))
+    ink = _ink(r.images["front"], 235)
+    rows = np.flatnonzero(ink.any(axis=1))
+    inner = ink[rows[0] + 3:rows[-1] - 2]  # between the plate's top and bottom edges
     expected = [SIZE / 2 - FILL * 2 / 10, SIZE / 2 + FILL * 2 / 10]  # hole walls at x = 3 and 7
     for e in expected:
-        near = cols[np.abs(cols - e) <= 2]
-        assert len(near), f"no hidden line near column {e}"
-        column = grey[:, near[np.argmax(grey[:, near].sum(axis=0))]]
-        runs = np.count_nonzero(np.diff(column.astype(int)) == 1)
-        assert runs >= 2, "hidden line is not dashed"
+        cols = range(int(round(e)) - 2, int(round(e)) + 3)
+        best = max(cols, key=lambda c: inner[:, c].sum())
+        column = inner[:, best]
+        assert column.sum() > 0.4 * len(column), f"no hidden line near column {e}"
+        dashes = np.count_nonzero(np.diff(column.astype(int)) == 1)
+        assert dashes >= 3, "hidden line is not dashed"
+        grey = np.asarray(r.images["front"].convert("L"))[rows[0] + 3:rows[-1] - 2, best][column]
+        assert grey.min() > 60, "hidden line is drawn black, not grey"
     omitted = render_views(_model(models.plate_with_hole()), ("front",), size=SIZE, style="lines", hidden=False)
     ink = _ink(omitted.images["front"])
     rows = np.flatnonzero(ink.any(axis=1))
-    inner = ink[rows[0] + 3:rows[-1] - 2]  # between the plate's top and bottom edges
+    inner = ink[rows[0] + 3:rows[-1] - 2]
     for e in expected:
         assert not inner[:, int(round(e)) - 2:int(round(e)) + 3].any()
     assert "stroke-dasharray" in r.svgs["front"] and "stroke-dasharray" not in omitted.svgs["front"]
