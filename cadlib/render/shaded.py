@@ -33,8 +33,15 @@ def _pyrender(platform: str):
         np.infty = np.inf  # pyrender 0.1.45 still uses the alias numpy 2 removed
     try:
         import pyrender
-    except ImportError as exc:  # pragma: no cover - a declared dependency
+    except ModuleNotFoundError as exc:  # pragma: no cover - a declared dependency
         raise UnsupportedFormat(f"shaded rendering needs pyrender ({exc}): pip install pyrender") from None
+    except Exception as exc:  # PyOpenGL could not load the platform's GL library
+        hint = (
+            "OSMesa needs Debian's libosmesa6 and PyOpenGL >= 3.1.5 (pyrender pins 3.1.0)"
+            if platform == "osmesa"
+            else "install libegl1 libegl-mesa0 libgl1-mesa-dri libgles2"
+        )
+        raise UnsupportedFormat(f"headless GL platform {platform!r} is unavailable ({exc}); {hint}") from None
     _STATE["platform"] = platform
     _single_sample_framebuffer()
     return pyrender

@@ -25,7 +25,7 @@ def test_everything_that_loads_renders(kind, realdata):
     loadable = [o.item for o in load_isolated(paths, workers=2, timeout=120) if o.status is Status.OK]
     assert loadable
     failures, results, retry = [], [], []
-    for o in run_isolated(render_file, loadable, workers=2, timeout=60):
+    for o in run_isolated(render_file, loadable, workers=2, timeout=30):
         if o.status in (Status.CRASH, Status.TIMEOUT):
             record(f"render {kind}", f"exact HLR {o.status.value}: polygonal fallback")
             retry.append(o.item)

@@ -173,6 +173,7 @@ def test_degenerate_faces_are_removed(tmp_path):
     path = _obj(tmp_path, "deg.obj", "v 0 0 0\nv 1 0 0\nv 0 1 0\nv 2 0 0\nf 1 2 3\nf 1 1 2\nf 1 2 4\n")
     info = load_model(path).info
     assert info.faces == 1 and any("degenerate" in r for r in info.repairs)
+    assert not info.watertight  # one triangle: three open edges
 
 
 def test_missing_material_library_is_noted(tmp_path):
