@@ -32,7 +32,8 @@ class Style(Enum):
 
 @dataclass(slots=True)
 class Rendered:
-    """Images per view name (RGB, size x size), and SVG text per view for the lines style."""
+    """Images per view name (size x size; RGB for shaded, greyscale for lines), and SVG text per
+    view for the lines style."""
 
     images: dict[str, Image.Image]
     svgs: dict[str, str] = field(default_factory=dict)
@@ -142,7 +143,7 @@ def tile(images: dict[str, Image.Image]) -> Image.Image:
     for r, row in enumerate(TILE_LAYOUT):
         for c, name in enumerate(row):
             if name in images:
-                out.paste(images[name], (c * size, r * size))
+                out.paste(images[name].convert("RGB"), (c * size, r * size))
     return out
 
 

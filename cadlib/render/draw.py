@@ -56,8 +56,9 @@ def stroke_mask(polylines: list[np.ndarray], size: int, width: float) -> Image.I
 
 
 def paint(base: Image.Image, mask: Image.Image, color) -> Image.Image:
-    """Lays `color` over the RGB image `base` (in place) with coverage `mask`; returns `base`."""
-    base.paste(tuple(int(c) for c in color), (0, 0, base.width, base.height), mask)
+    """Lays `color` over `base` (RGB, or L with a grey level) in place, by coverage `mask`."""
+    fill = int(color[0]) if base.mode == "L" else tuple(int(c) for c in color)
+    base.paste(fill, (0, 0, base.width, base.height), mask)
     return base
 
 
