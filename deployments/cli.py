@@ -179,9 +179,11 @@ def demo(
     n: Annotated[int, typer.Option("--n", min=1)] = 20,
     out: Annotated[Path | None, typer.Option("--out", help="default: <data_dir>/demo")] = None,
 ) -> None:
-    """The main job on embedded defaults: generate models, build them, print, write STEP."""
+    """The main job on embedded defaults: generate models, build them, print their sequences,
+    write STEP files and render their orthographic views."""
     from cadlib import load_json_sequence, normalize, occ, to_text, write_synthetic
-    from cadlib.summary import in_mm
+    from cadlib.ingest.brep import model_from_sequence
+    from cadlib.render import render_views, save_rendered
     from config import get_settings
 
     settings = get_settings()
@@ -194,9 +196,13 @@ def demo(
     for i, path in enumerate(paths):
         try:
             seq = load_json_sequence(path)
-            shape = occ.build_solid(in_mm(seq))
+            model = model_from_sequence(seq, file=str(path))
+            shape = model.shape
             step = occ.write_step(shape, out / "step" / f"{path.stem}.step")
             text = to_text(normalize(seq), bits)
+            rendered = render_views(model, settings.render.views, size=settings.render.size,
+                                    style=settings.render.style, platform=settings.render.gl_platform)
+            images = save_rendered(rendered, out / "images", path.stem, with_tile=i == 0)
         except CadlibError as exc:
             failures += 1
             typer.echo(f"[{i + 1}/{len(paths)}] FAILED {exc}", err=True)
@@ -205,11 +211,15 @@ def demo(
         typer.echo(
             f"[{i + 1}/{len(paths)}] {path.stem}: {c['extrudes']} extrude(s), {c['loops']} loop(s), "
             f"volume {occ.volume(shape):.1f} mm^3, valid {occ.is_valid(shape)}, "
-            f"text {len(text.splitlines())} lines -> {step.name}"
+            f"text {len(text.splitlines())} lines -> {step.name}, {len(images)} image(s)"
         )
         if i == 0:
             typer.echo("  sequence text:\n" + "".join(f"    {line}\n" for line in text.splitlines()))
-    typer.echo(f"done in {time.perf_counter() - t0:.1f} s: {len(paths) - failures} built, {failures} failed")
+            typer.echo(f"  views: {', '.join(str(p) for p in images)}")
+    typer.echo(
+        f"done in {time.perf_counter() - t0:.1f} s: {len(paths) - failures} built, {failures} failed; "
+        f"STEP in {out / 'step'}, views in {out / 'images'}"
+    )
     if failures:
         raise typer.Exit(1)
 

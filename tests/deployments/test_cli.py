@@ -60,6 +60,17 @@ def test_build_json_writes_step_in_mm(cube_json, tmp_path):
     assert occ.volume(occ.read_step(out)) == pytest.approx(125.0, rel=1e-6)
 
 
+def test_render_writes_views_and_svgs(cube_json, tmp_path):
+    out = tmp_path / "views"
+    res = runner.invoke(app, ["render", str(cube_json), "--out", str(out), "--style", "lines",
+                              "--views", "front,iso", "--size", "64", "--tile"])
+    assert res.exit_code == 0, res.output
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["cube_front.png", "cube_front.svg", "cube_iso.png", "cube_iso.svg", "cube_tile.png"]
+    res = runner.invoke(app, ["render", str(cube_json), "--out", str(tmp_path), "--views", "front,back"])
+    assert res.exit_code == 2 and "unknown view 'back'" in res.stderr
+
+
 def test_synth(tmp_path):
     res = runner.invoke(app, ["synth", "--n", "3", "--out", str(tmp_path), "--seed", "2"])
     assert res.exit_code == 0 and len(list(tmp_path.glob("*.json"))) == 3
@@ -100,3 +111,5 @@ def test_demo_runs(tmp_path):
     assert res.exit_code == 0, res.output
     assert "8 built, 0 failed" in res.stdout
     assert len(list((tmp_path / "step").glob("*.step"))) == 8
+    # the demo preset renders front/top/right at 256 px, plus one tile
+    assert len(list((tmp_path / "images").glob("*.png"))) == 8 * 3 + 1
