@@ -33,7 +33,7 @@ from cadlib.sequence import (
 from cadlib.sequence_io import read_sequence
 from cadlib.synth import generate, write_synthetic
 from cadlib.text import KEYWORDS, from_text, to_text
-from cadlib.transform import NORM_FACTOR, normalize, transformed
+from cadlib.transform import NORM_FACTOR, in_mm, normalize, transformed
 
 __all__ = [
     "DEFAULT_BITS",
@@ -61,6 +61,7 @@ __all__ = [
     "encode",
     "from_text",
     "generate",
+    "in_mm",
     "load_json_sequence",
     "normalize",
     "parse_sequence",

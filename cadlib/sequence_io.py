@@ -11,8 +11,6 @@ from cadlib.quantize import DEFAULT_BITS
 from cadlib.sequence import CadSequence
 from cadlib.text import from_text
 
-TEXT_SUFFIXES = (".txt", ".seq", ".cadseq")
-
 
 class SequenceSource(Enum):
     """Where a sequence came from."""

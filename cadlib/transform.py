@@ -67,3 +67,8 @@ def _mul(p, s: float) -> tuple[float, float]:
     return (float(p[0]) * s, float(p[1]) * s)
 
 
+
+
+def in_mm(seq: CadSequence) -> CadSequence:
+    """The sequence scaled so that one unit is a millimetre (by its `unit_mm`)."""
+    return seq if seq.unit_mm == 1.0 else transformed(seq, scale=seq.unit_mm)

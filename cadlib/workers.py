@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import faulthandler
 import multiprocessing as mp
-import os
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
@@ -180,10 +179,3 @@ def run_isolated(
             else:
                 w.stop()
 
-
-def cpu_count() -> int:
-    """Cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1

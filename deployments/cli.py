@@ -76,10 +76,10 @@ def inspect(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Format, kind, counts, bounding box, volume and validity of a CAD file."""
-    from cadlib.summary import summarize
+    from cadlib.ingest import summarize_model
     from config import get_settings
 
-    info = summarize(file, max_mb=get_settings().dataset.max_file_mb)
+    info = summarize_model(file, max_mb=get_settings().dataset.max_file_mb)
     if as_json:
         typer.echo(json.dumps(info, indent=2))
         return
@@ -96,7 +96,7 @@ def sequence(
     """Print the construction sequence of a JSON model (or re-print sequence text)."""
     from cadlib import normalize, read_sequence, to_cadquery, to_text
     from cadlib.sequence_io import SequenceSource
-    from cadlib.summary import in_mm
+    from cadlib.transform import in_mm
 
     bits = _bits()
     seq, source = read_sequence(file, bits=bits)
@@ -114,7 +114,7 @@ def build(
 ) -> None:
     """Build the solid of a JSON model or sequence text and write it as STEP (millimetres)."""
     from cadlib import occ, read_sequence
-    from cadlib.summary import in_mm
+    from cadlib.transform import in_mm
 
     seq, _ = read_sequence(file, bits=_bits())
     shape = occ.build_solid(in_mm(seq))

@@ -16,7 +16,7 @@ from cadlib.ingest.model import LoadedModel, ModelInfo, mesh_facts
 from cadlib.quantize import DEFAULT_BITS
 from cadlib.sequence import CadSequence
 from cadlib.sequence_io import read_sequence
-from cadlib.transform import transformed
+from cadlib.transform import in_mm
 
 _UNIT_NAMES = {1.0: "mm", 10.0: "cm", 1000.0: "m", 25.4: "inch"}
 
@@ -48,8 +48,7 @@ def load_sequence_model(path: str | Path, *, bits: int = DEFAULT_BITS) -> Loaded
 
 def model_from_sequence(seq: CadSequence, *, file: str, fmt: str = "reconstruction-json") -> LoadedModel:
     """Builds, meshes and describes a sequence (scaled to millimetres by its `unit_mm`)."""
-    mm = seq if seq.unit_mm == 1.0 else transformed(seq, scale=seq.unit_mm)
-    shape = occ.build_solid(mm)
+    shape = occ.build_solid(in_mm(seq))
     mesh = occ.tessellate(shape)
     info = ModelInfo(
         file=file, format=fmt, kind="sequence", units=_UNIT_NAMES.get(seq.unit_mm),
