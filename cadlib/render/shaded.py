@@ -1,8 +1,8 @@
 """Shaded orthographic views with pyrender, headless (EGL by default, OSMesa selectable).
 
-Light grey, softly lit surfaces on white, with black edges drawn on top: exact B-rep edges from
-hidden-line removal where there is a B-rep, else mesh creases, boundaries and silhouettes tested
-against the depth buffer. Exactly one OffscreenRenderer per process, reused for every model (a
+Light grey, softly lit surfaces on white, with black edges drawn on top: the B-rep's own edges and
+outlines (visibility by polygonal hidden-line removal on its triangulation) where there is a B-rep,
+else mesh creases, boundaries and silhouettes tested against the depth buffer. Exactly one OffscreenRenderer per process, reused for every model (a
 second one, created and deleted, breaks the first under EGL).
 """
 
@@ -102,7 +102,7 @@ def render_shaded(
     Args:
         smooth: interpolate vertex normals (B-rep tessellations, whose vertices are per face);
             False shades each triangle flat (meshes, whose vertices are shared across creases).
-        brep_edges: view -> visible edge polylines in pixels (exact, from hidden-line removal).
+        brep_edges: view -> visible B-rep edge polylines in pixels (from hidden-line removal).
         mesh_edge_set: mesh edges to draw where there is no B-rep.
     """
     pyrender = _pyrender(platform)
