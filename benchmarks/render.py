@@ -41,7 +41,6 @@ def profile(paths: list[str], style: str, size: int) -> dict:
     """Seconds per model spent in each phase, in this process."""
     from cadlib.ingest import load_model
     from cadlib.render import render_views
-    from cadlib.render.lines import render_lines
     from cadlib.render.shaded import render_shaded
     from cadlib.views import frame_views, parse_views
 
@@ -89,7 +88,6 @@ def profile(paths: list[str], style: str, size: int) -> dict:
             gl += time.perf_counter() - t
         phases["render.of_which_edges_hlr"] = edges
         phases["render.of_which_gl_only"] = gl
-    _ = render_lines
     return {k: round(v / len(paths) * 1000, 2) for k, v in phases.items()} | {"unit": "ms per model"}
 
 

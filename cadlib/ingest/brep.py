@@ -11,7 +11,6 @@ from pathlib import Path
 
 from cadlib import occ
 from cadlib.errors import ParseError
-from cadlib.ingest.meshes import is_watertight
 from cadlib.ingest.model import LoadedModel, ModelInfo, mesh_facts
 from cadlib.quantize import DEFAULT_BITS
 from cadlib.sequence import CadSequence
@@ -34,7 +33,7 @@ def load_step(path: str | Path) -> LoadedModel:
     info = ModelInfo(
         file=str(path), format="step", kind="brep", schema=content.schema, units=content.units,
         scale_to_mm=content.unit_mm or 1.0, solids=occ.count_solids(content.shape), parts=content.roots,
-        up_axis="z", **mesh_facts(mesh, is_watertight(mesh)),
+        up_axis="z", **mesh_facts(mesh),
     )
     return LoadedModel(mesh, info, shape=content.shape)
 
@@ -53,6 +52,6 @@ def model_from_sequence(seq: CadSequence, *, file: str, fmt: str = "reconstructi
     info = ModelInfo(
         file=file, format=fmt, kind="sequence", units=_UNIT_NAMES.get(seq.unit_mm),
         scale_to_mm=seq.unit_mm, solids=occ.count_solids(shape), parts=len(seq.extrudes), up_axis="z",
-        **mesh_facts(mesh, is_watertight(mesh)),
+        **mesh_facts(mesh),
     )
     return LoadedModel(mesh, info, shape=shape, sequence=seq)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from cadlib.errors import ParseError, UnsupportedFormat
-from cadlib.ingest.meshes import clean_mesh, is_watertight
+from cadlib.ingest.meshes import clean_mesh
 from cadlib.ingest.model import LoadedModel, ModelInfo, mesh_facts
 from cadlib.mesh import Mesh
 
@@ -66,7 +66,7 @@ def load_ifc(path: str | Path) -> LoadedModel:
     info = ModelInfo(
         file=str(path), format="ifc", kind="mesh", schema=model.schema, units=_length_unit(ios, model),
         scale_to_mm=1000.0, products=products, parts=products, up_axis="z", repairs=tuple(repairs),
-        **mesh_facts(mesh, is_watertight(mesh)),
+        **mesh_facts(mesh),
     )
     return LoadedModel(mesh, info)
 

@@ -62,7 +62,7 @@ def load_mesh_file(path: str | Path, fmt: str) -> LoadedModel:
     info = ModelInfo(
         file=str(path), format=fmt, kind="mesh", units="m" if scale == 1000.0 else None,
         scale_to_mm=scale, parts=parts, up_axis=UP_AXIS[fmt], repairs=tuple(repairs),
-        **mesh_facts(mesh, is_watertight(mesh)),
+        **mesh_facts(mesh),
     )
     return LoadedModel(mesh, info)
 
@@ -72,20 +72,6 @@ def merge_vertices(mesh: Mesh) -> Mesh:
     merged = _trimesh().Trimesh(mesh.vertices, mesh.faces, process=False)
     merged.merge_vertices()
     return Mesh(np.asarray(merged.vertices, dtype=float), np.asarray(merged.faces, dtype=np.int64), dict(mesh.metadata))
-
-
-def is_watertight(mesh: Mesh) -> bool:
-    """Every edge shared by exactly two faces, once coincident vertices are merged.
-
-    numpy only: trimesh's full processing costs ~10x more, and this runs on every load."""
-    if not len(mesh.faces):
-        return False
-    _, inverse = np.unique(mesh.vertices, axis=0, return_inverse=True)
-    f = inverse.reshape(-1)[mesh.faces]
-    edges = np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1)
-    key = edges[:, 0] * (int(f.max()) + 1) + edges[:, 1]
-    _, counts = np.unique(key, return_counts=True)
-    return bool((counts == 2).all())
 
 
 def _flatten(loaded, trimesh) -> tuple[np.ndarray, np.ndarray, int]:

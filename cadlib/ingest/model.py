@@ -50,13 +50,13 @@ class LoadedModel:
     sequence: CadSequence | None = None
 
 
-def mesh_facts(mesh: Mesh, watertight: bool) -> dict[str, Any]:
+def mesh_facts(mesh: Mesh) -> dict[str, Any]:
     """The ModelInfo fields a mesh determines."""
     lo, hi = mesh.bbox()
     return {
         "vertices": int(len(mesh.vertices)),
         "faces": int(len(mesh.faces)),
-        "watertight": bool(watertight),
+        "watertight": mesh.is_watertight(),
         "bbox_min": tuple(float(x) for x in np.round(lo, 9)),
         "bbox_max": tuple(float(x) for x in np.round(hi, 9)),
     }

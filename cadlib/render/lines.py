@@ -26,6 +26,7 @@ def render_lines(
     width, hidden_width = line_width(size), line_width(size, 0.75)
     dash, gap = 4.0 * size / 256.0, 3.0 * size / 256.0
     images, svgs, notes = {}, {}, []
+    wireframe = None  # mesh edges, computed on first need
     for view in views:
         ax = view_axes(view)
         kw = {"origin": framing.center, "deflection": framing.scale * 0.5}
@@ -35,7 +36,8 @@ def render_lines(
             hl = HiddenLines([], [])
         if not exact and not hl.visible:
             notes.append(f"{view.value}: polygonal hidden-line removal found nothing; wireframe drawn")
-            vis = [framing.project(seg, view) for seg in mesh_edges(mesh).feature]
+            wireframe = mesh_edges(mesh).feature if wireframe is None else wireframe
+            vis = [framing.project(seg, view) for seg in wireframe]
         else:
             vis = [framing.plane_to_pixels(pl) for pl in hl.visible]
         hid = [framing.plane_to_pixels(pl) for pl in hl.hidden]
