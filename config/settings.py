@@ -8,6 +8,7 @@ Environment variables use the prefix ``CADRECON_`` and ``__`` between nested nam
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -33,17 +34,34 @@ class SequenceSettings(BaseModel):
     max_commands: int = Field(60, ge=1, description="DeepCAD's limit on commands per model")
 
 
-class DatasetSettings(BaseModel):
-    """Building datasets."""
+DEEPCAD_URL = "http://www.cs.columbia.edu/cg/deepcad/data.tar"
+"""The official DeepCAD archive (cad_json/ and train_val_test_split.json under data/)."""
 
+
+class DatasetSettings(BaseModel):
+    """Building datasets (see flows/build_dataset.py)."""
+
+    name: str | None = Field(None, description="dataset folder under <data_dir>/datasets (default: the preset)")
+    source: Literal["synthetic", "deepcad", "files"] = "synthetic"
+    path: Path | None = Field(None, description="deepcad: the download root; files: the folder to scan")
+    url: str = Field(DEEPCAD_URL, description="deepcad: archive to download when `path` is missing")
+    sha256: str | None = Field(None, description="deepcad: expected checksum of the archive")
+    download: bool = Field(False, description="deepcad: download the archive when `path` holds no cad_json/")
     shard_size: int = Field(256, ge=1, description="models per Prefect task")
-    workers: int = Field(2, ge=1, description="worker processes inside a shard")
+    workers: int = Field(2, ge=1, description="worker processes (shared by the shards running at once)")
+    concurrency: int = Field(4, ge=1, description="shards in flight at once (they share the `workers` processes)")
+    task_runner: Literal["threads", "dask", "ray"] = "threads"
+    runner_address: str | None = Field(None, description="dask scheduler / ray cluster; none: a local one")
     model_timeout_s: float = Field(60.0, gt=0, description="per-model time limit in a worker")
     max_file_mb: float = Field(200.0, gt=0, description="larger input files are refused")
     train_size: int = Field(20, ge=0)
     val_size: int = Field(5, ge=0)
     test_size: int = Field(5, ge=0)
     seed: int = 0
+    target: Literal["sequence", "cadquery"] = Field("sequence", description="what the assistant answers")
+    layout: Literal["per_view", "tile"] = Field("per_view", description="a sample per view, or one tiled image per model")
+    max_tokens: int = Field(2048, ge=16, description="longer samples are dropped (and counted), never truncated")
+    tokenizer: str | None = Field(None, description="tokenizer (HF id or folder) for the length filter; none: estimate")
 
 
 class RenderSettings(BaseModel):
@@ -83,13 +101,21 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        preset = os.environ.get("CADRECON_PRESET", "demo")
-        yaml_file = preset_path(preset)
+        yaml_file = _yaml_override.get() or preset_path(os.environ.get("CADRECON_PRESET", "demo"))
         return (init_settings, env_settings, YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
 
 
-def preset_path(name: str) -> Path:
-    """The YAML file of a preset; a clear error lists the presets there are."""
+_yaml_override: ContextVar[Path | None] = ContextVar("cadrecon_yaml", default=None)
+
+
+def preset_path(name: str | Path) -> Path:
+    """The YAML file of a preset name, or `name` itself when it is a YAML file; a clear error lists
+    the presets there are."""
+    if str(name).endswith((".yaml", ".yml")):
+        path = Path(name)
+        if not path.is_file():
+            raise ValueError(f"{path}: no such settings file")
+        return path
     path = PRESETS_DIR / f"{name}.yaml"
     if not path.is_file():
         known = sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
@@ -101,3 +127,24 @@ def preset_path(name: str) -> Path:
 def get_settings() -> Settings:
     """The process-wide settings, read once (call `get_settings.cache_clear()` after changing env)."""
     return Settings()
+
+
+def load_settings(preset: str | Path | None = None, **overrides) -> Settings:
+    """Settings from a preset name or YAML file (default: `CADRECON_PRESET`), the environment, then
+    `overrides` (nested sections as dicts, e.g. ``dataset={"shard_size": 8}``).
+
+    Environment variables still win over the YAML file, as everywhere."""
+    token = _yaml_override.set(preset_path(preset) if preset is not None else None)
+    try:
+        base = Settings()
+    finally:
+        _yaml_override.reset(token)
+    if not overrides:
+        return base
+    data = base.model_dump()
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    return Settings.model_validate(data)

@@ -8,54 +8,22 @@ from __future__ import annotations
 
 import json
 import sys
-import time
-from collections.abc import Callable
 from enum import StrEnum
-from functools import wraps
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from cadlib.errors import CadlibError
+from deployments.cli_errors import clean_errors, set_debug
+from deployments.dataset_cli import app as dataset_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="CAD reconstruction with vision-language models.")
-_state = {"debug": False}
+app.add_typer(dataset_app, name="dataset")
 
 
 @app.callback()
 def _main(debug: Annotated[bool, typer.Option("--debug", help="show tracebacks")] = False) -> None:
-    _state["debug"] = debug
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
-
-
-def clean_errors(fn: Callable) -> Callable:
-    """Turns expected failures into one `error: <file>: <cause>` line and exit status 2."""
-
-    @wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except typer.Exit:
-            raise
-        except CadlibError as exc:
-            if _state["debug"]:
-                raise
-            _fail(str(exc))
-        except OSError as exc:
-            if _state["debug"]:
-                raise
-            _fail(f"{exc.filename or '?'}: {exc.strerror or exc}")
-        except ValueError as exc:
-            if _state["debug"]:
-                raise
-            _fail(str(exc))
-
-    return wrapper
+    set_debug(debug)
 
 
 def _bits() -> int:
@@ -176,52 +144,14 @@ def synth(
 @app.command()
 @clean_errors
 def demo(
-    n: Annotated[int, typer.Option("--n", min=1)] = 20,
-    out: Annotated[Path | None, typer.Option("--out", help="default: <data_dir>/demo")] = None,
+    force: Annotated[bool, typer.Option("--force", help="ignore cached results")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="no progress bars")] = False,
 ) -> None:
-    """The main job on embedded defaults: generate models, build them, print their sequences,
-    write STEP files and render their orthographic views."""
-    from cadlib import load_json_sequence, normalize, occ, to_text, write_synthetic
-    from cadlib.ingest.brep import model_from_sequence
-    from cadlib.render import render_views, save_rendered
-    from config import get_settings
+    """The main job on embedded defaults: build the demo dataset (about 200 synthetic models:
+    extract -> render -> convert -> validate) with Prefect's embedded server."""
+    from deployments.dataset_cli import build as build_dataset
 
-    settings = get_settings()
-    out = out or settings.data_dir / "demo"
-    bits = settings.sequence.bits
-    t0 = time.perf_counter()
-    paths = write_synthetic(out / "models", n, settings.dataset.seed)
-    typer.echo(f"generated {len(paths)} DeepCAD-format models in {out / 'models'}")
-    failures = 0
-    for i, path in enumerate(paths):
-        try:
-            seq = load_json_sequence(path)
-            model = model_from_sequence(seq, file=str(path))
-            shape = model.shape
-            step = occ.write_step(shape, out / "step" / f"{path.stem}.step")
-            text = to_text(normalize(seq), bits)
-            rendered = render_views(model, settings.render.views, size=settings.render.size,
-                                    style=settings.render.style, platform=settings.render.gl_platform)
-            images = save_rendered(rendered, out / "images", path.stem, with_tile=i == 0)
-        except CadlibError as exc:
-            failures += 1
-            typer.echo(f"[{i + 1}/{len(paths)}] FAILED {exc}", err=True)
-            continue
-        c = seq.counts()
-        typer.echo(
-            f"[{i + 1}/{len(paths)}] {path.stem}: {c['extrudes']} extrude(s), {c['loops']} loop(s), "
-            f"volume {occ.volume(shape):.1f} mm^3, valid {occ.is_valid(shape)}, "
-            f"text {len(text.splitlines())} lines -> {step.name}, {len(images)} image(s)"
-        )
-        if i == 0:
-            typer.echo("  sequence text:\n" + "".join(f"    {line}\n" for line in text.splitlines()))
-            typer.echo(f"  views: {', '.join(str(p) for p in images)}")
-    typer.echo(
-        f"done in {time.perf_counter() - t0:.1f} s: {len(paths) - failures} built, {failures} failed; "
-        f"STEP in {out / 'step'}, views in {out / 'images'}"
-    )
-    if failures:
-        raise typer.Exit(1)
+    build_dataset("demo", force=force, quiet=quiet)
 
 
 def main() -> None:  # pragma: no cover - console script

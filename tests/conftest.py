@@ -46,3 +46,12 @@ def realdata() -> Path:
     if not (REALDATA / "MANIFEST.tsv").is_file():
         pytest.skip(f"no realdata at {REALDATA}")
     return REALDATA
+
+
+@pytest.fixture(scope="session")
+def prefect_server():
+    """A temporary Prefect server (prefect_test_harness) for the tests that run flows."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield

@@ -16,3 +16,7 @@ def job(x):
     if x == "exit":
         os._exit(3)
     return x * 2
+
+
+def pid(_x):
+    return os.getpid()

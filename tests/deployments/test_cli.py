@@ -106,10 +106,36 @@ def test_unsupported_suffix(tmp_path):
     assert res.exit_code == 2 and "unsupported format (suffix '.xyz'" in res.stderr
 
 
-def test_demo_runs(tmp_path):
-    res = runner.invoke(app, ["demo", "--n", "8", "--out", str(tmp_path)])
+@pytest.mark.usefixtures("prefect_server")
+def test_demo_builds_the_demo_dataset_and_says_where(tmp_path, monkeypatch):
+    from config import get_settings
+
+    monkeypatch.setenv("CADRECON_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        res = runner.invoke(app, ["demo", "--quiet"])
+    finally:
+        get_settings.cache_clear()
     assert res.exit_code == 0, res.output
-    assert "8 built, 0 failed" in res.stdout
-    assert len(list((tmp_path / "step").glob("*.step"))) == 8
-    # the demo preset renders front/top/right at 256 px, plus one tile
-    assert len(list((tmp_path / "images").glob("*.png"))) == 8 * 3 + 1
+    root = tmp_path / "datasets" / "demo"
+    assert f"dataset: {root}" in res.stdout and "prefect server start" in res.stdout
+    info = json.loads((root / "dataset_info.json").read_text())
+    assert info["samples"] == {"train": 480, "val": 60, "test": 60} and info["models"]["in_dataset"] == 200
+    assert json.loads((root / "validation.json").read_text())["ok"]
+    res = runner.invoke(app, ["dataset", "list"])
+    assert res.exit_code == 0 and "demo" in res.stdout
+    res = runner.invoke(app, ["dataset", "status", str(root)])
+    assert res.exit_code == 0 and "render: 4/4 shard(s)" in res.stdout, res.stdout
+    res = runner.invoke(app, ["dataset", "validate", str(root)])
+    assert res.exit_code == 0 and "valid; 0 structural" in res.stdout, res.stdout
+    image = json.loads((root / "train.json").read_text())[3]["image"]
+    (root / image).write_bytes(b"not a png")
+    res = runner.invoke(app, ["dataset", "validate", str(root)])
+    assert res.exit_code == 1 and "BrokenImage" in res.stdout
+
+
+def test_dataset_commands_give_one_line_errors(tmp_path):
+    res = runner.invoke(app, ["dataset", "status", str(tmp_path / "nope")])
+    assert res.exit_code == 2 and res.stderr.startswith("error: ") and "no dataset here" in res.stderr
+    res = runner.invoke(app, ["dataset", "build", "no_such_preset"])
+    assert res.exit_code == 2 and "unknown preset 'no_such_preset'" in res.stderr

@@ -1,0 +1,260 @@
+"""Extract: describe every model of a source (content hash, kind, geometric signature, the
+sequence text), drop duplicates, assign splits, and cut the kept models into shards.
+
+`describe_model` runs in worker processes (it may load OCCT and IfcOpenShell); the rest is plain
+Python over the descriptions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cadlib.dataset.layout import SPLITS, write_text_atomic
+from cadlib.dataset.manifest import ModelKind, ModelRecord, ModelStatus
+from cadlib.dataset.sources import SourceItem
+from cadlib.mesh import Mesh
+
+
+@dataclass(frozen=True, slots=True)
+class DescribeJob:
+    """What a worker needs to describe one model."""
+
+    id: str
+    path: str
+    text_path: str  # where to write the sequence text (sequence models)
+    bits: int
+    max_mb: float
+
+
+def describe_model(job: DescribeJob) -> dict:
+    """Hashes, format, kind and signature of one model file; writes its sequence text.
+
+    Sequence sources (DeepCAD/Fusion JSON, sequence text) are normalised and quantised: the
+    signature is the hash of that text, so two models that quantise alike are duplicates. Other
+    files are loaded and signed by their shape (`mesh_signature`).
+    """
+    from cadlib.ingest.detect import detect_format
+    from cadlib.ingest.registry import load_model
+
+    path = Path(job.path)
+    stat = path.stat()
+    if stat.st_size > job.max_mb * 1e6:
+        from cadlib.errors import ParseError
+
+        raise ParseError(f"file is {stat.st_size / 1e6:.1f} MB, over the {job.max_mb:g} MB limit (dataset.max_file_mb)",
+                         source=str(path))
+    data = path.read_bytes()
+    out = {"sha256": hashlib.sha256(data).hexdigest(), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    fmt = detect_format(path)
+    out["format"] = fmt
+    if fmt in ("reconstruction-json", "sequence-text"):
+        from cadlib.sequence_io import read_sequence
+        from cadlib.text import to_text
+        from cadlib.transform import normalize
+
+        seq, _ = read_sequence(path, bits=job.bits)
+        text = to_text(normalize(seq) if fmt == "reconstruction-json" else seq, job.bits)
+        write_text_atomic(job.text_path, text)
+        out.update(kind=ModelKind.SEQUENCE.value, signature="seq:" + hashlib.sha256(text.encode()).hexdigest()[:32])
+    else:
+        model = load_model(path, max_mb=job.max_mb)
+        kind = ModelKind.BREP if model.shape is not None else ModelKind.MESH
+        out.update(kind=kind.value, signature="geo:" + mesh_signature(model.mesh))
+    return out
+
+
+def mesh_signature(mesh: Mesh, digits: int = 3) -> str:
+    """A hash of the shape up to position, scale and axis order: sorted extents, volume and area
+    relative to the largest extent, and the second moments of the vertex cloud, each rounded to
+    `digits` significant digits. Re-exports and copies of one part sign alike."""
+    lo, hi = mesh.bbox()
+    ext = hi - lo
+    size = float(ext.max()) or 1.0
+    v = (mesh.vertices - (lo + hi) / 2) / size
+    moments = np.sort(np.linalg.eigvalsh(np.cov(v.T))) if len(v) > 3 else np.zeros(3)
+    facts = [*np.sort(ext / size), abs(mesh.volume()) / size**3, mesh.area() / size**2, *moments]
+    text = ",".join(f"{x:.{digits}g}" for x in facts)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+Describer = Callable[[list[DescribeJob]], Iterator[tuple[DescribeJob, dict | None, str, str]]]
+"""Runs `describe_model` over jobs, yielding (job, value or None, error class, message)."""
+
+
+def _record(item: SourceItem, value: dict | None, ecls: str, msg: str) -> ModelRecord:
+    rec = ModelRecord(id=item.id, source=item.rel, split=item.split)
+    if value is None:
+        return rec.with_(status=ModelStatus.FAILED.value, error_class=ecls or "Error", error=msg)
+    return rec.with_(**{k: value[k] for k in ("sha256", "size", "mtime_ns", "format", "kind", "signature")})
+
+
+def describe_items(
+    items: list[SourceItem],
+    describe: Describer,
+    job_for: Callable[[SourceItem], DescribeJob],
+    previous: dict[str, ModelRecord],
+    text_exists: Callable[[str], bool],
+) -> dict[str, ModelRecord]:
+    """Records for `items`: reused from `previous` (same source path, size and modification time,
+    and its text still on disk) or described afresh."""
+    out: dict[str, ModelRecord] = {}
+    todo = []
+    for item in items:
+        old = previous.get(item.id)
+        try:
+            st = item.path.stat()
+        except OSError:
+            st = None
+        if (old is not None and st is not None and old.source == item.rel and old.size == st.st_size
+                and old.mtime_ns == st.st_mtime_ns and old.status != ModelStatus.FAILED.value
+                and (old.kind != ModelKind.SEQUENCE.value or text_exists(item.id))):
+            out[item.id] = ModelRecord(id=item.id, source=item.rel, split=item.split, sha256=old.sha256,
+                                       size=old.size, mtime_ns=old.mtime_ns, format=old.format, kind=old.kind,
+                                       signature=old.signature)
+        else:
+            todo.append(item)
+    by_id = {i.id: i for i in todo}
+    for job, value, ecls, msg in describe([job_for(i) for i in todo]):
+        out[job.id] = _record(by_id[job.id], value, ecls, msg)
+    return out
+
+
+def _rank(seed: int, key: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"{seed}:{key}".encode()).digest()[:8], "big")
+
+
+def dedup(records: Iterable[ModelRecord]) -> list[ModelRecord]:
+    """Marks every model whose signature an earlier one has (in the given order) as a duplicate."""
+    seen: dict[str, str] = {}
+    out = []
+    for r in records:
+        if r.ok and r.signature in seen:
+            r = r.with_(status=ModelStatus.DUPLICATE.value, duplicate_of=seen[r.signature])
+        elif r.ok:
+            seen[r.signature] = r.id
+        out.append(r)
+    return out
+
+
+def split_exact(records: list[ModelRecord], sizes: dict[str, int], seed: int) -> list[ModelRecord]:
+    """Splits the kept models in proportion to `sizes`, exactly, by a seeded hash of their
+    signature (the synthetic source: generated to size, regenerated as a whole)."""
+    kept = sorted((r for r in records if r.ok), key=lambda r: _rank(seed, r.signature))
+    total = sum(sizes.values()) or 1
+    n_test = round(len(kept) * sizes["test"] / total)
+    n_val = round(len(kept) * sizes["val"] / total)
+    split = {r.id: ("test" if i < n_test else "val" if i < n_test + n_val else "train") for i, r in enumerate(kept)}
+    return [r.with_(split=split.get(r.id, "")) for r in records]
+
+
+def split_stable(records: list[ModelRecord], sizes: dict[str, int], seed: int) -> list[ModelRecord]:
+    """Splits the kept models in proportion to `sizes` by a seeded hash of each model's own
+    signature, so a model keeps its split when others are added or removed (folders of files that
+    grow between nightly builds)."""
+    total = sum(sizes.values()) or 1
+    p_test, p_val = sizes["test"] / total, sizes["val"] / total
+    out = []
+    for r in records:
+        if r.ok:
+            u = _rank(seed, r.signature) / 2**64
+            r = r.with_(split="test" if u < p_test else "val" if u < p_test + p_val else "train")
+        out.append(r)
+    return out
+
+
+def sample_official(
+    by_split: dict[str, list[SourceItem]],
+    sizes: dict[str, int],
+    seed: int,
+    describe_batch: Callable[[list[SourceItem]], dict[str, ModelRecord]],
+) -> list[ModelRecord]:
+    """Samples `sizes[split]` unique models from each official split, deterministically.
+
+    Each split's list is shuffled with the seed and walked in that order, test first, then val,
+    then train; a model whose signature an earlier one had is a duplicate and does not count, so
+    every duplicate group lands in one split only (test and val keep theirs; train loses its
+    copies). Failed models are recorded and do not count either. Models are described in batches,
+    but which ones are taken does not depend on the batch size.
+    """
+    seen: dict[str, str] = {}
+    out: list[ModelRecord] = []
+    for split in ("test", "val", "train"):
+        need = sizes.get(split, 0)
+        items = list(by_split.get(split, []))
+        random.Random(f"{seed}:{split}").shuffle(items)
+        have, pos = 0, 0
+        while have < need and pos < len(items):
+            batch = items[pos: pos + max(64, int((need - have) * 1.05) + 16)]
+            described = describe_batch(batch)
+            for item in batch:
+                pos += 1
+                r = described[item.id]
+                if r.ok and r.signature in seen:
+                    r = r.with_(status=ModelStatus.DUPLICATE.value, duplicate_of=seen[r.signature])
+                elif r.ok:
+                    seen[r.signature] = r.id
+                    have += 1
+                out.append(r)
+                if have == need:
+                    break
+    return out
+
+
+def leakage_report(records: list[ModelRecord], *, in_source: bool) -> dict:
+    """Duplicate groups, and how many span two splits in the dataset (must be 0) and, where the
+    source has its own split (`in_source`: duplicates keep their official split), in the source."""
+    groups: dict[str, list[ModelRecord]] = defaultdict(list)
+    for r in records:
+        if r.status in (ModelStatus.OK.value, ModelStatus.DUPLICATE.value):
+            groups[r.signature].append(r)
+    dup_groups = [g for g in groups.values() if len(g) > 1]
+    kept_splits: dict[str, set[str]] = defaultdict(set)
+    for r in records:
+        if r.ok:
+            kept_splits[r.signature].add(r.split)
+    report = {
+        "duplicate_groups": len(dup_groups),
+        "duplicates_removed": sum(len(g) - 1 for g in dup_groups),
+        "groups_across_splits_in_dataset": sum(1 for s in kept_splits.values() if len(s) > 1),
+    }
+    if in_source:
+        report["groups_across_splits_in_source"] = sum(1 for g in dup_groups if len({r.split for r in g}) > 1)
+    return report
+
+
+@dataclass(frozen=True, slots=True)
+class Shard:
+    """A slice of the kept models (sorted by id) and the content key of its inputs."""
+
+    index: int
+    ids: tuple[str, ...]
+    key: str
+
+
+def make_shards(records: list[ModelRecord], shard_size: int) -> list[Shard]:
+    """Cuts the kept models, sorted by id, into shards of `shard_size`. A shard's key hashes its
+    models' ids, content hashes, signatures and splits: it changes exactly when one of them does."""
+    kept = sorted((r for r in records if r.ok), key=lambda r: r.id)
+    shards = []
+    for n, start in enumerate(range(0, len(kept), shard_size)):
+        part = kept[start: start + shard_size]
+        h = hashlib.sha256()
+        for r in part:
+            h.update(f"{r.id}\0{r.sha256}\0{r.signature}\0{r.split}\0{r.kind}\n".encode())
+        shards.append(Shard(n, tuple(r.id for r in part), h.hexdigest()[:32]))
+    return shards
+
+
+def split_counts(records: list[ModelRecord]) -> dict[str, int]:
+    counts = dict.fromkeys(SPLITS, 0)
+    for r in records:
+        if r.ok:
+            counts[r.split] = counts.get(r.split, 0) + 1
+    return counts

@@ -1,0 +1,118 @@
+"""Where everything of one dataset lives on disk, and atomic writes.
+
+One folder per dataset, relocatable (every path inside is relative to it)::
+
+    manifest.jsonl          one row per source model: id, source, hashes, split, status, error
+    extract.json            what extract saw: counts, duplicates, the leakage report
+    sources/<id>.txt        the construction-sequence text of every sequence model
+    images/<id>_<view>.png  the views (or images/<id>_tile.png)
+    shards/<stage>-<n>.json each shard's report (per-model status and errors)
+    train.json val.json test.json          LLaVA / TinyLLaVA conversations
+    train.jsonl ...                        messages + images (LLaMA-Factory, TRL, ms-swift)
+    train.parquet ...                      for datasets.load_dataset("parquet", ...)
+    unlabeled.json          models with views but no construction sequence (meshes, STEP)
+    dataset_info.json validation.json README.md contact_sheet.png
+    .cache/                 orchestration state (cached task results, run timings): not data
+
+Every file is written to a temporary name and renamed, so a killed build never leaves a
+half-written file behind that a re-run would trust.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SPLITS = ("train", "val", "test")
+STAGES = ("render", "convert", "validate")
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
+    """Writes `data` to `path` through a temporary file in the same folder and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
+    return path
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    return write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_json_atomic(path: str | Path, obj: Any, *, indent: int | None = 1) -> Path:
+    return write_text_atomic(path, json.dumps(obj, indent=indent, ensure_ascii=False, sort_keys=False) + "\n")
+
+
+def read_json(path: str | Path) -> Any:
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetLayout:
+    """The paths of one dataset folder."""
+
+    root: Path
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / "manifest.jsonl"
+
+    @property
+    def extract_report(self) -> Path:
+        return self.root / "extract.json"
+
+    @property
+    def sources(self) -> Path:
+        return self.root / "sources"
+
+    @property
+    def images(self) -> Path:
+        return self.root / "images"
+
+    @property
+    def raw(self) -> Path:
+        """Generated source files (the synthetic source)."""
+        return self.root / "raw"
+
+    @property
+    def cache(self) -> Path:
+        return self.root / ".cache"
+
+    def source_text(self, model_id: str) -> Path:
+        return self.sources / f"{model_id}.txt"
+
+    def image(self, model_id: str, view: str) -> Path:
+        return self.images / f"{model_id}_{view}.png"
+
+    def shard_report(self, stage: str, index: int) -> Path:
+        return self.root / "shards" / f"{stage}-{index:05d}.json"
+
+    def split_file(self, split: str, ext: str) -> Path:
+        return self.root / f"{split}.{ext}"
+
+    @property
+    def info(self) -> Path:
+        return self.root / "dataset_info.json"
+
+    @property
+    def validation(self) -> Path:
+        return self.root / "validation.json"
+
+    @property
+    def card(self) -> Path:
+        return self.root / "README.md"
+
+    @property
+    def contact_sheet(self) -> Path:
+        return self.root / "contact_sheet.png"
+
+    @property
+    def unlabeled(self) -> Path:
+        return self.root / "unlabeled.json"

@@ -1,0 +1,169 @@
+"""`cadrecon dataset ...`: build, validate, list and inspect datasets (progress bars on a terminal)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from deployments.cli_errors import clean_errors
+
+app = typer.Typer(no_args_is_help=True, help="Build and inspect VLM datasets.")
+
+UI_HINT = ("Prefect UI: run `.venv/bin/prefect server start` and open http://127.0.0.1:4200 (runs of the embedded "
+           "server are kept in ~/.prefect/prefect.db, so this build shows there)")
+
+
+def _datasets_dir() -> Path:
+    from config import get_settings
+
+    return Path(get_settings().data_dir) / "datasets"
+
+
+def _layout(name: str):
+    from cadlib.dataset import DatasetLayout
+
+    path = Path(name) if ("/" in name or Path(name).is_dir()) else _datasets_dir() / name
+    if not (path / "manifest.jsonl").is_file():
+        raise ValueError(f"{path}: no dataset here (no manifest.jsonl); `cadrecon dataset list` shows the datasets")
+    return DatasetLayout(path)
+
+
+@contextlib.contextmanager
+def _progress_bars(enabled: bool):
+    """Rich progress bars fed by `tasks.progress` (one per stage)."""
+    if not enabled:
+        yield
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from tasks import progress
+
+    bars = Progress(TextColumn("{task.description:>9}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                    transient=False)
+    ids: dict[str, int] = {}
+
+    def listen(stage: str, done: int, total: int) -> None:
+        if stage not in ids:
+            ids[stage] = bars.add_task(stage, total=total or None)
+        bars.update(ids[stage], completed=done, total=total or None)
+
+    progress.add_listener(listen)
+    try:
+        with bars:
+            yield
+    finally:
+        progress.remove_listener(listen)
+
+
+@app.command()
+@clean_errors
+def build(
+    preset: Annotated[str, typer.Argument(help="preset name (config/presets) or YAML settings file")] = "demo",
+    source: Annotated[str | None, typer.Option(help="synthetic, deepcad or files")] = None,
+    path: Annotated[str | None, typer.Option(help="DeepCAD download or folder of files")] = None,
+    name: Annotated[str | None, typer.Option(help="dataset folder name (default: the preset)")] = None,
+    force: Annotated[bool, typer.Option("--force", help="ignore cached shard results")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="no progress bars")] = False,
+) -> None:
+    """Build (or bring up to date) a dataset: extract -> render -> convert -> validate."""
+    from flows.build_dataset import run_build
+
+    if source is not None and source not in ("synthetic", "deepcad", "files"):
+        raise ValueError(f"--source {source!r}: expected synthetic, deepcad or files")
+    with _progress_bars(not quiet):
+        summary = run_build(preset, source=source, path=path, name=name, force=force)
+    _print_summary(summary)
+
+
+def _print_summary(summary: dict) -> None:
+    m = summary["models"]
+    typer.echo(f"dataset: {summary['dataset']}")
+    typer.echo(f"  samples {summary['samples']}, unlabeled models {summary['unlabeled']}")
+    typer.echo(f"  models listed {m['listed']}, kept {m['kept']}, duplicates {m['duplicates']}, failed {m['failed']}, "
+               f"in the dataset {m['in_dataset']}")
+    cached = summary["cached_shards"]
+    typer.echo(f"  {summary['shards']} shard(s), cached {cached}; {summary['seconds']} s "
+               f"({summary['models_per_min']} models/min)")
+    typer.echo(f"  failures: {summary['failures']} (table in {summary['dataset']}/validation.json and README.md)")
+    typer.echo(f"  {UI_HINT}")
+
+
+@app.command()
+@clean_errors
+def validate(name: Annotated[str, typer.Argument(help="dataset name or folder")]) -> None:
+    """Re-check every image and target of a built dataset; exit 1 on structural errors."""
+    from cadlib.dataset.revalidate import revalidate
+    from cadlib.workers import WorkerPool
+    from config import get_settings
+
+    layout = _layout(name)
+    cfg = get_settings().dataset
+    pool = WorkerPool(cfg.workers)
+    try:
+        result = revalidate(layout, lambda fn, jobs: pool.run(fn, jobs, timeout=cfg.model_timeout_s))
+    finally:
+        pool.close()
+    typer.echo(f"{layout.root}: {'valid' if result['ok'] else 'INVALID'}; "
+               f"{result['structural_error_count']} structural error(s), "
+               f"{sum(r['count'] for r in result['revalidated_failures'])} model failure(s)")
+    for err in result["structural_errors"][:10]:
+        typer.echo(f"  {err[0]}: {err[1]}")
+    if not result["ok"]:
+        raise typer.Exit(1)
+
+
+@app.command("list")
+@clean_errors
+def list_datasets() -> None:
+    """The datasets under <data_dir>/datasets."""
+    root = _datasets_dir()
+    found = sorted(p for p in root.glob("*/manifest.jsonl")) if root.is_dir() else []
+    if not found:
+        typer.echo(f"no datasets in {root}; build one with `cadrecon dataset build demo`")
+        return
+    for manifest in found:
+        info_path = manifest.parent / "dataset_info.json"
+        if info_path.is_file():
+            info = json.loads(info_path.read_text())
+            typer.echo(f"{manifest.parent.name:<24} samples {info['samples']}  models {info['models']['in_dataset']}")
+        else:
+            typer.echo(f"{manifest.parent.name:<24} (incomplete: `cadrecon dataset status {manifest.parent.name}`)")
+
+
+@app.command()
+@clean_errors
+def status(name: Annotated[str, typer.Argument(help="dataset name or folder")]) -> None:
+    """How far a build of a dataset got: models by status, shards done per stage, the last run."""
+    from collections import Counter
+
+    from cadlib.dataset import STAGES, read_json, read_manifest
+
+    layout = _layout(name)
+    records = read_manifest(layout.manifest)
+    typer.echo(f"{layout.root}")
+    typer.echo(f"  models: {dict(Counter(r.status for r in records))}; splits "
+               f"{dict(Counter(r.split for r in records if r.ok))}")
+    shards = read_json(layout.extract_report)["shards"] if layout.extract_report.is_file() else 0
+    for stage in STAGES:
+        done = len(list((layout.root / "shards").glob(f"{stage}-*.json")))
+        typer.echo(f"  {stage:>9}: {done}/{shards} shard(s)")
+    runs = sorted((layout.cache / "runs").glob("*.json"))
+    if runs:
+        last = json.loads(runs[-1].read_text())
+        typer.echo(f"  last finished run {runs[-1].stem}: {last['seconds']} s, cached {last['cached_shards']}")
+    if layout.validation.is_file():
+        v = read_json(layout.validation)
+        typer.echo(f"  validation: {'ok' if v['ok'] else 'INVALID'}, failures "
+                   f"{sum(r['count'] for r in v.get('failures', []))}")
+    else:
+        typer.echo("  not finished: run `cadrecon dataset build` again to complete it (finished shards are reused)")

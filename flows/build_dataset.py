@@ -1,0 +1,279 @@
+"""The dataset flow: extract -> render -> convert -> validate over shards of models.
+
+    python -m flows.build_dataset demo                      # the embedded default
+    python -m flows.build_dataset deepcad_1k --path data/deepcad
+    python -m flows.build_dataset my.yaml --source files --path ../shared/realdata
+
+Each stage is a task per shard (`dataset.shard_size` models); inside a shard, models run in worker
+processes with a time limit each. Results are cached on the shard's content, the stage settings
+and the code version, so a re-run of an unchanged dataset is cache hits and a changed model
+re-does only its shard. Each stage publishes a table artifact and progress to the Prefect UI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import importlib.metadata as md
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+from prefect import flow, unmapped
+from prefect.artifacts import (
+    create_image_artifact,
+    create_markdown_artifact,
+    create_progress_artifact,
+    update_progress_artifact,
+)
+from prefect.filesystems import LocalFileSystem
+
+from cadlib.dataset import (
+    BuildConfig,
+    DatasetLayout,
+    write_json_atomic,
+)
+from cadlib.dataset.plan import SourceSpec
+from cadlib.dataset.sources import find_deepcad
+from cadlib.errors import CadlibError
+from config import Settings, load_settings
+from flows.runners import task_runner_for
+from tasks import progress
+from tasks.cache import results_dir
+from tasks.dataset import convert, extract, fetch_source, finalize, render, validate
+
+STAGES = ("render", "convert", "validate")
+_RUN_ONLY = {"workers", "concurrency", "task_runner", "runner_address", "model_timeout_s", "name", "download"}
+"""Settings that change how a build runs, not what it makes (left out of the dataset card)."""
+
+
+class DatasetInvalid(CadlibError):
+    """Validation found structural errors: the dataset on disk is not usable as it is."""
+
+
+def dataset_name(preset: str, settings: Settings) -> str:
+    if settings.dataset.name:
+        return settings.dataset.name
+    return Path(preset).stem if str(preset).endswith((".yaml", ".yml")) else str(preset)
+
+
+def dataset_dir(settings: Settings, name: str) -> Path:
+    return Path(settings.data_dir) / "datasets" / name
+
+
+def build_config(s: Settings) -> BuildConfig:
+    d = s.dataset
+    return BuildConfig(views=tuple(s.render.views), size=s.render.size, style=s.render.style,
+                       platform=s.render.gl_platform, tile=d.layout == "tile", bits=s.sequence.bits,
+                       max_mb=d.max_file_mb, target=d.target, seed=d.seed, max_tokens=d.max_tokens,
+                       tokenizer=d.tokenizer or "")
+
+
+def resolve_settings(preset: str, source: str | None = None, path: str | None = None, name: str | None = None,
+                     overrides: dict | None = None) -> Settings:
+    """The build's settings: the preset (name or YAML file), then the explicit parameters."""
+    over = {k: dict(v) if isinstance(v, dict) else v for k, v in (overrides or {}).items()}
+    ds = over.setdefault("dataset", {})
+    for key, value in (("source", source), ("path", path), ("name", name)):
+        if value is not None:
+            ds[key] = value
+    return load_settings(preset, **over)
+
+
+def _versions() -> dict:
+    out = {}
+    for pkg in ("cadrecon", "cadquery-ocp", "numpy", "pillow", "pyrender", "trimesh", "ifcopenshell"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "dataset"
+
+
+class _ProgressArtifacts:
+    """Mirrors `tasks.progress` into one Prefect progress artifact per stage (at most once a second)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.ids: dict = {}
+        self.last: dict[str, float] = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if not done or (now - self.last.get(stage, 0.0) < 1.0 and done < total):
+            return
+        self.last[stage] = now
+        if stage not in self.ids:  # created on the first model done: a cached run makes none
+            self.ids[stage] = create_progress_artifact(0.0, key=f"{_slug(self.name)}-{stage}-progress",
+                                                       description=f"{self.name}: {stage}, models done")
+        with contextlib.suppress(Exception):  # progress is cosmetic: never fail a build over it
+            update_progress_artifact(self.ids[stage], 100.0 * done / total if total else 100.0)
+
+
+def _stage_table(name: str, stage: str, reports: list[dict], cached: int, models: int) -> None:
+    seconds = sum(r.get("seconds", 0.0) for r in reports)
+    failed: dict[str, int] = {}
+    for r in reports:
+        for f in r.get("failed", []):
+            failed[f["error_class"]] = failed.get(f["error_class"], 0) + 1
+    rate = f"{60 * models / seconds:,.0f}" if seconds else "-"
+    lines = [f"### {stage}", "", "| shards | cached | models | failed | task seconds | models/min (per task-second) |",
+             "|---:|---:|---:|---:|---:|---:|",
+             f"| {len(reports)} | {cached} | {models} | {sum(failed.values())} | {seconds:.1f} | {rate} |", ""]
+    if failed:
+        lines += ["| error | count |", "|---|---:|", *[f"| {k} | {v} |" for k, v in sorted(failed.items())]]
+    create_markdown_artifact("\n".join(lines), key=f"{_slug(name)}-{stage}", description=f"{name}: {stage} stage")
+
+
+@flow(name="build-dataset", log_prints=True, task_runner=task_runner_for("threads"))
+def build_dataset(
+    preset: str = "demo",
+    source: str | None = None,
+    path: str | None = None,
+    name: str | None = None,
+    overrides: dict | None = None,
+    force: bool = False,
+) -> dict:
+    """Builds (or brings up to date) a dataset: extract -> render -> convert -> validate.
+
+    Args:
+        preset: a preset name (config/presets) or a YAML settings file.
+        source: "synthetic", "deepcad" or "files" (overrides the preset).
+        path: the DeepCAD download or the folder of files.
+        name: the dataset folder under <data_dir>/datasets (default: the preset's name).
+        overrides: nested settings, e.g. {"dataset": {"shard_size": 64}, "render": {"style": "lines"}}.
+        force: ignore cached shard results.
+    """
+    t0 = time.perf_counter()
+    settings = resolve_settings(preset, source, path, name, overrides)
+    ds = settings.dataset
+    name = dataset_name(preset, settings)
+    layout = DatasetLayout(dataset_dir(settings, name).resolve())
+    cfg = build_config(settings)
+    root = str(layout.root)
+    listener = _ProgressArtifacts(name)
+    progress.add_listener(listener)
+    try:
+        if ds.source == "deepcad" and ds.path is not None:
+            try:
+                find_deepcad(ds.path)
+            except CadlibError:
+                if not ds.download:
+                    raise
+                fetch_source(str(ds.path), ds.url, ds.sha256)
+        spec = SourceSpec(ds.source, str(ds.path or ""), ds.train_size, ds.val_size, ds.test_size, ds.seed)
+        plan = extract(root, spec, cfg.bits, cfg.max_mb, ds.shard_size, ds.workers, ds.model_timeout_s)
+        print(f"extract: {plan.info['counts']} in {len(plan.shards)} shard(s); leakage {plan.info['leakage']}")
+        records = {r.id: r for r in plan.records}
+        shards = plan.shards
+        slices = [[records[i] for i in s.ids] for s in shards]
+        models = sum(len(s.ids) for s in shards)
+        for stage in STAGES:
+            progress.start(stage, models)
+
+        storage = _result_storage(name, layout)
+        opts = {"result_storage": storage, "refresh_cache": force}
+        rendered = render.with_options(**opts).map(
+            unmapped(root), shards, slices, unmapped(str(plan.root)), unmapped(cfg), unmapped(ds.workers),
+            unmapped(ds.model_timeout_s))
+        converted = convert.with_options(**opts).map(unmapped(root), shards, slices, rendered, unmapped(cfg))
+        validated = validate.with_options(**opts).map(
+            unmapped(root), shards, slices, converted, unmapped(cfg), unmapped(ds.workers),
+            unmapped(ds.model_timeout_s))
+
+        results = {}
+        for stage, futures in zip(STAGES, (rendered, converted, validated), strict=True):
+            reports, cached, done = [], 0, 0
+            for fut, shard in zip(futures, shards, strict=True):
+                reports.append(fut.result())
+                cached += fut.state.name == "Cached"
+                done += len(shard.ids)
+            results[stage] = reports
+            if cached < len(reports):  # an all-cached stage keeps showing its last table
+                _stage_table(name, stage, reports, cached, models)
+            print(f"{stage}: {len(reports)} shard(s), {cached} cached, "
+                  f"{sum(len(r.get('failed', [])) for r in reports)} model failure(s)")
+
+        config = {"source": ds.source, "path": str(ds.path or ""),
+                  **{k: v for k, v in ds.model_dump(mode="json").items() if k not in _RUN_ONLY},
+                  "render": settings.render.model_dump(mode="json"), "sequence": settings.sequence.model_dump()}
+        final_state = finalize.with_options(**opts)(root, shards, cfg, name, config, _versions(), plan.records,
+                                                    plan.info, results, return_state=True)
+        final = final_state.result()
+        assembled, validation = final["assembled"], final["validation"]
+        if final_state.name != "Cached" and layout.contact_sheet.is_file():  # else the last one still shows
+            create_image_artifact(
+                image_url="data:image/png;base64," + base64.b64encode(layout.contact_sheet.read_bytes()).decode(),
+                key=f"{_slug(name)}-contact-sheet", description=f"{name}: sample views")
+        wall = time.perf_counter() - t0
+        summary = {
+            "dataset": str(layout.root), "name": name, "samples": assembled["samples"],
+            "unlabeled": assembled["unlabeled"], "models": validation["models"], "valid": validation["ok"],
+            "failures": sum(row["count"] for row in validation["failures"]),
+            "cached_shards": {s: sum(1 for f in futs if f.state.name == "Cached")
+                              for s, futs in zip(STAGES, (rendered, converted, validated), strict=True)},
+            "shards": len(shards), "seconds": round(wall, 2),
+            "models_per_min": round(60 * models / wall, 1) if wall else None,
+        }
+        write_json_atomic(layout.cache / "runs" / f"{time.strftime('%Y%m%dT%H%M%S')}.json", summary)
+        create_markdown_artifact(_summary_markdown(summary, validation), key=f"{_slug(name)}-summary",
+                                 description=f"{name}: dataset build")
+        if not validation["ok"]:
+            raise DatasetInvalid(f"{validation['structural_error_count']} structural error(s), first: "
+                                 f"{validation['structural_errors'][0]}", source=str(layout.validation))
+        return summary
+    finally:
+        progress.remove_listener(listener)
+
+
+def _result_storage(name: str, layout: DatasetLayout) -> LocalFileSystem:
+    """Shard results persist inside the dataset (.cache/results), in a block saved under the
+    dataset's name (Prefect looks cached results up through saved storage blocks)."""
+    storage = LocalFileSystem(basepath=str(results_dir(layout)))
+    storage.save(f"cadrecon-results-{_slug(name)}"[:100], overwrite=True)
+    return storage
+
+
+def _summary_markdown(summary: dict, validation: dict) -> str:
+    lines = [f"## {summary['name']}", "", f"`{summary['dataset']}`", "",
+             "| split | samples |", "|---|---:|", *[f"| {k} | {v} |" for k, v in summary["samples"].items()], "",
+             f"Models: {json.dumps(validation['models'])}; {summary['seconds']} s, {summary['models_per_min']} models/min.",
+             ""]
+    if validation["failures"]:
+        lines += ["| stage | error | count | example |", "|---|---|---:|---|"]
+        lines += [f"| {r['stage']} | {r['error_class']} | {r['count']} | {r['examples'][0].replace('|', '/')} |"
+                  for r in validation["failures"]]
+    return "\n".join(lines)
+
+
+def run_build(preset: str = "demo", *, source: str | None = None, path: str | None = None, name: str | None = None,
+              overrides: dict | None = None, force: bool = False) -> dict:
+    """Runs the flow with the task runner its settings ask for."""
+    settings = resolve_settings(preset, source, path, name, overrides)
+    ds = settings.dataset
+    runner = task_runner_for(ds.task_runner, concurrency=ds.concurrency, address=ds.runner_address)
+    return build_dataset.with_options(task_runner=runner)(preset, source, path, name, overrides, force)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m flows.build_dataset", description=__doc__.split("\n\n")[0])
+    p.add_argument("preset", nargs="?", default="demo", help="preset name or YAML settings file")
+    p.add_argument("--source", choices=("synthetic", "deepcad", "files"))
+    p.add_argument("--path")
+    p.add_argument("--name")
+    p.add_argument("--force", action="store_true", help="ignore cached shard results")
+    a = p.parse_args(argv)
+    summary = run_build(a.preset, source=a.source, path=a.path, name=a.name, force=a.force)
+    print(json.dumps(summary, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""The task runner a flow uses, chosen by settings: threads (default), Dask, or Ray."""
+
+from __future__ import annotations
+
+import os
+
+from prefect.task_runners import ThreadPoolTaskRunner
+
+
+def task_runner_for(kind: str, *, concurrency: int = 2, address: str | None = None):
+    """A Prefect task runner.
+
+    Args:
+        kind: "threads" (in-process; shards share one worker pool), "dask" (prefect-dask: the
+            scheduler at `address`, or a local cluster of `concurrency` single-threaded worker
+            processes) or "ray" (prefect-ray: the cluster at `address`, or a local one).
+        concurrency: shards in flight at once.
+    """
+    if kind == "threads":
+        return ThreadPoolTaskRunner(max_workers=concurrency)
+    if kind == "dask":
+        try:
+            from prefect_dask import DaskTaskRunner
+        except ImportError:
+            raise ValueError("task_runner 'dask' needs prefect-dask: pip install 'cadrecon[dask]'") from None
+        if address:
+            return DaskTaskRunner(address=address)
+        # Dask workers are daemonic by default, and daemonic processes may not start the worker
+        # pool that isolates each model: let them.
+        os.environ.setdefault("DASK_DISTRIBUTED__WORKER__DAEMON", "False")
+        return DaskTaskRunner(cluster_kwargs={"n_workers": concurrency, "threads_per_worker": 1, "processes": True,
+                                              "dashboard_address": None})
+    if kind == "ray":
+        try:
+            from prefect_ray import RayTaskRunner
+        except ImportError:
+            raise ValueError("task_runner 'ray' needs prefect-ray: pip install 'cadrecon[ray]'") from None
+        return RayTaskRunner(address=address) if address else RayTaskRunner()
+    raise ValueError(f"unknown task_runner {kind!r}: expected threads, dask or ray")

@@ -1,0 +1,98 @@
+"""The dataset flow end to end: outputs, caching, incremental re-builds, trainer-facing formats."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cadlib.synth import write_synthetic
+from flows.build_dataset import run_build
+from tests.flows.conftest import tiny_yaml, tree_hashes
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+
+def read_tinyllava(path):
+    """A minimal TinyLLaVA-style reader: what its LazySupervisedDataset assumes of each record."""
+    records = json.loads(path.read_text())
+    out = []
+    for r in records:
+        assert isinstance(r["image"], str)
+        conv = r["conversations"]
+        assert [t["from"] for t in conv] == ["human", "gpt"] * (len(conv) // 2)
+        assert conv[0]["value"].startswith("<image>\n")
+        assert all("<image>" not in t["value"] for t in conv[1:])
+        out.append((r["id"], r["image"], conv[0]["value"].replace("<image>\n", ""), conv[1]["value"]))
+    return out
+
+
+def test_synthetic_build_writes_a_valid_dataset_in_every_format(tmp_path):
+    from PIL import Image
+
+    from cadlib.text import from_text
+
+    summary = run_build(str(tiny_yaml(tmp_path / "tiny.yaml", tmp_path / "data")))
+    root = tmp_path / "data" / "datasets" / "tiny"
+    assert summary["dataset"] == str(root) and summary["valid"]
+    assert summary["samples"] == {"train": 24, "val": 6, "test": 6}  # 3 views per model
+    assert summary["models"]["in_dataset"] == 12 and summary["failures"] == 0
+    for split, n in summary["samples"].items():
+        rows = read_tinyllava(root / f"{split}.json")
+        assert len(rows) == n
+        for _, image, _, target in rows:
+            with Image.open(root / image) as im:
+                assert im.size == (64, 64)
+            assert from_text(target).extrudes  # the target parses back into a sequence
+        lines = (root / f"{split}.jsonl").read_text().splitlines()
+        msg = json.loads(lines[0])
+        assert [m["role"] for m in msg["messages"]] == ["user", "assistant"] and len(msg["images"]) == 1
+    import datasets
+
+    ds = datasets.load_dataset("parquet", data_files={s: str(root / f"{s}.parquet") for s in ("train", "val", "test")})
+    assert ds["train"].num_rows == 24 and ds["train"][0]["conversations"][0]["from"] == "human"
+    assert ds["val"][0]["target"] == json.loads((root / "val.json").read_text())[0]["conversations"][1]["value"]
+    validation = json.loads((root / "validation.json").read_text())
+    assert validation["ok"] and validation["leakage"]["groups_across_splits_in_dataset"] == 0
+    card = (root / "README.md").read_text()
+    assert "| train | 24 | 8 |" in card and "## Failures" in card
+    assert (root / "contact_sheet.png").is_file()
+
+
+def test_rerun_is_cached_and_a_changed_file_redoes_only_its_shard(tmp_path):
+    src = tmp_path / "models"
+    paths = write_synthetic(src, 12, seed=3)
+    preset = str(tiny_yaml(tmp_path / "files.yaml", tmp_path / "data", source="files", path=str(src)))
+    first = run_build(preset)
+    assert first["cached_shards"] == {"render": 0, "convert": 0, "validate": 0} and first["shards"] == 3
+    root = tmp_path / "data" / "datasets" / "files"
+    before = tree_hashes(root)
+    again = run_build(preset)
+    assert again["cached_shards"] == {"render": 3, "convert": 3, "validate": 3}
+    assert tree_hashes(root) == before
+    # change one model: a different extrude distance
+    data = json.loads(paths[5].read_text())
+    ext = next(e for e in data["entities"].values() if e["type"] == "ExtrudeFeature")
+    ext["extent_one"]["distance"]["value"] *= 1.5
+    paths[5].write_text(json.dumps(data))
+    third = run_build(preset)
+    assert third["cached_shards"] == {"render": 2, "convert": 2, "validate": 2}
+    changed = {k for k in before if tree_hashes(root).get(k) != before[k]}
+    model = paths[5].stem + "_json"
+    assert f"sources/{model}.txt" in changed and any(k.startswith(f"images/{model}_") for k in changed)
+    assert not any(k.startswith("images/") and model not in k for k in changed)
+    # deleted outputs are rebuilt, not trusted
+    (root / "images" / f"{model}_top.png").unlink()
+    fourth = run_build(preset)
+    assert fourth["cached_shards"]["render"] == 2 and (root / "images" / f"{model}_top.png").is_file()
+
+
+def test_token_limit_drops_and_counts_never_truncates(tmp_path):
+    summary = run_build(str(tiny_yaml(tmp_path / "short.yaml", tmp_path / "data", max_tokens=120)))
+    root = tmp_path / "data" / "datasets" / "short"
+    validation = json.loads((root / "validation.json").read_text())
+    dropped = sum(validation["dropped_too_long"].values())
+    assert 0 < dropped < 36 and sum(summary["samples"].values()) == 36 - dropped
+    for split in ("train", "val", "test"):
+        for r in json.loads((root / f"{split}.json").read_text()):
+            assert r["conversations"][1]["value"].endswith("\n")  # whole targets only
