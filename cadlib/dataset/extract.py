@@ -92,7 +92,7 @@ def _record(item: SourceItem, value: dict | None, ecls: str, msg: str) -> ModelR
     rec = ModelRecord(id=item.id, source=item.rel, split=item.split)
     if value is None:
         return rec.with_(status=ModelStatus.FAILED.value, error_class=ecls or "Error", error=msg)
-    return rec.with_(**{k: value[k] for k in ("sha256", "size", "mtime_ns", "format", "kind", "signature")})
+    return rec.with_(**{k: value[k] for k in ("sha256", "size", "format", "kind", "signature")})
 
 
 def describe_items(
@@ -100,29 +100,33 @@ def describe_items(
     describe: Describer,
     job_for: Callable[[SourceItem], DescribeJob],
     previous: dict[str, ModelRecord],
+    stats: dict[str, list[int]],
     text_exists: Callable[[str], bool],
 ) -> dict[str, ModelRecord]:
-    """Records for `items`: reused from `previous` (same source path, size and modification time,
-    and its text still on disk) or described afresh."""
+    """Records for `items`: reused from `previous` where the file's size and modification time
+    are those in `stats` (id -> [size, mtime_ns], updated here) and its text is still on disk;
+    described afresh otherwise."""
     out: dict[str, ModelRecord] = {}
     todo = []
     for item in items:
         old = previous.get(item.id)
         try:
             st = item.path.stat()
+            now = [st.st_size, st.st_mtime_ns]
         except OSError:
-            st = None
-        if (old is not None and st is not None and old.source == item.rel and old.size == st.st_size
-                and old.mtime_ns == st.st_mtime_ns and old.status != ModelStatus.FAILED.value
+            now = None
+        if (old is not None and now is not None and stats.get(item.id) == now and old.source == item.rel
+                and old.status != ModelStatus.FAILED.value
                 and (old.kind != ModelKind.SEQUENCE.value or text_exists(item.id))):
             out[item.id] = ModelRecord(id=item.id, source=item.rel, split=item.split, sha256=old.sha256,
-                                       size=old.size, mtime_ns=old.mtime_ns, format=old.format, kind=old.kind,
-                                       signature=old.signature)
+                                       size=old.size, format=old.format, kind=old.kind, signature=old.signature)
         else:
             todo.append(item)
     by_id = {i.id: i for i in todo}
     for job, value, ecls, msg in describe([job_for(i) for i in todo]):
         out[job.id] = _record(by_id[job.id], value, ecls, msg)
+        if value is not None:
+            stats[job.id] = [value["size"], value["mtime_ns"]]
     return out
 
 
@@ -180,8 +184,9 @@ def sample_official(
     Each split's list is shuffled with the seed and walked in that order, test first, then val,
     then train; a model whose signature an earlier one had is a duplicate and does not count, so
     every duplicate group lands in one split only (test and val keep theirs; train loses its
-    copies). Failed models are recorded and do not count either. Models are described in batches,
-    but which ones are taken does not depend on the batch size.
+    copies). Failed models are recorded and do not count either. Models are described in batches
+    of as many as are still needed, so none is described in vain and a re-run finds every one it
+    needs in the manifest.
     """
     seen: dict[str, str] = {}
     out: list[ModelRecord] = []
@@ -191,7 +196,7 @@ def sample_official(
         random.Random(f"{seed}:{split}").shuffle(items)
         have, pos = 0, 0
         while have < need and pos < len(items):
-            batch = items[pos: pos + max(64, int((need - have) * 1.05) + 16)]
+            batch = items[pos: pos + need - have]  # no more than can count: none described in vain
             described = describe_batch(batch)
             for item in batch:
                 pos += 1

@@ -12,7 +12,7 @@ One folder per dataset, relocatable (every path inside is relative to it)::
     train.parquet ...                      for datasets.load_dataset("parquet", ...)
     unlabeled.json          models with views but no construction sequence (meshes, STEP)
     dataset_info.json validation.json README.md contact_sheet.png
-    .cache/                 orchestration state (cached task results, run timings): not data
+    .cache/                 build state (cached task results, file times, run timings): not data
 
 Every file is written to a temporary name and renamed, so a killed build never leaves a
 half-written file behind that a re-run would trust.

@@ -31,7 +31,6 @@ class ModelRecord:
     source: str
     sha256: str = ""
     size: int = 0
-    mtime_ns: int = 0
     format: str = ""
     kind: str = ""
     signature: str = ""

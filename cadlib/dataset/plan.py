@@ -21,7 +21,7 @@ from cadlib.dataset.extract import (
     split_exact,
     split_stable,
 )
-from cadlib.dataset.layout import DatasetLayout, write_json_atomic
+from cadlib.dataset.layout import DatasetLayout, read_json, write_json_atomic
 from cadlib.dataset.manifest import ModelRecord, read_manifest, write_manifest
 from cadlib.dataset.sources import SourceItem, list_deepcad, list_files, write_synthetic_source
 
@@ -57,6 +57,8 @@ def plan_dataset(layout: DatasetLayout, spec: SourceSpec, *, bits: int, max_mb: 
     `progress(done, total)` is called as models are described.
     """
     previous = {r.id: r for r in read_manifest(layout.manifest)}
+    stat_file = layout.cache / "stat.json"  # file sizes and times: build state, not data
+    stats = read_json(stat_file) if stat_file.is_file() else {}
     done = [0]
 
     def describe(jobs: list[DescribeJob]):
@@ -73,7 +75,7 @@ def plan_dataset(layout: DatasetLayout, spec: SourceSpec, *, bits: int, max_mb: 
         return layout.source_text(mid).is_file()
 
     def describe_batch(items: list[SourceItem]) -> dict[str, ModelRecord]:
-        return describe_items(items, describe, job_for, previous, text_exists)
+        return describe_items(items, describe, job_for, previous, stats, text_exists)
 
     total = [0]
     if spec.kind == "deepcad":
@@ -101,6 +103,7 @@ def plan_dataset(layout: DatasetLayout, spec: SourceSpec, *, bits: int, max_mb: 
         source = {"kind": spec.kind, "path": str(spec.path or ""), "listed": len(items)}
         leakage = leakage_report(records, in_source=False)
     write_manifest(layout.manifest, records)
+    write_json_atomic(stat_file, stats, indent=None)
     shards = make_shards(records, shard_size)
     info = {"source": source, "counts": split_counts(records), "leakage": leakage, "shards": len(shards),
             "shard_size": shard_size}
