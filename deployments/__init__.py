@@ -1,1 +1,6 @@
 """Entry points: the `cadrecon` CLI (and, later, deployments and the REST API)."""
+
+import os
+
+# No internet at run time: Prefect's embedded server must not try to send telemetry.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")

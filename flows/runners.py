@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from prefect.task_runners import ThreadPoolTaskRunner
 
 
@@ -25,9 +23,11 @@ def task_runner_for(kind: str, *, concurrency: int = 2, address: str | None = No
             raise ValueError("task_runner 'dask' needs prefect-dask: pip install 'cadrecon[dask]'") from None
         if address:
             return DaskTaskRunner(address=address)
+        import dask
+
         # Dask workers are daemonic by default, and daemonic processes may not start the worker
         # pool that isolates each model: let them.
-        os.environ.setdefault("DASK_DISTRIBUTED__WORKER__DAEMON", "False")
+        dask.config.set({"distributed.worker.daemon": False})
         return DaskTaskRunner(cluster_kwargs={"n_workers": concurrency, "threads_per_worker": 1, "processes": True,
                                               "dashboard_address": None})
     if kind == "ray":

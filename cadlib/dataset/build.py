@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from cadlib.dataset.manifest import ModelRecord
 from cadlib.dataset.render import RenderJob, render_model
 from cadlib.dataset.validate import ValidateJob, validate_model
 from cadlib.dataset.writers import write_split
-from cadlib.workers import Outcome
+from cadlib.workers import Outcome, Status
 
 Runner = Callable[[Callable[[Any], Any], list], Iterator[Outcome]]
 """Runs a function over jobs in worker processes, yielding outcomes as they finish."""
@@ -75,8 +75,18 @@ def render_shard(layout: DatasetLayout, shard: Shard, records: dict[str, ModelRe
             id=mid, path=str(source_root / r.source), text_path=str(layout.source_text(mid)) if r.has_target else "",
             images_dir=str(layout.images), views=cfg.views, size=cfg.size, style=cfg.style, tile=cfg.tile,
             platform=cfg.platform, bits=cfg.bits, max_mb=cfg.max_mb))
-    ok, failed = {}, []
+    ok, failed, retry = {}, [], []
     for o in run(render_model, jobs):
+        if o.ok:
+            ok[o.item.id] = o.value
+        elif cfg.style == "lines" and o.status in (Status.CRASH, Status.TIMEOUT):
+            retry.append(replace(o.item, exact=False))  # OCCT's exact HLR segfaults or crawls on a few parts
+            continue
+        else:
+            failed.append(_failure(o.item.id, "render", o))
+        if progress:
+            progress(1)
+    for o in run(render_model, retry):
         if o.ok:
             ok[o.item.id] = o.value
         else:

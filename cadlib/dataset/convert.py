@@ -66,6 +66,7 @@ def convert_models(
         except Exception as exc:  # noqa: BLE001 - a per-model failure, reported by class
             failed.append({"id": rec.id, "stage": "convert", "error_class": type(exc).__name__, "error": str(exc)})
             continue
+        kept_before = len(samples)
         for view, image in names:
             sid = f"{rec.id}_{view}"
             prompt = prompt_for(sid, view=None if cfg.tile else view, views=cfg.views, seed=cfg.seed,
@@ -77,4 +78,8 @@ def convert_models(
                 dropped.append({"id": sid, "model_id": rec.id, "split": rec.split, "tokens": n})
             else:
                 samples.append(sample)
+        if names and len(samples) == kept_before:  # every sample of the model was too long
+            n = count_tokens(answer)
+            failed.append({"id": rec.id, "stage": "convert", "error_class": "TooLong",
+                           "error": f"target is {n} tokens; every sample is over max_tokens={cfg.max_tokens}"})
     return {"samples": samples, "unlabeled": unlabeled, "dropped": dropped, "failed": failed}

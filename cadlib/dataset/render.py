@@ -23,6 +23,7 @@ class RenderJob:
     platform: str
     bits: int
     max_mb: float
+    exact: bool = True  # lines style: exact hidden-line removal (False: polygonal)
 
 
 def render_model(job: RenderJob) -> dict:
@@ -44,7 +45,10 @@ def render_model(job: RenderJob) -> dict:
     if style == "lines" and model.shape is None:
         style = "shaded"  # a mesh has no exact edges to draw lines from
         notes.append(f"{model.info.format} mesh drawn shaded (the lines style needs a B-rep)")
-    rendered = render_views(model, job.views, size=job.size, style=style, svg=False, platform=job.platform)
+    rendered = render_views(model, job.views, size=job.size, style=style, svg=False, exact=job.exact,
+                            platform=job.platform)
+    if not job.exact and style == "lines":
+        notes.append("polygonal hidden-line removal (the exact algorithm crashed or overran its time)")
     notes.extend(rendered.notes)
     if job.tile:
         from cadlib.render import tile

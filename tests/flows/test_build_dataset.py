@@ -96,3 +96,15 @@ def test_token_limit_drops_and_counts_never_truncates(tmp_path):
     for split in ("train", "val", "test"):
         for r in json.loads((root / f"{split}.json").read_text()):
             assert r["conversations"][1]["value"].endswith("\n")  # whole targets only
+
+
+@pytest.mark.slow
+def test_dask_runner_on_a_local_cluster_builds_the_same_bytes(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    threads = run_build(str(tiny_yaml(tmp_path / "a" / "tiny.yaml", tmp_path / "a" / "data")))
+    dask = run_build(str(tiny_yaml(tmp_path / "b" / "tiny.yaml", tmp_path / "b" / "data", task_runner="dask",
+                                   concurrency=2)))
+    assert dask["valid"] and dask["samples"] == threads["samples"]
+    assert tree_hashes(tmp_path / "b" / "data" / "datasets" / "tiny") == tree_hashes(
+        tmp_path / "a" / "data" / "datasets" / "tiny")
