@@ -13,6 +13,7 @@ re-does only its shard. Each stage publishes a table artifact and progress to th
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import contextlib
 import importlib.metadata as md
@@ -112,9 +113,10 @@ class _ProgressArtifacts:
         self.last[stage] = now
         if stage not in self.ids:  # created on the first model done: a cached run makes none
             self.ids[stage] = create_progress_artifact(0.0, key=f"{_slug(self.name)}-{stage}-progress",
-                                                       description=f"{self.name}: {stage}, models done")
+                                                       description=f"{self.name}: {stage}, models done",
+                                                       _sync=True)
         with contextlib.suppress(Exception):  # progress is cosmetic: never fail a build over it
-            update_progress_artifact(self.ids[stage], 100.0 * done / total if total else 100.0)
+            update_progress_artifact(self.ids[stage], 100.0 * done / total if total else 100.0, _sync=True)
 
 
 def _stage_table(name: str, stage: str, reports: list[dict], cached: int, models: int) -> None:
@@ -129,11 +131,12 @@ def _stage_table(name: str, stage: str, reports: list[dict], cached: int, models
              f"| {len(reports)} | {cached} | {models} | {sum(failed.values())} | {seconds:.1f} | {rate} |", ""]
     if failed:
         lines += ["| error | count |", "|---|---:|", *[f"| {k} | {v} |" for k, v in sorted(failed.items())]]
-    create_markdown_artifact("\n".join(lines), key=f"{_slug(name)}-{stage}", description=f"{name}: {stage} stage")
+    create_markdown_artifact("\n".join(lines), key=f"{_slug(name)}-{stage}", description=f"{name}: {stage} stage",
+                             _sync=True)
 
 
 @flow(name="build-dataset", log_prints=True, task_runner=task_runner_for("threads"))
-def build_dataset(
+async def build_dataset(
     preset: str = "demo",
     source: str | None = None,
     path: str | None = None,
@@ -151,6 +154,14 @@ def build_dataset(
         overrides: nested settings, e.g. {"dataset": {"shard_size": 64}, "render": {"style": "lines"}}.
         force: ignore cached shard results.
     """
+    # The recipe is synchronous code; it runs in a thread of this async flow. (An async flow run
+    # ends without waiting up to a second for Prefect's heartbeat thread, as a sync one does: a
+    # cached re-build takes about half as long.)
+    return await asyncio.to_thread(_build, preset, source, path, name, overrides, force)
+
+
+def _build(preset: str, source: str | None, path: str | None, name: str | None, overrides: dict | None,
+           force: bool) -> dict:
     t0 = time.perf_counter()
     settings = resolve_settings(preset, source, path, name, overrides)
     ds = settings.dataset
@@ -204,14 +215,14 @@ def build_dataset(
         config = {"source": ds.source, "path": str(ds.path or ""),
                   **{k: v for k, v in ds.model_dump(mode="json").items() if k not in _RUN_ONLY},
                   "render": settings.render.model_dump(mode="json"), "sequence": settings.sequence.model_dump()}
-        final_state = finalize.with_options(**opts)(root, shards, cfg, name, config, _versions(), plan.records,
-                                                    plan.info, results, return_state=True)
-        final = final_state.result()
+        final_future = finalize.with_options(**opts).submit(root, shards, cfg, name, config, _versions(),
+                                                            plan.records, plan.info, results)
+        final = final_future.result()
         assembled, validation = final["assembled"], final["validation"]
-        if final_state.name != "Cached" and layout.contact_sheet.is_file():  # else the last one still shows
+        if final_future.state.name != "Cached" and layout.contact_sheet.is_file():  # else the last one still shows
             create_image_artifact(
                 image_url="data:image/png;base64," + base64.b64encode(layout.contact_sheet.read_bytes()).decode(),
-                key=f"{_slug(name)}-contact-sheet", description=f"{name}: sample views")
+                key=f"{_slug(name)}-contact-sheet", description=f"{name}: sample views", _sync=True)
         wall = time.perf_counter() - t0
         summary = {
             "dataset": str(layout.root), "name": name, "samples": assembled["samples"],
@@ -224,7 +235,7 @@ def build_dataset(
         }
         write_json_atomic(layout.cache / "runs" / f"{time.strftime('%Y%m%dT%H%M%S')}.json", summary)
         create_markdown_artifact(_summary_markdown(summary, validation), key=f"{_slug(name)}-summary",
-                                 description=f"{name}: dataset build")
+                                 description=f"{name}: dataset build", _sync=True)
         if not validation["ok"]:
             raise DatasetInvalid(f"{validation['structural_error_count']} structural error(s), first: "
                                  f"{validation['structural_errors'][0]}", source=str(layout.validation))
@@ -237,7 +248,7 @@ def _result_storage(name: str, layout: DatasetLayout) -> LocalFileSystem:
     """Shard results persist inside the dataset (.cache/results), in a block saved under the
     dataset's name (Prefect looks cached results up through saved storage blocks)."""
     storage = LocalFileSystem(basepath=str(results_dir(layout)))
-    storage.save(f"cadrecon-results-{_slug(name)}"[:100], overwrite=True)
+    storage.save(f"cadrecon-results-{_slug(name)}"[:100], overwrite=True, _sync=True)
     return storage
 
 
@@ -259,7 +270,7 @@ def run_build(preset: str = "demo", *, source: str | None = None, path: str | No
     settings = resolve_settings(preset, source, path, name, overrides)
     ds = settings.dataset
     runner = task_runner_for(ds.task_runner, concurrency=ds.concurrency, address=ds.runner_address)
-    return build_dataset.with_options(task_runner=runner)(preset, source, path, name, overrides, force)
+    return asyncio.run(build_dataset.with_options(task_runner=runner)(preset, source, path, name, overrides, force))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,152 @@
+"""Dataset pipeline throughput: models/min per stage and end to end with 2 worker processes, the
+Prefect flow against the same work in a plain process pool, and cached / incremental re-runs.
+
+Input is a DeepCAD-format download made by the synthetic generator (cad_json/ + the official split
+file layout), so extract parses DeepCAD JSON exactly as for the real dataset.
+
+    python benchmarks/pipeline.py [--models 600] [--style lines] [--size 512]
+
+Prints one JSON object. Stage numbers come from the plain run (stages one after another over one
+shard holding every model); `flow_over_plain` divides the flow's wall time by the plain run's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+def make_download(root: Path, n: int) -> None:
+    from cadlib.synth import generate
+
+    split = {"train": [], "validation": [], "test": []}
+    for i, (_, data) in enumerate(generate(n, seed=5)):
+        ident = f"{i // 10000:04d}/{i:08d}"
+        path = root / "cad_json" / f"{ident}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data))
+        split["test" if i % 20 == 0 else "validation" if i % 20 == 1 else "train"].append(ident)
+    (root / "train_val_test_split.json").write_text(json.dumps(split))
+
+
+def plain(layout_root: Path, spec, cfg, workers: int) -> dict:
+    """The same work with no Prefect: one shard of every model, each stage over the whole pool."""
+    from cadlib.dataset import DatasetLayout, assemble, convert_shard, estimate_tokens, make_shards, render_shard
+    from cadlib.dataset import validate_shard, write_reports
+    from cadlib.dataset.plan import plan_dataset
+    from cadlib.workers import WorkerPool
+
+    pool = WorkerPool(workers)
+    list(pool.run(abs, range(workers * 4)))  # start the workers: the flow's shared pool is warm too
+    run = lambda fn, jobs: pool.run(fn, jobs, timeout=120)  # noqa: E731
+    layout = DatasetLayout(layout_root)
+    times = {}
+    t0 = t = time.perf_counter()
+    plan = plan_dataset(layout, spec, bits=cfg.bits, max_mb=cfg.max_mb, shard_size=10**9, run=run)
+    times["extract"] = time.perf_counter() - t
+    recs = {r.id: r for r in plan.records}
+    shard = make_shards(plan.records, 10**9)[0]
+    t = time.perf_counter()
+    r = render_shard(layout, shard, recs, plan.root, cfg, run)
+    times["render"] = time.perf_counter() - t
+    t = time.perf_counter()
+    c = convert_shard(layout, shard, recs, r, cfg, estimate_tokens)
+    times["convert"] = time.perf_counter() - t
+    t = time.perf_counter()
+    v = validate_shard(layout, shard, recs, c, cfg, run)
+    times["validate"] = time.perf_counter() - t
+    t = time.perf_counter()
+    a = assemble(layout, [c], [v])
+    write_reports(layout, name="plain", records=plan.records, extract_info=plan.info, converted=[c], validated=[v],
+                  rendered=[r], assembled=a, config={"max_tokens": cfg.max_tokens}, versions={})
+    times["assemble"] = time.perf_counter() - t
+    times["total"] = time.perf_counter() - t0
+    pool.close()
+    return {"models": len(shard.ids), "seconds": times, "failed": len(r["failed"]) + len(v["failed"])}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--models", type=int, default=600)
+    ap.add_argument("--style", default="lines")
+    ap.add_argument("--size", type=int, default=512)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--shard-size", type=int, default=64)
+    args = ap.parse_args()
+
+    from prefect import flow
+
+    from cadlib.dataset.plan import SourceSpec
+    from flows.build_dataset import build_config, resolve_settings, run_build
+
+    tmp = Path(tempfile.mkdtemp(prefix="cadrecon-bench-"))
+    try:
+        make_download(tmp / "deepcad", args.models)
+        n_test, n_val = args.models // 20, args.models // 20
+        sizes = {"train_size": args.models - n_test - n_val, "val_size": n_val, "test_size": n_test}
+        over = {"data_dir": str(tmp / "data"),
+                "dataset": {"source": "deepcad", "path": str(tmp / "deepcad"), "workers": args.workers,
+                            "shard_size": args.shard_size, "name": "bench", **sizes},
+                "render": {"style": args.style, "size": args.size}}
+        settings = resolve_settings("demo", overrides=over)
+        cfg = build_config(settings)
+        spec = SourceSpec("deepcad", str(tmp / "deepcad"), seed=0, **sizes)
+
+        base = plain(tmp / "plain", spec, cfg, args.workers)
+
+        @flow
+        def warm_up() -> None:  # starts the embedded server, so no run below pays for it
+            return None
+
+        warm_up()
+        t = time.perf_counter()
+        cold = run_build("demo", overrides=over)
+        cold_s = time.perf_counter() - t
+        t = time.perf_counter()
+        again = run_build("demo", overrides=over)
+        again_s = time.perf_counter() - t
+        # change one model's file: only its shard is redone
+        one = next((tmp / "deepcad" / "cad_json").rglob("*.json"))
+        data = json.loads(one.read_text())
+        ext = next(e for e in data["entities"].values() if e["type"] == "ExtrudeFeature")
+        ext["extent_one"]["distance"]["value"] *= 1.25
+        one.write_text(json.dumps(data))
+        t = time.perf_counter()
+        changed = run_build("demo", overrides=over)
+        changed_s = time.perf_counter() - t
+
+        n = base["models"]
+        sec = base["seconds"]
+        out = {
+            "models": n, "style": args.style, "size": args.size, "workers": args.workers,
+            "shard_size": args.shard_size, "cpu_count": os.cpu_count(),
+            "plain_models_per_min": {k: round(60 * n / v, 1) for k, v in sec.items() if v > 0},
+            "plain_seconds": {k: round(v, 2) for k, v in sec.items()},
+            "flow_seconds_cold": round(cold_s, 2),
+            "flow_models_per_min_end_to_end": round(60 * n / cold_s, 1),
+            "flow_over_plain": round(cold_s / sec["total"], 3),
+            "rerun_seconds": round(again_s, 2),
+            "rerun_over_cold": round(again_s / cold_s, 3),
+            "rerun_cached_shards": again["cached_shards"],
+            "one_model_changed_seconds": round(changed_s, 2),
+            "one_model_changed_cached_shards": changed["cached_shards"],
+            "shards": cold["shards"],
+            "failures": cold["failures"],
+        }
+        print(json.dumps(out, indent=1))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
