@@ -41,8 +41,16 @@ def make_download(root: Path, n: int) -> None:
 
 def plain(layout_root: Path, spec, cfg, workers: int) -> dict:
     """The same work with no Prefect: one shard of every model, each stage over the whole pool."""
-    from cadlib.dataset import DatasetLayout, assemble, convert_shard, estimate_tokens, make_shards, render_shard
-    from cadlib.dataset import validate_shard, write_reports
+    from cadlib.dataset import (
+        DatasetLayout,
+        assemble,
+        convert_shard,
+        estimate_tokens,
+        make_shards,
+        render_shard,
+        validate_shard,
+        write_reports,
+    )
     from cadlib.dataset.plan import plan_dataset
     from cadlib.workers import WorkerPool
 
@@ -81,7 +89,7 @@ def main() -> None:
     ap.add_argument("--style", default="lines")
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--shard-size", type=int, default=64)
+    ap.add_argument("--shard-size", type=int, default=256)
     args = ap.parse_args()
 
     from prefect import flow

@@ -65,7 +65,8 @@ def extract(layout_root: str, spec: SourceSpec, bits: int, max_mb: float, shard_
     progress.start("extract", 0)
 
     def show(done: int, total: int) -> None:
-        progress.start("extract", total) if progress.get("extract")[1] != total else None
+        if progress.get("extract")[1] != total:
+            progress.start("extract", total)
         progress.at_least("extract", done)
 
     plan = plan_dataset(DatasetLayout(Path(layout_root)), spec, bits=bits, max_mb=max_mb, shard_size=shard_size,
