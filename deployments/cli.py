@@ -16,9 +16,13 @@ import typer
 
 from deployments.cli_errors import clean_errors, set_debug
 from deployments.dataset_cli import app as dataset_app
+from deployments.train_cli import model_app
+from deployments.train_cli import train as train_command
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="CAD reconstruction with vision-language models.")
 app.add_typer(dataset_app, name="dataset")
+app.add_typer(model_app, name="model")
+app.command("train")(train_command)
 
 
 @app.callback()
@@ -148,10 +152,13 @@ def demo(
     quiet: Annotated[bool, typer.Option("--quiet", help="no progress bars")] = False,
 ) -> None:
     """The main job on embedded defaults: build the demo dataset (about 200 synthetic models:
-    extract -> render -> convert -> validate) with Prefect's embedded server."""
+    extract -> render -> convert -> validate), then a convergence test-run of the tiny offline
+    model on it, with Prefect's embedded server."""
     from deployments.dataset_cli import build as build_dataset
+    from deployments.train_cli import train
 
     build_dataset("demo", force=force, quiet=quiet)
+    train(dataset="demo", recipe="tiny_cpu", test_run=True, out=None)
 
 
 def main() -> None:  # pragma: no cover - console script

@@ -119,6 +119,11 @@ def test_demo_builds_the_demo_dataset_and_says_where(tmp_path, monkeypatch):
     assert res.exit_code == 0, res.output
     root = tmp_path / "datasets" / "demo"
     assert f"dataset: {root}" in res.stdout and "prefect server start" in res.stdout
+    # then the tiny model's convergence test-run (100 train / 20 val samples, 5 epochs)
+    report = json.loads((tmp_path / "runs" / "demo-tiny_cpu-test" / "training_report.json").read_text())
+    assert report["verdict"] == "converged", report["history"]
+    assert report["history"][-1]["train_loss"] <= 0.5 * report["history"][0]["train_loss"]
+    assert "converged: train loss" in res.stdout
     info = json.loads((root / "dataset_info.json").read_text())
     assert info["samples"] == {"train": 480, "val": 60, "test": 60} and info["models"]["in_dataset"] == 200
     assert json.loads((root / "validation.json").read_text())["ok"]

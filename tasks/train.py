@@ -1,0 +1,59 @@
+"""The training tasks: build the tiny offline model for a dataset, and fit a LoRA adapter."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+from pathlib import Path
+
+from prefect import get_run_logger, task
+from prefect.artifacts import (
+    create_image_artifact,
+    create_progress_artifact,
+    update_progress_artifact,
+)
+
+from tasks.cache import transient_only
+from vlm.report import loss_curve_png
+from vlm.train import TrainSpec, run_training
+
+
+@task(name="init-tiny-model", retries=1, retry_condition_fn=transient_only)
+def init_tiny(dataset_root: str, out_dir: str) -> str:
+    """Builds the tiny Idefics3 for a dataset (tokenizer trained on its text) unless it exists."""
+    from vlm.tiny import build_tiny
+
+    out = Path(out_dir)
+    if (out / "config.json").is_file() and (out / "tokenizer.json").is_file():
+        return str(out)
+    texts = []
+    for split in ("train", "val"):
+        path = Path(dataset_root) / f"{split}.json"
+        if path.is_file():
+            texts += [t["value"] for r in json.loads(path.read_text()) for t in r["conversations"]]
+    if not texts:
+        raise ValueError(f"{dataset_root}: no samples to train a tokenizer on; build the dataset first")
+    build_tiny(texts, out)
+    get_run_logger().info("built the tiny model in %s", out)
+    return str(out)
+
+
+@task(name="fit", retries=1, retry_delay_seconds=5, retry_condition_fn=transient_only)
+def fit(spec: TrainSpec, dataset_root: str, train_n: int | None, val_n: int | None, mode: str, key: str) -> dict:
+    """Trains (resuming from the last checkpoint, so a retry continues), publishing progress and
+    the loss curve after every epoch."""
+    log = get_run_logger()
+    progress = create_progress_artifact(0.0, key=f"{key}-progress", description="training progress", _sync=True)
+
+    def on_epoch(row: dict) -> None:
+        log.info("epoch %s: train loss %.4f, val loss %s", row["epoch"], row["train_loss"], row["val_loss"])
+        with contextlib.suppress(Exception):  # cosmetic: never fail training over the UI
+            update_progress_artifact(progress, 100.0 * row["step"] / max(1, row["max_steps"]), _sync=True)
+            hist = json.loads(json.dumps(history + [row]))
+            history.append(row)
+            create_image_artifact(image_url="data:image/png;base64," + base64.b64encode(loss_curve_png(hist)).decode(),
+                                  key=f"{key}-loss-curve", description="loss per epoch", _sync=True)
+
+    history: list[dict] = []
+    return run_training(spec, dataset_root, train_n=train_n, val_n=val_n, mode=mode, on_epoch=on_epoch)

@@ -1,0 +1,49 @@
+"""A tiny Idefics3 model and a little dataset of view images, made in code for the vlm tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw
+
+TARGETS = [
+    "sketch 128 128 128 32 38 109 192\nloop\nline 254 0\nline 254 237\nline 0 237\nline 0 0\nextrude new sym 137\n",
+    "sketch 128 128 128 98 98 128 59\nloop\ncircle 127 127 127\nextrude join one 147\n",
+    "sketch 64 128 192 0 0 0 128\nloop\nline 200 0\narc 200 100 64\nline 0 100\nline 0 0\nextrude cut two 30 40\n",
+]
+
+
+def make_dataset(root: Path, n_train: int = 12, n_val: int = 4) -> Path:
+    """A LLaVA-format dataset of simple drawn shapes with sequence-text answers."""
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    for split, n in (("train", n_train), ("val", n_val)):
+        records = []
+        for i in range(n):
+            img = Image.new("L", (64, 64), 255)
+            d = ImageDraw.Draw(img)
+            k = i % len(TARGETS)
+            [d.rectangle, d.ellipse, d.polygon][k]([(8, 8), (56, 40)] if k < 2 else [(8, 56), (56, 56), (32, 8)],
+                                                  outline=0)
+            name = f"images/{split}_{i}_front.png"
+            img.save(root / name)
+            records.append({"id": f"{split}_{i}_front", "image": name, "conversations": [
+                {"from": "human", "value": "<image>\nWrite the construction sequence of this part."},
+                {"from": "gpt", "value": TARGETS[k]}]})
+        (root / f"{split}.json").write_text(json.dumps(records))
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory) -> Path:
+    return make_dataset(tmp_path_factory.mktemp("vlm-data"))
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_dataset, tmp_path_factory) -> Path:
+    from vlm.tiny import build_tiny
+
+    texts = [t["value"] for s in ("train", "val") for r in json.loads((tiny_dataset / f"{s}.json").read_text())
+             for t in r["conversations"]]
+    return build_tiny(texts, tmp_path_factory.mktemp("tiny-model"), hidden=64, vocab_size=300)

@@ -1,0 +1,87 @@
+"""LoRA targets, and the real training loop for a few steps on the tiny model: files, reload,
+generation, resume after kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from vlm.lora import target_pattern
+from vlm.train import TrainSpec, run_training, verdict
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_lora_targets_the_language_model_unless_asked(tiny_model):
+    from transformers import AutoModelForImageTextToText
+
+    model = AutoModelForImageTextToText.from_pretrained(tiny_model)
+    names = [n for n, _ in model.named_modules()]
+    text_only = [n for n in names if re.fullmatch(target_pattern(["q_proj", "v_proj"]), n)]
+    both = [n for n in names if re.fullmatch(target_pattern(["q_proj", "v_proj"], vision=True), n)]
+    assert text_only and all("text_model" in n for n in text_only)
+    assert any("vision_model" in n for n in both) and set(text_only) < set(both)
+
+
+def test_verdict_rule():
+    h = [{"train_loss": 4.0, "val_loss": 3.0}, {"train_loss": 1.9, "val_loss": 2.0}]
+    assert verdict(h) == (52.5, "converged")
+    assert verdict([{"train_loss": 4.0, "val_loss": 3.0}, {"train_loss": 1.9, "val_loss": 3.5}])[1] == "improving"
+    assert verdict([{"train_loss": 4.0, "val_loss": None}, {"train_loss": 3.9, "val_loss": None}])[1] == "not converging"
+
+
+def spec(model: Path, out: Path, **kw) -> TrainSpec:
+    return TrainSpec(model=str(model), out_dir=str(out), epochs=kw.pop("epochs", 2), batch_size=4,
+                     learning_rate=5e-3, lora_r=8, lora_alpha=16, lora_dropout=0.0,
+                     lora_modules=("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
+                     device="cpu", **kw)
+
+
+def test_training_writes_an_adapter_that_reloads_and_generates(tiny_model, tiny_dataset, tmp_path):
+    from vlm.generate import generate_text, load_adapter
+
+    epochs = []
+    report = run_training(spec(tiny_model, tmp_path / "run", save_merged=True), tiny_dataset, on_epoch=epochs.append)
+    assert [e["epoch"] for e in epochs] == [1, 2] and all(e["val_loss"] is not None for e in epochs)
+    assert [h["epoch"] for h in report["history"]] == [1, 2]
+    assert report["history"][1]["train_loss"] < report["history"][0]["train_loss"]
+    assert report["global_step"] == 6 and report["train_samples"] == 12 and report["samples_per_second"] > 0
+    adapter = Path(report["adapter"])
+    assert (adapter / "adapter_config.json").is_file() and (adapter / "adapter_model.safetensors").is_file()
+    assert (Path(report["merged"]) / "config.json").is_file()
+    assert json.loads((tmp_path / "run" / "training_report.json").read_text())["verdict"] == report["verdict"]
+    model, processor = load_adapter(adapter)
+    text = generate_text(model, processor, [str(tiny_dataset / "images/val_0_front.png")],
+                         "Write the construction sequence of this part.", max_new_tokens=12)
+    assert isinstance(text, str) and text.strip()
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_from_its_checkpoint(tiny_model, tiny_dataset, tmp_path):
+    out = tmp_path / "run"
+    code = (f"from vlm.train import run_training; from tests.vlm.test_lora_and_training import spec; "
+            f"from pathlib import Path; run_training(spec(Path({str(tiny_model)!r}), Path({str(out)!r}), epochs=40), "
+            f"{str(tiny_dataset)!r})")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    while not list((out / "checkpoints").glob("checkpoint-*/trainer_state.json")):
+        assert proc.poll() is None and time.monotonic() < deadline, "no checkpoint before the run ended"
+        time.sleep(0.05)
+    time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(30)
+    assert not (out / "training_report.json").exists()
+    done = max(int(p.name.split("-")[1]) for p in (out / "checkpoints").glob("checkpoint-*"))
+    assert 0 < done < 120
+    report = run_training(spec(tiny_model, out, epochs=40), tiny_dataset)
+    assert report["resumed_from_checkpoint"] and report["global_step"] == 120  # 40 epochs x 3 steps
+    assert len(report["history"]) == 40  # the epochs before the kill are in the report too

@@ -1,0 +1,224 @@
+"""LoRA fine-tuning as a ladder of functions: setup -> data -> fit -> save (transformers `Trainer`).
+
+Checkpoints are written each epoch under `<out>/checkpoints`; a run that finds one resumes from the
+last. The adapter (and processor) land in `<out>/adapter`, a merged model in `<out>/merged` when
+asked, and `training_report.json` beside them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import resource
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from vlm.collate import Collator, Sample, sample_from_llava
+from vlm.devices import DeviceChoice, select_device
+
+EpochHook = Callable[[dict], None]
+"""Called after each epoch with {"epoch", "train_loss", "val_loss", "step", "max_steps"}."""
+
+
+@dataclass(frozen=True, slots=True)
+class TrainSpec:
+    """Everything a training run needs (from a recipe in config/training/)."""
+
+    model: str
+    out_dir: str
+    epochs: float = 3
+    batch_size: int = 4
+    grad_accum: int = 1
+    learning_rate: float = 2e-4
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.0
+    scheduler: str = "linear"
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.05
+    lora_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
+    lora_vision: bool = False
+    device: str = "auto"
+    precision: str = "auto"
+    seed: int = 0
+    max_length: int | None = None
+    save_merged: bool = False
+    gradient_checkpointing: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+def setup(spec: TrainSpec):
+    """The device, the base model with its LoRA adapter, and the processor."""
+    import torch
+
+    from vlm.loading import load_model
+    from vlm.lora import apply_lora
+
+    choice = select_device(spec.device, spec.precision)
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(choice.precision, torch.float32)
+    torch.manual_seed(spec.seed)
+    model, processor = load_model(spec.model, dtype=dtype if choice.device == "cuda" else torch.float32)
+    if spec.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+        model.enable_input_require_grads()
+    model = apply_lora(model, r=spec.lora_r, alpha=spec.lora_alpha, dropout=spec.lora_dropout,
+                       modules=spec.lora_modules, vision=spec.lora_vision)
+    return model, processor, choice
+
+
+def data(dataset_root: str | Path, *, train_n: int | None = None, val_n: int | None = None,
+         seed: int = 0) -> tuple[list[Sample], list[Sample]]:
+    """Samples of a dataset's train and val splits (`train_n` / `val_n` of them, seeded, for a
+    test run)."""
+    root = Path(dataset_root)
+    out = []
+    for split, n in (("train", train_n), ("val", val_n)):
+        path = root / f"{split}.json"
+        if not path.is_file():
+            raise ValueError(f"{path}: no such split file; build the dataset first (cadrecon dataset build)")
+        samples = [sample_from_llava(r, root) for r in json.loads(path.read_text(encoding="utf-8"))]
+        if n is not None and n < len(samples):
+            samples = random.Random(f"{seed}:{split}").sample(samples, n)
+        out.append(samples)
+    if not out[0]:
+        raise ValueError(f"{root}: the train split is empty")
+    return out[0], out[1]
+
+
+def _history(log_history: list[dict]) -> list[dict]:
+    """Per-epoch mean train loss and val loss from the Trainer's log (which survives a resume)."""
+    epochs: dict[int, dict] = {}
+    for entry in log_history:
+        if "epoch" not in entry:
+            continue
+        e = max(1, math.ceil(entry["epoch"] - 1e-6))
+        row = epochs.setdefault(e, {"epoch": e, "losses": [], "val_loss": None})
+        if "loss" in entry:
+            row["losses"].append(entry["loss"])
+        if "eval_loss" in entry:
+            row["val_loss"] = entry["eval_loss"]
+    out = []
+    for e in sorted(epochs):
+        row = epochs[e]
+        if row["losses"]:
+            out.append({"epoch": e, "train_loss": round(sum(row["losses"]) / len(row["losses"]), 5),
+                        "val_loss": None if row["val_loss"] is None else round(row["val_loss"], 5)})
+    return out
+
+
+def fit(model, processor, choice: DeviceChoice, train: list[Sample], val: list[Sample], spec: TrainSpec,
+        on_epoch: EpochHook | None = None) -> dict:
+    """Trains with `Trainer` (resuming from the last checkpoint under `<out>/checkpoints`);
+    returns the per-epoch history, the metrics and whether it resumed."""
+    from transformers import Trainer, TrainerCallback, TrainingArguments
+
+    ckpt_dir = Path(spec.out_dir) / "checkpoints"
+    resume = any(ckpt_dir.glob("checkpoint-*"))
+    args = TrainingArguments(
+        output_dir=str(ckpt_dir), num_train_epochs=spec.epochs, per_device_train_batch_size=spec.batch_size,
+        per_device_eval_batch_size=spec.batch_size, gradient_accumulation_steps=spec.grad_accum,
+        learning_rate=spec.learning_rate, weight_decay=spec.weight_decay, warmup_steps=float(spec.warmup_ratio),
+        lr_scheduler_type=spec.scheduler, logging_steps=1, eval_strategy="epoch" if val else "no",
+        save_strategy="epoch", save_total_limit=2, report_to=[], seed=spec.seed, data_seed=spec.seed,
+        bf16=choice.precision == "bf16", fp16=choice.precision == "fp16", use_cpu=choice.device == "cpu",
+        dataloader_num_workers=0, remove_unused_columns=False, disable_tqdm=True,
+    )
+
+    class EpochReport(TrainerCallback):
+        def _emit(self, state, val_loss=None):
+            hist = _history(state.log_history)
+            if on_epoch and hist:
+                on_epoch({**hist[-1], "step": state.global_step, "max_steps": state.max_steps})
+
+        def on_evaluate(self, args, state, control, metrics=None, **kw):
+            self._emit(state)
+
+        def on_epoch_end(self, args, state, control, **kw):
+            if not val:
+                self._emit(state)
+
+    trainer = Trainer(model=model, args=args, train_dataset=train, eval_dataset=val or None,
+                      data_collator=Collator(processor, spec.max_length), callbacks=[EpochReport()])
+    t0 = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=True if resume else None)
+    seconds = time.perf_counter() - t0
+    return {"history": _history(trainer.state.log_history), "metrics": result.metrics, "resumed": resume,
+            "seconds": seconds, "global_step": trainer.state.global_step}
+
+
+def save(model, processor, spec: TrainSpec) -> dict:
+    """Saves the adapter (with the processor) and, when asked, the merged model."""
+    out = Path(spec.out_dir)
+    adapter = out / "adapter"
+    model.save_pretrained(adapter)
+    processor.save_pretrained(adapter)
+    paths = {"adapter": str(adapter)}
+    if spec.save_merged:
+        merged = out / "merged"
+        model.merge_and_unload().save_pretrained(merged)
+        processor.save_pretrained(merged)
+        paths["merged"] = str(merged)
+    return paths
+
+
+CONVERGED_RATIO = 0.5
+VERDICT_RULE = ("converged: the last epoch's mean train loss is at most 50% of the first epoch's and the val "
+                "loss (where there is one) ended lower than it began; improving: the train loss fell by at "
+                "least 20%; not converging: otherwise")
+
+
+def verdict(history: list[dict]) -> tuple[float | None, str]:
+    """(total train-loss reduction in %, verdict) by the `CONVERGED_RATIO` rule."""
+    if len(history) < 2:
+        return None, "too few epochs to judge"
+    first, last = history[0]["train_loss"], history[-1]["train_loss"]
+    reduction = 100.0 * (first - last) / first if first else 0.0
+    vals = [h["val_loss"] for h in history if h["val_loss"] is not None]
+    val_ok = len(vals) < 2 or vals[-1] < vals[0]
+    if last <= CONVERGED_RATIO * first and val_ok:
+        return round(reduction, 1), "converged"
+    if reduction >= 20:
+        return round(reduction, 1), "improving"
+    return round(reduction, 1), "not converging"
+
+
+def peak_memory_mb(device: str) -> float:
+    if device == "cuda":
+        import torch
+
+        return round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KB on Linux, bytes on macOS
+    return round(rss / (2**20 if sys.platform == "darwin" else 2**10), 1)
+
+
+def run_training(spec: TrainSpec, dataset_root: str | Path, *, train_n: int | None = None, val_n: int | None = None,
+                 mode: str = "full", on_epoch: EpochHook | None = None) -> dict:
+    """The whole ladder; writes and returns `training_report.json`."""
+    model, processor, choice = setup(spec)
+    train, val = data(dataset_root, train_n=train_n, val_n=val_n, seed=spec.seed)
+    fitted = fit(model, processor, choice, train, val, spec, on_epoch)
+    paths = save(model, processor, spec)
+    reduction, judged = verdict(fitted["history"])
+    m = fitted["metrics"]
+    report = {
+        "mode": mode, "model": spec.model, "dataset": str(dataset_root), "device": choice.device,
+        "precision": choice.precision, "device_note": choice.note, "train_samples": len(train),
+        "val_samples": len(val), "epochs": spec.epochs, "history": fitted["history"],
+        "loss_reduction_pct": reduction, "verdict": judged, "verdict_rule": VERDICT_RULE,
+        "samples_per_second": round(m.get("train_samples_per_second", 0.0), 3),
+        "train_seconds": round(fitted["seconds"], 2), "peak_memory_mb": peak_memory_mb(choice.device),
+        "resumed_from_checkpoint": fitted["resumed"], "global_step": fitted["global_step"],
+        "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "spec": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(spec).items()}, **paths,
+    }
+    path = Path(spec.out_dir) / "training_report.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(report, indent=1), encoding="utf-8")
+    tmp.replace(path)
+    return report
+
