@@ -24,18 +24,48 @@ def load_adapter(adapter_dir: str | Path):
     return model, AutoProcessor.from_pretrained(str(adapter_dir))
 
 
-def generate_text(model, processor, images: list[str], prompt: str, *, max_new_tokens: int = 256) -> str:
-    """Greedy decoding of the answer to `prompt` about `images` (file paths)."""
+def generate_text(model, processor, images: list[str], prompt: str, *, max_new_tokens: int = 256,
+                  constrained: bool = False, samples: int = 1, limits=None, seed: int = 0) -> str | list[str]:
+    """Decodes the answer to `prompt` about `images` (file paths): greedy for one sample, sampling
+    (seeded) for `samples` > 1, which returns a list. With `constrained`, only valid sequence text
+    can come out (`vlm.constrained`)."""
+    texts = generate_batch(model, processor, [list(images)], prompt, max_new_tokens=max_new_tokens,
+                           constrained=constrained, samples=samples, limits=limits, seed=seed)[0]
+    return texts if samples > 1 else texts[0]
+
+
+def generate_batch(model, processor, images: list[list[str]], prompt: str, *, max_new_tokens: int = 256,
+                   constrained: bool = False, samples: int = 1, limits=None, seed: int = 0) -> list[list[str]]:
+    """`samples` answers for each item of a batch (each item: its view images)."""
     import torch
     from PIL import Image
 
-    sample = Sample(tuple(images), prompt, "")
-    text = processor.apply_chat_template(messages_for(sample, with_answer=False), add_generation_prompt=True)
-    pics = []
-    for p in images:
-        with Image.open(p) as im:
-            pics.append(im.convert("RGB"))
-    inputs = processor(text=[text], images=[pics], return_tensors="pt")
+    from cadlib.grammar import Limits
+    from vlm.constrained import SequenceConstraint
+
+    texts, pics = [], []
+    for item in images:
+        sample = Sample(tuple(item), prompt, "")
+        texts.append(processor.apply_chat_template(messages_for(sample, with_answer=False), add_generation_prompt=True))
+        row = []
+        for p in item:
+            with Image.open(p) as im:
+                row.append(im.convert("RGB"))
+        pics.append(row)
+    processor.tokenizer.padding_side = "left"  # generation continues from the right end
+    inputs = processor(text=texts, images=pics, return_tensors="pt", padding=True)
+    inputs = {k: v.to(model.device) for k, v in inputs.items()}
+    n_prompt = inputs["input_ids"].shape[1]
+    kwargs = {"max_new_tokens": max_new_tokens, "pad_token_id": processor.tokenizer.pad_token_id}
+    if samples > 1:
+        torch.manual_seed(seed)
+        kwargs.update(do_sample=True, num_return_sequences=samples, temperature=1.0, top_k=0)
+    else:
+        kwargs["do_sample"] = False
+    if constrained:
+        kwargs["logits_processor"] = [SequenceConstraint(processor.tokenizer, n_prompt, limits or Limits())]
     with torch.no_grad():
-        out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
-    return processor.tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+        out = model.generate(**inputs, **kwargs)
+    decoded = processor.tokenizer.batch_decode(out[:, n_prompt:], skip_special_tokens=True)
+    decoded = [d.strip(" ") for d in decoded]
+    return [decoded[i * samples:(i + 1) * samples] for i in range(len(images))]

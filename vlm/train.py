@@ -110,6 +110,25 @@ def _history(log_history: list[dict]) -> list[dict]:
     return out
 
 
+def last_checkpoint(ckpt_dir: Path) -> Path | None:
+    """The newest complete checkpoint (its trainer_state.json is written last). Checkpoints a
+    kill interrupted mid-save are removed: they cannot be resumed from, and Trainer would pick
+    them as the newest."""
+    import logging
+    import shutil
+
+    complete = []
+    for path in ckpt_dir.glob("checkpoint-*"):
+        if not path.name.split("-")[-1].isdigit():
+            continue
+        if (path / "trainer_state.json").is_file():
+            complete.append(path)
+        else:
+            logging.getLogger(__name__).warning("removing %s: a checkpoint interrupted while it was saved", path)
+            shutil.rmtree(path, ignore_errors=True)
+    return max(complete, key=lambda p: int(p.name.split("-")[-1]), default=None)
+
+
 def fit(model, processor, choice: DeviceChoice, train: list[Sample], val: list[Sample], spec: TrainSpec,
         on_epoch: EpochHook | None = None) -> dict:
     """Trains with `Trainer` (resuming from the last checkpoint under `<out>/checkpoints`);
@@ -117,7 +136,7 @@ def fit(model, processor, choice: DeviceChoice, train: list[Sample], val: list[S
     from transformers import Trainer, TrainerCallback, TrainingArguments
 
     ckpt_dir = Path(spec.out_dir) / "checkpoints"
-    resume = any(ckpt_dir.glob("checkpoint-*"))
+    resume = last_checkpoint(ckpt_dir)
     args = TrainingArguments(
         output_dir=str(ckpt_dir), num_train_epochs=spec.epochs, per_device_train_batch_size=spec.batch_size,
         per_device_eval_batch_size=spec.batch_size, gradient_accumulation_steps=spec.grad_accum,
@@ -144,9 +163,9 @@ def fit(model, processor, choice: DeviceChoice, train: list[Sample], val: list[S
     trainer = Trainer(model=model, args=args, train_dataset=train, eval_dataset=val or None,
                       data_collator=Collator(processor, spec.max_length), callbacks=[EpochReport()])
     t0 = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=True if resume else None)
+    result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     seconds = time.perf_counter() - t0
-    return {"history": _history(trainer.state.log_history), "metrics": result.metrics, "resumed": resume,
+    return {"history": _history(trainer.state.log_history), "metrics": result.metrics, "resumed": bool(resume),
             "seconds": seconds, "global_step": trainer.state.global_step}
 
 

@@ -2,6 +2,7 @@
 
 from OCP.Message import Message, Message_Gravity
 
+from cadlib.occ.boolean import common_and_union_volume
 from cadlib.occ.build import build_solid, make_face
 from cadlib.occ.shape import bbox, count_solids, is_valid, tessellate, volume
 from cadlib.occ.step import StepContent, read_step, read_step_content, write_step
@@ -13,6 +14,7 @@ for _i in range(1, _printers.Length() + 1):
 
 __all__ = [
     "bbox",
+    "common_and_union_volume",
     "build_solid",
     "count_solids",
     "is_valid",

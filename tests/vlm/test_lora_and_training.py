@@ -80,8 +80,31 @@ def test_a_killed_run_resumes_from_its_checkpoint(tiny_model, tiny_dataset, tmp_
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(30)
     assert not (out / "training_report.json").exists()
-    done = max(int(p.name.split("-")[1]) for p in (out / "checkpoints").glob("checkpoint-*"))
+    done = max(int(p.name.split("-")[1]) for p in (out / "checkpoints").glob("checkpoint-*/trainer_state.json")
+               for p in [p.parent])
     assert 0 < done < 120
+    (out / "checkpoints" / "checkpoint-119").mkdir()  # as a kill in the middle of a save leaves it
+    (out / "checkpoints" / "checkpoint-119" / "model.safetensors").write_bytes(b"partial")
     report = run_training(spec(tiny_model, out, epochs=40), tiny_dataset)
     assert report["resumed_from_checkpoint"] and report["global_step"] == 120  # 40 epochs x 3 steps
     assert len(report["history"]) == 40  # the epochs before the kill are in the report too
+    assert not (out / "checkpoints" / "checkpoint-119").exists()
+
+
+def test_a_hub_id_that_is_not_here_says_what_to_do():
+    from vlm.loading import load_model
+
+    with pytest.raises(ValueError, match=r"HuggingFaceTB/SmolVLM-256M-Instruct: cannot load.*init-tiny"):
+        load_model("HuggingFaceTB/SmolVLM-256M-Instruct", local_files_only=True)
+
+
+def test_init_tiny_command_saves_a_loadable_model(tiny_dataset, tmp_path):
+    from typer.testing import CliRunner
+
+    from deployments.cli import app
+    from vlm.loading import load_model
+
+    res = CliRunner().invoke(app, ["model", "init-tiny", "--dataset", str(tiny_dataset), "--out", str(tmp_path / "m")])
+    assert res.exit_code == 0, res.output
+    model, processor = load_model(tmp_path / "m")
+    assert type(model).__name__ == "Idefics3ForConditionalGeneration" and processor.image_seq_len == 4

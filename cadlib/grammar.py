@@ -1,0 +1,211 @@
+"""The sequence text's grammar as an incremental prefix checker, for constrained decoding: feed
+characters one at a time; a character that could not continue any valid sequence text is refused.
+
+It accepts what `cadlib.text.from_text` accepts, in the spelling `to_text` writes (see
+docs/sequence-format.md): one command per line, single spaces, integers in each argument's range
+without leading zeros, the right number of arguments, the loop rules (a circle is a loop on its
+own; a loop of lines and arcs has at least 2 curves, not 2 lines, and no curve of zero length),
+and DeepCAD's limits (extrudes, commands, loops per sketch, curves per loop). States are immutable,
+so a decoder can branch from one cheaply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+_OPS = ("new", "join", "cut", "intersect")
+_EXTENTS = ("one", "sym", "two")
+_ARITY = {"sketch": 7, "loop": 0, "line": 2, "arc": 3, "circle": 3}
+_CURVES = ("line", "arc", "circle")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    bits: int = 8
+    max_extrudes: int = 10
+    max_commands: int = 60
+    max_loops: int = 6
+    max_curves: int = 15
+
+    @property
+    def max_value(self) -> int:
+        return 2**self.bits - 1
+
+    @property
+    def unit_max(self) -> int:
+        """The largest sketch coordinate (`cadlib.quantize.Grid.unit_max`)."""
+        return 2**self.bits - 2
+
+    def int_range(self, keyword: str, index: int) -> tuple[int, int, int | None]:
+        """(low, high, excluded value) of argument `index` of a command."""
+        top, unit = self.max_value, self.unit_max
+        if keyword == "sketch":
+            return (1, top, None) if index == 6 else (0, top, None)
+        if keyword == "arc" and index == 2:
+            return (1, top, 2 ** (self.bits - 1))  # a sweep of half the range is a zero turn
+        if keyword == "circle" and index == 2:
+            return (1, unit, None)
+        if keyword in _CURVES:
+            return (0, unit, None)
+        return (0, top, None)  # extrude extents
+
+
+@dataclass(frozen=True, slots=True)
+class TextPrefix:
+    """Where a prefix of sequence text stands. `after` is the last complete line's keyword ("" at
+    the start); `words` the complete words of the current line; `word` the partial word."""
+
+    limits: Limits = Limits()
+    after: str = ""
+    words: tuple[str, ...] = ()
+    word: str = ""
+    extrudes: int = 0
+    commands: int = 0
+    loops: int = 0  # loops in the current sketch
+    curves: int = 0  # curves in the current loop
+    first_kind: str = ""  # the current loop's first curve
+    all_lines: bool = True
+    first_end: tuple[int, int] | None = None
+    prev_end: tuple[int, int] | None = None
+
+    def _loop_closable(self) -> bool:
+        if self.first_kind == "circle":
+            return True
+        if self.curves < 2 or (self.curves == 2 and self.all_lines):
+            return False
+        return self.first_end != self.prev_end  # else the first curve has zero length
+
+    def _last_chance(self) -> bool:
+        """True when the curve being written must close its loop (no budget for one more after it)."""
+        lim = self.limits
+        return not (self.curves + 2 <= lim.max_curves and self.commands + 3 <= lim.max_commands)
+
+    def _allowed_keywords(self) -> tuple[str, ...]:
+        """The commands that may start the next line, each leaving a way to finish the text within
+        the limits (so a constrained decoder can never paint itself into a corner)."""
+        lim = self.limits
+        if self.after in ("", "extrude"):
+            ok = self.extrudes < lim.max_extrudes and self.commands + 4 <= lim.max_commands  # sketch loop circle extrude
+            return ("sketch",) if ok else ()
+        if self.after == "sketch":
+            return ("loop",)
+        if self.after == "loop":
+            out = ["circle"] if self.commands + 2 <= lim.max_commands else []
+            if self.commands + 3 <= lim.max_commands and lim.max_curves >= 2:
+                out += ["line", "arc"]
+            return tuple(out)
+        # after a curve
+        out: list[str] = []
+        closable = self._loop_closable()
+        if self.first_kind != "circle" and self.curves < lim.max_curves and self.commands + 2 <= lim.max_commands:
+            out += ["arc"] if (self._last_chance() and self.curves == 1 and self.all_lines) else ["line", "arc"]
+        if closable:
+            if self.loops < lim.max_loops and self.commands + 3 <= lim.max_commands:
+                out.append("loop")
+            out.append("extrude")
+        return tuple(out)
+
+    def _slot(self) -> tuple[str, ...] | str | None:
+        """What the next word of the current line may be: a tuple of words, "int", or None when
+        the line is complete."""
+        if not self.words:
+            return self._allowed_keywords()
+        kw = self.words[0]
+        if kw == "extrude":
+            n = len(self.words)
+            if n == 1:
+                return _OPS
+            if n == 2:
+                return _EXTENTS
+            want = 2 if self.words[2] == "two" else 1
+            return "int" if n - 3 < want else None
+        return "int" if len(self.words) - 1 < _ARITY[kw] else None
+
+    def _word_ok(self, word: str, complete: bool) -> bool:
+        slot = self._slot()
+        if slot is None:
+            return False
+        if slot == "int":
+            if not word.isdigit() or (len(word) > 1 and word[0] == "0"):
+                return False
+            kw, index = self.words[0], len(self.words) - 1
+            lo, hi, excluded = self.limits.int_range(kw, index)
+            banned = set() if excluded is None else {excluded}
+            if kw in ("line", "arc") and index == 1:
+                x = int(self.words[1])
+                if self.prev_end is not None and self.prev_end[0] == x:
+                    banned.add(self.prev_end[1])  # would end where it starts
+                if self.curves and self._last_chance() and self.first_end is not None and self.first_end[0] == x:
+                    banned.add(self.first_end[1])  # the loop must close with this curve, and could not
+            v = int(word)
+            if complete:
+                return lo <= v <= hi and v not in banned
+            return _completes(word, lo, hi, banned)
+        return any(w == word if complete else w.startswith(word) for w in slot)
+
+    def feed(self, ch: str) -> TextPrefix | None:
+        """The state after `ch`, or None when no valid text continues this way."""
+        if ch.isalnum():
+            word = self.word + ch
+            return replace(self, word=word) if self._word_ok(word, complete=False) else None
+        if not self.word or not self._word_ok(self.word, complete=True):
+            return None
+        line = self.words + (self.word,)
+        if ch == " ":
+            nxt = replace(self, words=line, word="")
+            return nxt if nxt._slot() is not None else None
+        if ch == "\n":
+            done = replace(self, words=line, word="")
+            if done._slot() is not None:
+                return None
+            return _close_line(done, line)
+        return None
+
+    def feed_text(self, text: str) -> TextPrefix | None:
+        state: TextPrefix | None = self
+        for ch in text:
+            state = state.feed(ch)
+            if state is None:
+                return None
+        return state
+
+    @property
+    def can_end(self) -> bool:
+        """True when the text so far is a whole sequence (ends with an extrude line)."""
+        return self.after == "extrude" and not self.words and not self.word
+
+
+def _completes(word: str, lo: int, hi: int, banned: set[int]) -> bool:
+    """Whether some integer in [lo, hi] and not in `banned`, written without leading zeros,
+    starts with the digits `word` (a partial word that no digit can save is refused now, not
+    after the decoder is stuck with it)."""
+    if word == "0":
+        return lo == 0 and 0 not in banned
+    v, scale = int(word), 1
+    while v * scale <= hi:
+        first, last = max(v * scale, lo), min((v + 1) * scale - 1, hi)
+        if first <= last and (last - first + 1) > sum(1 for b in banned if first <= b <= last):
+            return True
+        scale *= 10
+    return False
+
+
+def _close_line(s: TextPrefix, line: tuple[str, ...]) -> TextPrefix:
+    kw = line[0]
+    if kw == "sketch":
+        return replace(s, after=kw, words=(), commands=s.commands + 1, loops=0, curves=0)
+    if kw == "loop":
+        return replace(s, after=kw, words=(), commands=s.commands + 1, loops=s.loops + 1, curves=0, first_kind="",
+                       all_lines=True, first_end=None, prev_end=None)
+    if kw == "extrude":
+        return replace(s, after=kw, words=(), commands=s.commands + 1, extrudes=s.extrudes + 1)
+    end = (int(line[1]), int(line[2]))
+    return replace(s, after=kw, words=(), commands=s.commands + 1, curves=s.curves + 1,
+                   first_kind=s.first_kind or kw, all_lines=s.all_lines and kw == "line",
+                   first_end=s.first_end or end, prev_end=end)
+
+
+def is_valid_text(text: str, limits: Limits | None = None) -> bool:
+    """True when `text` is a whole sequence text within the limits."""
+    state = TextPrefix(limits or Limits()).feed_text(text)
+    return state is not None and state.can_end

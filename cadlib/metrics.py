@@ -1,0 +1,98 @@
+"""Reconstruction metrics: Chamfer distance, volumetric IoU, invalid ratio, and DeepCAD's command
+and parameter accuracies. Each takes its conventions as arguments; `cadlib.protocols` fixes them
+into the named protocols that reports state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from cadlib.mesh import Mesh
+from cadlib.quantize import ExtrudeCode
+
+PARAM_TOLERANCE = 3
+"""DeepCAD's ACC_param: a parameter is right when within 3 quantisation levels of the truth."""
+
+
+def sample_surface(mesh: Mesh, n: int, *, seed: int = 0) -> np.ndarray:
+    """`n` points uniformly on the surface (area-weighted triangles, uniform barycentrics), seeded."""
+    tri = mesh.vertices[mesh.faces]
+    area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    if not len(tri) or area.sum() <= 0:
+        raise ValueError("the mesh has no surface to sample")
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(tri), size=n, p=area / area.sum())
+    u, v = rng.random(n), rng.random(n)
+    flip = u + v > 1
+    u[flip], v[flip] = 1 - u[flip], 1 - v[flip]
+    t = tri[pick]
+    return t[:, 0] + u[:, None] * (t[:, 1] - t[:, 0]) + v[:, None] * (t[:, 2] - t[:, 0])
+
+
+def chamfer(a: np.ndarray, b: np.ndarray, *, squared: bool = True) -> float:
+    """mean over a of the nearest distance to b, plus the same from b to a (squared distances
+    when `squared`, as DeepCAD and most CAD papers)."""
+    from scipy.spatial import cKDTree
+
+    d_ab, _ = cKDTree(b).query(a)
+    d_ba, _ = cKDTree(a).query(b)
+    if squared:
+        d_ab, d_ba = d_ab**2, d_ba**2
+    return float(d_ab.mean() + d_ba.mean())
+
+
+def to_unit_cube(*clouds: np.ndarray, reference: np.ndarray | None = None) -> list[np.ndarray]:
+    """Scales and shifts point clouds together so the reference (default: the first) fits the
+    cube [-0.5, 0.5]^3 (centred, longest side 1)."""
+    ref = clouds[0] if reference is None else reference
+    lo, hi = ref.min(axis=0), ref.max(axis=0)
+    scale = float((hi - lo).max()) or 1.0
+    centre = (lo + hi) / 2
+    return [(c - centre) / scale for c in clouds]
+
+
+def volumetric_iou(a, b) -> float:
+    """Exact IoU of two solids (OCP shapes): vol(a AND b) / vol(a OR b)."""
+    from cadlib import occ
+
+    common, union = occ.common_and_union_volume(a, b)
+    return common / union if union > 0 else 0.0
+
+
+def invalid_ratio(built: Sequence[bool]) -> float:
+    """The share of generated sequences that did not give a valid solid."""
+    return 1.0 - (sum(built) / len(built)) if built else 0.0
+
+
+def commands(codes: Sequence[ExtrudeCode]) -> list[tuple[str, tuple[int, ...]]]:
+    """A sequence as DeepCAD's flat command list: per extrude, SOL before every loop, its curves,
+    then Ext carrying the plane angles, origin, scale, operation, extent type and extents; EOS last."""
+    out: list[tuple[str, tuple[int, ...]]] = []
+    for c in codes:
+        for loop in c.loops:
+            out.append(("SOL", ()))
+            out.extend((cur.kind.value, tuple(cur.values)) for cur in loop)
+        ext = tuple(c.extents) + (0,) * (2 - len(c.extents))
+        out.append(("Ext", (*c.angles, *c.origin, c.scale, list(type(c.operation)).index(c.operation),
+                            list(type(c.extent_type)).index(c.extent_type), *ext)))
+    out.append(("EOS", ()))
+    return out
+
+
+def command_accuracy(pred: Sequence[ExtrudeCode], truth: Sequence[ExtrudeCode],
+                     tolerance: int = PARAM_TOLERANCE) -> tuple[float, float]:
+    """DeepCAD's (ACC_cmd, ACC_param): position by position along the true command list, the share
+    of commands of the right type, and among those the share of parameters within `tolerance`
+    quantisation levels (a missing predicted command counts as wrong)."""
+    p, t = commands(pred), commands(truth)
+    right, params_ok, params_n = 0, 0, 0
+    for i, (cmd, values) in enumerate(t):
+        if i < len(p) and p[i][0] == cmd:
+            right += 1
+            params_n += len(values)
+            params_ok += sum(abs(a - b) < tolerance for a, b in zip(p[i][1], values, strict=True))
+    acc_cmd = right / len(t)
+    acc_param = params_ok / params_n if params_n else 1.0
+    return acc_cmd, acc_param
