@@ -16,13 +16,17 @@ import typer
 
 from deployments.cli_errors import clean_errors, set_debug
 from deployments.dataset_cli import app as dataset_app
+from deployments.train_cli import evaluate as evaluate_command
 from deployments.train_cli import model_app
+from deployments.train_cli import reconstruct as reconstruct_command
 from deployments.train_cli import train as train_command
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="CAD reconstruction with vision-language models.")
 app.add_typer(dataset_app, name="dataset")
 app.add_typer(model_app, name="model")
 app.command("train")(train_command)
+app.command("reconstruct")(reconstruct_command)
+app.command("evaluate")(evaluate_command)
 
 
 @app.callback()

@@ -61,3 +61,50 @@ def generate(
 
     model, processor = load_adapter(adapter)
     typer.echo(generate_text(model, processor, [str(p) for p in images], prompt, max_new_tokens=max_new_tokens))
+
+
+@clean_errors
+def reconstruct(
+    file: Annotated[Path, typer.Argument(help="any supported CAD or mesh file")],
+    model: Annotated[Path, typer.Option("--model", help="an adapter folder (from cadrecon train)")],
+    out: Annotated[Path | None, typer.Option("--out", help="STEP file to write (default: <file>_reconstruction.step)")] = None,
+    samples: Annotated[int, typer.Option("--samples", min=1, help="samples per view (best-of-N)")] = 4,
+    constrain: Annotated[bool, typer.Option("--constrain/--no-constrain", help="grammar-constrained decoding")] = True,
+) -> None:
+    """3D model -> views -> generated construction sequence -> rebuilt solid (STEP) + metrics."""
+    from vlm.reconstruct import reconstruct_file
+
+    out = out or Path(f"{file.stem}_reconstruction.step")
+    r = reconstruct_file(file, model, out_step=out, samples=samples, constrained=constrain)
+    typer.echo(f"{file}: {r['samples']} generated, {r['parsed']} parsed, {r['valid']} valid solid(s)")
+    for key in ("single", "best_of_n"):
+        s = r[key]
+        if s is None:
+            continue
+        cd = ", ".join(f"CD[{k}] {v:.4g}" for k, v in s["cd"].items() if v is not None) or s["error"]
+        iou = f", IoU {s['iou']:.3f}" if s["iou"] is not None else ""
+        typer.echo(f"  {key}: {cd}{iou}")
+    if "step" in r:
+        typer.echo(f"  wrote {r['step']} and {r['side_by_side']}")
+    else:
+        typer.echo("  no valid reconstruction among the samples: no STEP written (try more --samples)")
+        raise typer.Exit(1)
+
+
+@clean_errors
+def evaluate(
+    model: Annotated[Path, typer.Option("--model", help="an adapter folder (from cadrecon train)")],
+    dataset: Annotated[str, typer.Option(help="dataset name or folder")] = "demo",
+    split: Annotated[str, typer.Option(help="train, val or test")] = "test",
+    samples: Annotated[int, typer.Option(min=1, help="samples per model (best-of-N when > 1)")] = 1,
+    limit: Annotated[int | None, typer.Option(help="only the first N models")] = None,
+    constrain: Annotated[bool, typer.Option("--constrain/--no-constrain")] = True,
+) -> None:
+    """Score an adapter on a dataset split under the deepcad and cadrille protocols, with a baseline."""
+    from flows.evaluate import run_evaluate
+
+    r = run_evaluate(dataset, str(model), split=split, samples=samples, limit=limit, constrained=constrain)
+    for key in ("single", "best_of_n", "baseline"):
+        if key in r:
+            typer.echo(f"{key:>9}: {json.dumps(r[key])}")
+    typer.echo(f"report: {r['report_path']}")

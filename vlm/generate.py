@@ -34,9 +34,10 @@ def generate_text(model, processor, images: list[str], prompt: str, *, max_new_t
     return texts if samples > 1 else texts[0]
 
 
-def generate_batch(model, processor, images: list[list[str]], prompt: str, *, max_new_tokens: int = 256,
+def generate_batch(model, processor, images: list[list[str]], prompt: str | list[str], *, max_new_tokens: int = 256,
                    constrained: bool = False, samples: int = 1, limits=None, seed: int = 0) -> list[list[str]]:
-    """`samples` answers for each item of a batch (each item: its view images)."""
+    """`samples` answers for each item of a batch (each item: its view images; one prompt for all,
+    or one per item)."""
     import torch
     from PIL import Image
 
@@ -44,8 +45,9 @@ def generate_batch(model, processor, images: list[list[str]], prompt: str, *, ma
     from vlm.constrained import SequenceConstraint
 
     texts, pics = [], []
-    for item in images:
-        sample = Sample(tuple(item), prompt, "")
+    prompts = [prompt] * len(images) if isinstance(prompt, str) else list(prompt)
+    for item, text_prompt in zip(images, prompts, strict=True):
+        sample = Sample(tuple(item), text_prompt, "")
         texts.append(processor.apply_chat_template(messages_for(sample, with_answer=False), add_generation_prompt=True))
         row = []
         for p in item:

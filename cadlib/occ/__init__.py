@@ -4,7 +4,7 @@ from OCP.Message import Message, Message_Gravity
 
 from cadlib.occ.boolean import common_and_union_volume
 from cadlib.occ.build import build_solid, make_face
-from cadlib.occ.shape import bbox, count_solids, is_valid, tessellate, volume
+from cadlib.occ.shape import bbox, count_solids, is_valid, scaled, tessellate, volume
 from cadlib.occ.step import StepContent, read_step, read_step_content, write_step
 
 # OCCT's translators print transfer statistics on stdout; keep only failures.
@@ -21,6 +21,7 @@ __all__ = [
     "make_face",
     "read_step",
     "read_step_content",
+    "scaled",
     "StepContent",
     "tessellate",
     "volume",

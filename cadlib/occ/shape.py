@@ -94,3 +94,14 @@ def tessellate(shape: TopoDS_Shape, *, rel_deflection: float = 1e-3, angle: floa
     if not verts:
         return Mesh(np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64))
     return Mesh(np.concatenate(verts), np.concatenate(faces))
+
+
+def scaled(shape: TopoDS_Shape, scale: float, offset) -> TopoDS_Shape:
+    """A copy of `shape` scaled about the origin by `scale`, then moved by `offset`."""
+    from OCP.BRepBuilderAPI import BRepBuilderAPI_Transform
+    from OCP.gp import gp_Pnt, gp_Trsf, gp_Vec
+
+    s, t = gp_Trsf(), gp_Trsf()
+    s.SetScale(gp_Pnt(0, 0, 0), float(scale))
+    t.SetTranslation(gp_Vec(*(float(x) for x in offset)))
+    return BRepBuilderAPI_Transform(shape, t.Multiplied(s), True).Shape()

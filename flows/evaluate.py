@@ -1,0 +1,107 @@
+"""The evaluation flow: generate for every model of a dataset split with a trained adapter, score
+the answers under the named protocols (deepcad, cadrille) and against a baseline.
+
+    python -m flows.evaluate --dataset demo --model data/runs/demo-tiny_cpu-test/adapter --split test
+
+Writes `evaluation_<split>.json` beside the adapter and publishes a markdown artifact: the summary
+table per protocol (single sample, best-of-N, baseline) and the worst cases with their images.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import re
+import sys
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    update_progress_artifact,
+)
+
+from flows.train import dataset_root
+from vlm.reconstruct import evaluate_split
+
+
+@task(name="generate-and-score")
+def score_split(root: str, adapter: str, split: str, samples: int, limit: int | None, constrained: bool,
+                batch_size: int, key: str) -> dict:
+    bar = create_progress_artifact(0.0, key=f"{key}-progress", description="models scored", _sync=True)
+
+    def show(done: int, total: int) -> None:
+        update_progress_artifact(bar, 100.0 * done / total, _sync=True)
+
+    report = evaluate_split(root, adapter, split=split, samples=samples, limit=limit, constrained=constrained,
+                            batch_size=batch_size, progress=show)
+    get_run_logger().info("scored %d models", report["models"])
+    return report
+
+
+def report_markdown(report: dict, root: Path, worst: int = 5) -> str:
+    cols = ["n", "parse_rate", "invalid_ratio", "cd_deepcad", "cd_cadrille", "iou_median", "acc_cmd", "acc_param"]
+    lines = [f"## {Path(report['dataset']).name} / {report['split']}: {report['models']} models, "
+             f"{report['samples_per_model']} sample(s) each, constrained {report['constrained']}", "",
+             "| | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
+    for key in ("single", "best_of_n", "baseline"):
+        if key in report:
+            lines.append(f"| {key} | " + " | ".join(str(report[key].get(c)) for c in cols) + " |")
+    lines += ["", "Protocols: " + "; ".join(f"**{k}**: {v['description']}" for k, v in report["protocols"].items()),
+              "", f"### Worst {worst} (deepcad CD; invalid first)", ""]
+    rows = sorted(report["per_model"], key=lambda r: (r["single"]["valid"], -(r["single"]["cd"]["deepcad"] or 0)))
+    for r in rows[:worst]:
+        img = root / r["image"]
+        data = base64.b64encode(img.read_bytes()).decode() if img.is_file() else ""
+        s = r["single"]
+        lines.append(f"- `{r['id']}`: valid {s['valid']}, CD {s['cd']['deepcad']}, {s['error'] or 'ok'} "
+                     f"![{r['id']}](data:image/png;base64,{data})")
+    return "\n".join(lines)
+
+
+@flow(name="evaluate", log_prints=True)
+async def evaluate(dataset: str = "demo", model: str = "", split: str = "test", samples: int = 1,
+                   limit: int | None = None, constrained: bool = True, batch_size: int = 8) -> dict:
+    """Scores an adapter on a dataset split under the deepcad and cadrille protocols."""
+    return await asyncio.to_thread(_evaluate, dataset, model, split, samples, limit, constrained, batch_size)
+
+
+def _evaluate(dataset: str, model: str, split: str, samples: int, limit: int | None, constrained: bool,
+              batch_size: int) -> dict:
+    root = dataset_root(dataset)
+    if not model:
+        raise ValueError("evaluate needs --model: an adapter folder made by cadrecon train")
+    key = re.sub(r"[^a-z0-9]+", "-", f"evaluate-{root.name}-{split}".lower()).strip("-")
+    report = score_split(str(root), model, split, samples, limit, constrained, batch_size, key)
+    out = Path(model).parent / f"evaluation_{split}.json"
+    tmp = out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")
+    tmp.replace(out)
+    report["report_path"] = str(out)
+    create_markdown_artifact(report_markdown(report, root), key=f"{key}-report", description="evaluation", _sync=True)
+    print(json.dumps({k: report[k] for k in ("single", "baseline")}, indent=1))
+    return report
+
+
+def run_evaluate(dataset: str, model: str, **kw) -> dict:
+    return asyncio.run(evaluate(dataset, model, **kw))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m flows.evaluate", description=__doc__.split("\n\n")[0])
+    p.add_argument("--dataset", default="demo")
+    p.add_argument("--model", required=True)
+    p.add_argument("--split", default="test")
+    p.add_argument("--samples", type=int, default=1)
+    p.add_argument("--limit", type=int)
+    p.add_argument("--no-constrain", action="store_true")
+    a = p.parse_args(argv)
+    run_evaluate(a.dataset, a.model, split=a.split, samples=a.samples, limit=a.limit, constrained=not a.no_constrain)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

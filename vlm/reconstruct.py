@@ -1,0 +1,176 @@
+"""Reconstruction and evaluation with a trained adapter: views -> generated construction sequence
+-> rebuilt solid -> metrics (`cadlib.evaluation`), for one file or a dataset split.
+
+The views are rendered with the settings of the dataset the adapter was trained on (read from its
+training_report.json and the dataset's dataset_info.json), and the prompts are the dataset's.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import Counter
+from pathlib import Path
+
+from cadlib.dataset.prompts import prompt_for
+from cadlib.protocols import PROTOCOLS, aggregate
+
+
+def training_context(adapter_dir: str | Path) -> dict:
+    """The render and prompt settings an adapter was trained with."""
+    adapter_dir = Path(adapter_dir)
+    report_path = adapter_dir.parent / "training_report.json"
+    if not report_path.is_file():
+        raise ValueError(f"{adapter_dir}: no training_report.json beside it; pass an adapter folder made by cadrecon train")
+    report = json.loads(report_path.read_text())
+    info_path = Path(report["dataset"]) / "dataset_info.json"
+    if not info_path.is_file():
+        raise ValueError(f"{info_path}: the adapter's dataset is gone; its render settings are needed")
+    cfg = json.loads(info_path.read_text())["config"]
+    return {"dataset": report["dataset"], "views": tuple(cfg["render"]["views"]), "size": cfg["render"]["size"],
+            "style": cfg["render"]["style"], "tile": cfg.get("layout") == "tile", "seed": cfg.get("seed", 0),
+            "bits": cfg["sequence"]["bits"], "target": cfg.get("target", "sequence")}
+
+
+def _prompt(ctx: dict, model_id: str, view: str | None) -> str:
+    text = prompt_for(f"{model_id}_{view or 'tile'}", view=view, views=ctx["views"], seed=ctx["seed"], cadquery=False)
+    return text.replace("<image>\n", "")
+
+
+def _best(scored: list[dict], protocol: str = "deepcad") -> dict | None:
+    valid = [s for s in scored if s["valid"]]
+    return min(valid, key=lambda s: s["cd"][protocol]) if valid else None
+
+
+def reconstruct_file(path: str | Path, adapter_dir: str | Path, *, out_step: str | Path | None = None,
+                     samples: int = 1, constrained: bool = True, max_new_tokens: int = 512) -> dict:
+    """Reconstructs one CAD file of any supported format; writes the STEP (in the file's frame) and
+    a side-by-side image (input views above, reconstruction below) when `out_step` is given."""
+    from cadlib import occ
+    from cadlib.evaluation import score_text, truth_from_model
+    from cadlib.ingest import load_model
+    from cadlib.ingest.brep import model_from_sequence
+    from cadlib.render import render_views
+    from cadlib.text import from_text
+    from vlm.generate import generate_batch, load_adapter
+
+    ctx = training_context(adapter_dir)
+    path = Path(path)
+    model = load_model(path)
+    style = ctx["style"] if model.shape is not None else "shaded"
+    views = render_views(model, ctx["views"], size=ctx["size"], style=style, svg=False)
+    out_dir = Path(out_step).with_suffix("") if out_step else Path(path.stem + "_reconstruction")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    from cadlib.render import tile
+
+    images = {"tile": tile(views.images)} if ctx["tile"] else views.images
+    files = {}
+    for name, img in images.items():
+        files[name] = out_dir / f"input_{name}.png"
+        img.save(files[name])
+    net, processor = load_adapter(adapter_dir)
+    per_view = [(name, [str(f)]) for name, f in files.items()]
+    texts: list[tuple[str, str]] = []
+    for name, imgs in per_view:
+        prompt = _prompt(ctx, path.stem, None if ctx["tile"] else name)
+        got = generate_batch(net, processor, [imgs], prompt, max_new_tokens=max_new_tokens, constrained=constrained,
+                             samples=samples)[0]
+        texts += [(name, t) for t in got]
+    truth, scale, offset = truth_from_model(model)
+    scored = []
+    for view, text in texts:
+        s = score_text(text, truth, bits=ctx["bits"])
+        scored.append({"view": view, "text": text, **s})
+    first, best = scored[0], _best(scored)
+    result = {"file": str(path), "adapter": str(adapter_dir), "constrained": constrained, "samples": len(scored),
+              "parsed": sum(1 for s in scored if not s["error"].startswith(("TextSyntaxError", "ParseError"))),
+              "valid": sum(1 for s in scored if s["valid"]),
+              "single": _public(first), "best_of_n": _public(best) if best else None,
+              "protocols": {k: PROTOCOLS[k].as_dict() for k in PROTOCOLS}}
+    if best is not None and out_step is not None:
+        shape = occ.scaled(best["shape"], 1.0 / scale, -offset / scale)
+        occ.write_step(shape, out_step)
+        rec = render_views(model_from_sequence(from_text(best["text"], ctx["bits"]), file="reconstruction"),
+                           ctx["views"], size=ctx["size"], style=ctx["style"], svg=False)
+        side = _side_by_side(views.images, rec.images)
+        side.save(out_dir / "side_by_side.png")
+        result.update(step=str(out_step), side_by_side=str(out_dir / "side_by_side.png"))
+    return result
+
+
+def _public(s: dict | None) -> dict | None:
+    return None if s is None else {k: v for k, v in s.items() if k != "shape"}
+
+
+def _side_by_side(top: dict, bottom: dict):
+    from PIL import Image
+
+    names = list(top)
+    size = next(iter(top.values())).width
+    out = Image.new("RGB", (size * len(names), 2 * size), "white")
+    for i, n in enumerate(names):
+        out.paste(top[n].convert("RGB"), (i * size, 0))
+        if n in bottom:
+            out.paste(bottom[n].convert("RGB"), (i * size, size))
+    return out
+
+
+def evaluate_split(dataset_root: str | Path, adapter_dir: str | Path, *, split: str = "test", samples: int = 1,
+                   limit: int | None = None, constrained: bool = True, batch_size: int = 8,
+                   max_new_tokens: int = 512, progress=None) -> dict:
+    """Generates for every model of a split (its first view, or its tile) and scores the answers
+    under every protocol; the baseline ("the training set's most common target") is scored too."""
+    from cadlib.evaluation import score_text, truth_from_text
+    from vlm.generate import generate_batch, load_adapter
+
+    root = Path(dataset_root)
+    ctx = training_context(adapter_dir)
+    records = json.loads((root / f"{split}.json").read_text())
+    first: dict[str, dict] = {}
+    for r in records:  # one sample per model: the first view in the dataset's order
+        first.setdefault(r["id"].rsplit("_", 1)[0], r)
+    models = sorted(first)[:limit] if limit else sorted(first)
+    train_targets = Counter(r["conversations"][1]["value"] for r in json.loads((root / "train.json").read_text()))
+    baseline_text = train_targets.most_common(1)[0][0]
+    net, processor = load_adapter(adapter_dir)
+    rows = []
+    for start in range(0, len(models), batch_size):
+        chunk = models[start: start + batch_size]
+        prompts = [first[m]["conversations"][0]["value"].replace("<image>\n", "") for m in chunk]
+        outs = generate_batch(net, processor, [[str(root / first[m]["image"])] for m in chunk], prompts,
+                              max_new_tokens=max_new_tokens, constrained=constrained, samples=samples)
+        for mid, texts in zip(chunk, outs, strict=True):
+            truth = truth_from_text((root / "sources" / f"{mid}.txt").read_text(), ctx["bits"])
+            scored = [_public(score_text(t, truth, bits=ctx["bits"])) | {"text": t} for t in texts]
+            base = _public(score_text(baseline_text, truth, bits=ctx["bits"]))
+            rows.append({"id": mid, "image": first[mid]["image"], "single": scored[0],
+                         "best_of_n": _public(_best(scored)) if samples > 1 else None, "baseline": base})
+            if progress:
+                progress(len(rows), len(models))
+    report = {"dataset": str(root), "split": split, "adapter": str(adapter_dir), "models": len(rows),
+              "samples_per_model": samples, "constrained": constrained,
+              "protocols": {k: PROTOCOLS[k].as_dict() for k in PROTOCOLS},
+              "single": summarize(rows, "single"), "baseline": summarize(rows, "baseline"),
+              "baseline_text": baseline_text, "per_model": rows}
+    if samples > 1:
+        report["best_of_n"] = summarize(rows, "best_of_n")
+    return report
+
+
+def summarize(rows: list[dict], key: str) -> dict:
+    """Per protocol: the aggregated Chamfer distance over valid answers, the median IoU, the
+    invalid ratio, mean ACC_cmd / ACC_param and the parse rate."""
+    got = [r[key] for r in rows if r.get(key) is not None]
+    n = len(rows)
+    valid = [g for g in got if g["valid"]]
+    out = {"n": n, "invalid_ratio": round(1 - len(valid) / n, 4) if n else None,
+           "parse_rate": round(sum(1 for g in got if not g["error"].startswith("TextSyntaxError")) / n, 4) if n else None}
+    for name, proto in PROTOCOLS.items():
+        cds = [g["cd"][name] for g in valid if g["cd"].get(name) is not None]
+        out[f"cd_{name}"] = None if not cds else round(aggregate(proto, cds), 6)
+    ious = [g["iou"] for g in valid if g["iou"] is not None]
+    out["iou_median"] = round(statistics.median(ious), 4) if ious else None
+    accs = [g for g in got if g["acc_cmd"] is not None]
+    out["acc_cmd"] = round(sum(g["acc_cmd"] for g in accs) / len(accs), 4) if accs else None
+    out["acc_param"] = round(sum(g["acc_param"] for g in accs) / len(accs), 4) if accs else None
+    return out
