@@ -1,6 +1,7 @@
 """Scoring a generated construction sequence against a ground truth, under the named protocols
 (`cadlib.protocols`): does it parse and build a valid solid, its Chamfer distance per protocol,
-exact IoU where both sides are solids, and DeepCAD's ACC_cmd / ACC_param where the truth is a
+IoU (exact where both sides are solids, on a 64^3 voxel grid where the truth is a watertight
+mesh, none otherwise), and DeepCAD's ACC_cmd / ACC_param where the truth is a
 sequence too. Both sides live in the normalised frame of the sequence text (centred, largest
 half-size 0.75)."""
 
@@ -13,7 +14,7 @@ import numpy as np
 
 from cadlib.errors import CadlibError
 from cadlib.mesh import Mesh
-from cadlib.metrics import command_accuracy, volumetric_iou
+from cadlib.metrics import command_accuracy, mesh_iou, volumetric_iou
 from cadlib.protocols import PROTOCOLS, shape_chamfer
 
 MIN_VOLUME = 1e-9
@@ -67,7 +68,7 @@ def score_text(text: str, truth: Truth, *, bits: int = 8, protocols=tuple(PROTOC
     from cadlib.text import from_text
     from cadlib.transform import in_mm
 
-    out: dict = {"valid": False, "error": "", "cd": dict.fromkeys(protocols), "iou": None,
+    out: dict = {"valid": False, "error": "", "cd": dict.fromkeys(protocols), "iou": None, "iou_method": None,
                  "acc_cmd": None, "acc_param": None}
     try:
         seq = from_text(text, bits)
@@ -88,7 +89,9 @@ def score_text(text: str, truth: Truth, *, bits: int = 8, protocols=tuple(PROTOC
         for name in protocols:
             out["cd"][name] = shape_chamfer(PROTOCOLS[name], truth.mesh, mesh, seed=seed)
         if truth.shape is not None:
-            out["iou"] = volumetric_iou(truth.shape, shape)
+            out["iou"], out["iou_method"] = volumetric_iou(truth.shape, shape), "exact"
+        elif truth.mesh.is_watertight() and mesh.is_watertight():
+            out["iou"], out["iou_method"] = mesh_iou(truth.mesh, mesh), "voxels-64"
         out["valid"] = True
         out["shape"] = shape
     except (CadlibError, ValueError) as exc:

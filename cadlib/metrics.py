@@ -61,6 +61,52 @@ def volumetric_iou(a, b) -> float:
     return common / union if union > 0 else 0.0
 
 
+def voxel_occupancy(mesh: Mesh, lo: np.ndarray, hi: np.ndarray, n: int = 64) -> np.ndarray:
+    """Which cells of an n^3 grid over [lo, hi] have their centre inside a closed mesh: a ray
+    along +z through each column's centre (nudged off the grid lines, so it misses edges), and the
+    parity of the crossings below each cell centre."""
+    step = (hi - lo) / n
+    xs = lo[0] + (np.arange(n) + 0.5 + 1e-4) * step[0]
+    ys = lo[1] + (np.arange(n) + 0.5 + 2e-4) * step[1]
+    zc = lo[2] + (np.arange(n) + 0.5) * step[2]
+    hits: list[list[float]] = [[] for _ in range(n * n)]
+    tri = mesh.vertices[mesh.faces]
+    for a, b, c in tri:
+        x0, x1 = min(a[0], b[0], c[0]), max(a[0], b[0], c[0])
+        y0, y1 = min(a[1], b[1], c[1]), max(a[1], b[1], c[1])
+        i = np.nonzero((xs >= x0) & (xs <= x1))[0]
+        j = np.nonzero((ys >= y0) & (ys <= y1))[0]
+        if not len(i) or not len(j):
+            continue
+        px, py = np.meshgrid(xs[i], ys[j], indexing="ij")
+        d = (b[1] - c[1]) * (a[0] - c[0]) + (c[0] - b[0]) * (a[1] - c[1])
+        if abs(d) < 1e-18:
+            continue  # the triangle is edge-on to the rays
+        w0 = ((b[1] - c[1]) * (px - c[0]) + (c[0] - b[0]) * (py - c[1])) / d
+        w1 = ((c[1] - a[1]) * (px - c[0]) + (a[0] - c[0]) * (py - c[1])) / d
+        w2 = 1 - w0 - w1
+        inside = (w0 >= 0) & (w1 >= 0) & (w2 >= 0)
+        z = w0 * a[2] + w1 * b[2] + w2 * c[2]
+        for ii, jj in zip(*np.nonzero(inside), strict=True):
+            hits[i[ii] * n + j[jj]].append(float(z[ii, jj]))
+    occ = np.zeros((n, n, n), dtype=bool)
+    for k, zs in enumerate(hits):
+        if zs:
+            crossings = np.searchsorted(np.sort(zs), zc)  # crossings below each cell centre
+            occ[k // n, k % n] = crossings % 2 == 1
+    return occ
+
+
+def mesh_iou(a: Mesh, b: Mesh, n: int = 64) -> float:
+    """Volumetric IoU of two closed (watertight) meshes on an n^3 grid over their joint box."""
+    lo = np.minimum(a.vertices.min(axis=0), b.vertices.min(axis=0))
+    hi = np.maximum(a.vertices.max(axis=0), b.vertices.max(axis=0))
+    pad = (hi - lo) * 0.01 + 1e-9
+    va, vb = voxel_occupancy(a, lo - pad, hi + pad, n), voxel_occupancy(b, lo - pad, hi + pad, n)
+    union = np.logical_or(va, vb).sum()
+    return float(np.logical_and(va, vb).sum() / union) if union else 0.0
+
+
 def invalid_ratio(built: Sequence[bool]) -> float:
     """The share of generated sequences that did not give a valid solid."""
     return 1.0 - (sum(built) / len(built)) if built else 0.0

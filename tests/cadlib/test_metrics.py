@@ -85,3 +85,11 @@ def test_command_and_parameter_accuracy():
 
 def test_invalid_ratio():
     assert invalid_ratio([True, False, True, True]) == 0.25 and invalid_ratio([]) == 0.0
+
+
+def test_mesh_iou_of_watertight_meshes():
+    from cadlib.metrics import mesh_iou
+
+    assert mesh_iou(cube(), cube()) == pytest.approx(1.0)
+    assert mesh_iou(cube(), cube((0.5, 0, 0))) == pytest.approx(1 / 3, abs=0.02)  # half overlap
+    assert mesh_iou(cube(), cube((2.0, 0, 0))) == 0.0
