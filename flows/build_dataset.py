@@ -204,8 +204,11 @@ def _build(preset: str, source: str | None, path: str | None, name: str | None, 
             reports, cached, done = [], 0, 0
             for fut, shard in zip(futures, shards, strict=True):
                 reports.append(fut.result())
-                cached += fut.state.name == "Cached"
                 done += len(shard.ids)
+                if fut.state.name == "Cached":
+                    cached += 1
+                else:  # shards that ran in other processes (Dask, Ray) report here
+                    progress.at_least(stage, done)
             results[stage] = reports
             if cached < len(reports):  # an all-cached stage keeps showing its last table
                 _stage_table(name, stage, reports, cached, models)
