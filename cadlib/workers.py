@@ -7,7 +7,7 @@ the item is reported as `TIMEOUT` or `CRASH`. Ordinary exceptions come back as `
 class and message. Results are yielded as they finish.
 
 `WorkerPool` keeps its workers between calls (a spawned worker costs about a second to start and
-import OCP), and several threads may run batches through one pool at once: they share its workers.
+load OpenCASCADE), and several threads may run batches through one pool at once: they share its workers.
 `shared_pool()` is the process-wide one that the dataset stages use; `run_isolated` is a one-off
 pool for a single batch.
 """

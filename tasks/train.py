@@ -48,12 +48,12 @@ def fit(spec: TrainSpec, dataset_root: str, train_n: int | None, val_n: int | No
 
     def on_epoch(row: dict) -> None:
         log.info("epoch %s: train loss %.4f, val loss %s", row["epoch"], row["train_loss"], row["val_loss"])
+        history.append(row)
         with contextlib.suppress(Exception):  # cosmetic: never fail training over the UI
             update_progress_artifact(progress, 100.0 * row["step"] / max(1, row["max_steps"]), _sync=True)
-            hist = json.loads(json.dumps(history + [row]))
-            history.append(row)
-            create_image_artifact(image_url="data:image/png;base64," + base64.b64encode(loss_curve_png(hist)).decode(),
-                                  key=f"{key}-loss-curve", description="loss per epoch", _sync=True)
+            png = base64.b64encode(loss_curve_png(history)).decode()
+            create_image_artifact(image_url="data:image/png;base64," + png, key=f"{key}-loss-curve",
+                                  description="loss per epoch", _sync=True)
 
     history: list[dict] = []
     return run_training(spec, dataset_root, train_n=train_n, val_n=val_n, mode=mode, on_epoch=on_epoch)

@@ -148,7 +148,7 @@ def fit(model, processor, choice: DeviceChoice, train: list[Sample], val: list[S
     )
 
     class EpochReport(TrainerCallback):
-        def _emit(self, state, val_loss=None):
+        def _emit(self, state):
             hist = _history(state.log_history)
             if on_epoch and hist:
                 on_epoch({**hist[-1], "step": state.global_step, "max_steps": state.max_steps})

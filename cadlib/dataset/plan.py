@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from cadlib.dataset.build import Progress, Runner
+from cadlib.dataset.build import Runner
 from cadlib.dataset.extract import (
     DescribeJob,
     Shard,
@@ -115,5 +115,3 @@ def _deepcad_root(root: Path) -> Path:
     """The folder that `cad_json/...` paths in the manifest are relative to."""
     return root / "data" if not (root / "cad_json").is_dir() and (root / "data" / "cad_json").is_dir() else root
 
-
-__all__ = ["Plan", "Progress", "SourceSpec", "plan_dataset"]

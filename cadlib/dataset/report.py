@@ -16,7 +16,7 @@ from cadlib.dataset.layout import (
     write_text_atomic,
 )
 from cadlib.dataset.manifest import ModelRecord, ModelStatus
-from cadlib.dataset.validate import _distribution, check_splits, failure_table
+from cadlib.dataset.validate import check_splits, distribution, failure_table
 
 
 def collect_failures(records: list[ModelRecord], reports: list[dict]) -> list[dict]:
@@ -49,7 +49,7 @@ def write_reports(
     dropped = [d for c in converted for d in c["dropped"]]
     tokens = [s["tokens"] for c in converted for s in c["samples"]]
     status = Counter(r.status for r in records)
-    stats["target_tokens"] = _distribution(tokens)
+    stats["target_tokens"] = distribution(tokens)
     validation = {
         "ok": not structural,
         "structural_errors": structural[:200],

@@ -89,7 +89,7 @@ def check_sample(s: dict) -> str | None:
     return None
 
 
-def _distribution(values: list[int]) -> dict:
+def distribution(values: list[int]) -> dict:
     if not values:
         return {"n": 0}
     a = np.asarray(values)
@@ -135,7 +135,7 @@ def check_splits(layout: DatasetLayout, signatures: dict[str, str]) -> tuple[lis
                 errors.append(["Leakage", f"model {mid} is in {model_split[mid]} and {split}"])
             if mid in signatures:
                 sig_split[signatures[mid]].add(split)
-        stats["splits"][split] = {"samples": len(records), "models": len(models), "target_chars": _distribution(chars)}
+        stats["splits"][split] = {"samples": len(records), "models": len(models), "target_chars": distribution(chars)}
     leaks = [s for s, splits in sig_split.items() if len(splits) > 1]
     for sig in leaks:
         errors.append(["Leakage", f"duplicate group {sig} is in {sorted(sig_split[sig])}"])
