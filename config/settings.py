@@ -81,6 +81,17 @@ class RenderSettings(BaseModel):
         return v
 
 
+class ScheduleSettings(BaseModel):
+    """The nightly incremental dataset build (its parameters travel with the schedule)."""
+
+    nightly_cron: str = Field("0 2 * * *", description="cron of the nightly build (server time zone)")
+    timezone: str = "UTC"
+    preset: str = Field("demo", description="preset (or YAML file) the nightly build runs")
+    source: Literal["synthetic", "deepcad", "files"] | None = None
+    path: str | None = Field(None, description="the folder the nightly build reads (new files are picked up)")
+    active: bool = True
+
+
 class Settings(BaseSettings):
     """All of cadrecon's settings."""
 
@@ -91,6 +102,7 @@ class Settings(BaseSettings):
     sequence: SequenceSettings = SequenceSettings()
     dataset: DatasetSettings = DatasetSettings()
     render: RenderSettings = RenderSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -19,6 +19,7 @@ from deployments.dataset_cli import app as dataset_app
 from deployments.train_cli import evaluate as evaluate_command
 from deployments.train_cli import model_app
 from deployments.train_cli import reconstruct as reconstruct_command
+from deployments.train_cli import serve as serve_command
 from deployments.train_cli import train as train_command
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="CAD reconstruction with vision-language models.")
@@ -27,6 +28,7 @@ app.add_typer(model_app, name="model")
 app.command("train")(train_command)
 app.command("reconstruct")(reconstruct_command)
 app.command("evaluate")(evaluate_command)
+app.command("serve")(serve_command)
 
 
 @app.callback()
