@@ -19,7 +19,6 @@ from deployments.dataset_cli import app as dataset_app
 from deployments.train_cli import evaluate as evaluate_command
 from deployments.train_cli import model_app
 from deployments.train_cli import reconstruct as reconstruct_command
-from deployments.train_cli import serve as serve_command
 from deployments.train_cli import train as train_command
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="CAD reconstruction with vision-language models.")
@@ -28,7 +27,6 @@ app.add_typer(model_app, name="model")
 app.command("train")(train_command)
 app.command("reconstruct")(reconstruct_command)
 app.command("evaluate")(evaluate_command)
-app.command("serve")(serve_command)
 
 
 @app.callback()
@@ -165,6 +163,19 @@ def demo(
 
     build_dataset("demo", force=force, quiet=quiet)
     train(dataset="demo", recipe="tiny_cpu", test_run=True, out=None)
+
+
+@app.command()
+@clean_errors
+def serve(
+    pause_on_shutdown: Annotated[bool, typer.Option("--pause-on-shutdown", help="pause the schedules on exit")] = False,
+    limit: Annotated[int | None, typer.Option(help="most flow runs at once")] = None,
+) -> None:
+    """Serve the deployments (nightly dataset build; on-demand build, train, evaluate)."""
+    from config import get_settings
+    from deployments.serve import serve_all
+
+    serve_all(get_settings(), pause_on_shutdown=pause_on_shutdown, limit=limit)
 
 
 def main() -> None:  # pragma: no cover - console script

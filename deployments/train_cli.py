@@ -1,4 +1,4 @@
-"""`cadrecon train` and `cadrecon model ...`: fine-tuning and the tiny offline model."""
+"""The model-side commands: `cadrecon train`, `model init-tiny|generate`, `reconstruct`, `evaluate`."""
 
 from __future__ import annotations
 
@@ -109,14 +109,3 @@ def evaluate(
             typer.echo(f"{key:>9}: {json.dumps(r[key])}")
     typer.echo(f"report: {r['report_path']}")
 
-
-@clean_errors
-def serve(
-    pause_on_shutdown: Annotated[bool, typer.Option("--pause-on-shutdown", help="pause the schedules on exit")] = False,
-    limit: Annotated[int | None, typer.Option(help="most flow runs at once")] = None,
-) -> None:
-    """Serve the deployments (nightly dataset build; on-demand build, train, evaluate)."""
-    from config import get_settings
-    from deployments.serve import serve_all
-
-    serve_all(get_settings(), pause_on_shutdown=pause_on_shutdown, limit=limit)
