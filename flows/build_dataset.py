@@ -28,6 +28,7 @@ from prefect.artifacts import (
     create_image_artifact,
     create_markdown_artifact,
     create_progress_artifact,
+    create_table_artifact,
     update_progress_artifact,
 )
 from prefect.filesystems import LocalFileSystem
@@ -47,6 +48,8 @@ from tasks.cache import results_dir
 from tasks.dataset import convert, extract, fetch_source, finalize, render, validate
 
 STAGES = ("render", "convert", "validate")
+UNTIL = ("extract", *STAGES)
+"""Where a build may stop (the REST API runs the seed's stages one call at a time)."""
 _RUN_ONLY = {"workers", "concurrency", "task_runner", "runner_address", "model_timeout_s", "name", "download"}
 """Settings that change how a build runs, not what it makes (left out of the dataset card)."""
 
@@ -70,7 +73,7 @@ def build_config(s: Settings) -> BuildConfig:
     return BuildConfig(views=tuple(s.render.views), size=s.render.size, style=s.render.style,
                        platform=s.render.gl_platform, tile=d.layout == "tile", bits=s.sequence.bits,
                        max_mb=d.max_file_mb, target=d.target, seed=d.seed, max_tokens=d.max_tokens,
-                       tokenizer=d.tokenizer or "")
+                       tokenizer=d.tokenizer or "", vary_prompts=d.vary_prompts)
 
 
 def resolve_settings(preset: str, source: str | None = None, path: str | None = None, name: str | None = None,
@@ -119,20 +122,28 @@ class _ProgressArtifacts:
             update_progress_artifact(self.ids[stage], 100.0 * done / total if total else 100.0, _sync=True)
 
 
-def _stage_table(name: str, stage: str, reports: list[dict], cached: int, models: int) -> None:
+def stage_row(stage: str, reports: list[dict], cached: int, models: int) -> dict:
+    """The stage's numbers, as its table artifact shows them (and the REST API reads them)."""
     seconds = sum(r.get("seconds", 0.0) for r in reports)
+    failed = sum(len(r.get("failed", [])) for r in reports)
+    warnings = sum(len(r.get("dropped", [])) + len(r.get("unlabeled", [])) for r in reports)
+    return {"stage": stage, "shards": len(reports), "cached": cached, "models": models,
+            "succeeded": models - failed, "failed": failed, "warnings": warnings,
+            "task_seconds": round(seconds, 2), "models_per_min": round(60 * models / seconds, 1) if seconds else None}
+
+
+def _stage_table(name: str, stage: str, reports: list[dict], cached: int, models: int) -> None:
+    create_table_artifact([stage_row(stage, reports, cached, models)], key=f"{_slug(name)}-{stage}",
+                          description=f"{name}: {stage} stage", _sync=True)
     failed: dict[str, int] = {}
     for r in reports:
         for f in r.get("failed", []):
             failed[f["error_class"]] = failed.get(f["error_class"], 0) + 1
-    rate = f"{60 * models / seconds:,.0f}" if seconds else "-"
-    lines = [f"### {stage}", "", "| shards | cached | models | failed | task seconds | models/min (per task-second) |",
-             "|---:|---:|---:|---:|---:|---:|",
-             f"| {len(reports)} | {cached} | {models} | {sum(failed.values())} | {seconds:.1f} | {rate} |", ""]
     if failed:
-        lines += ["| error | count |", "|---|---:|", *[f"| {k} | {v} |" for k, v in sorted(failed.items())]]
-    create_markdown_artifact("\n".join(lines), key=f"{_slug(name)}-{stage}", description=f"{name}: {stage} stage",
-                             _sync=True)
+        lines = [f"### {stage}: failures", "", "| error | count |", "|---|---:|",
+                 *[f"| {k} | {v} |" for k, v in sorted(failed.items())]]
+        create_markdown_artifact("\n".join(lines), key=f"{_slug(name)}-{stage}-failures",
+                                 description=f"{name}: {stage} failures by class", _sync=True)
 
 
 @flow(name="build-dataset", log_prints=True, task_runner=task_runner_for("threads"))
@@ -143,6 +154,7 @@ async def build_dataset(
     name: str | None = None,
     overrides: dict | None = None,
     force: bool = False,
+    until: str = "validate",
 ) -> dict:
     """Builds (or brings up to date) a dataset: extract -> render -> convert -> validate.
 
@@ -153,15 +165,19 @@ async def build_dataset(
         name: the dataset folder under <data_dir>/datasets (default: the preset's name).
         overrides: nested settings, e.g. {"dataset": {"shard_size": 64}, "render": {"style": "lines"}}.
         force: ignore cached shard results.
+        until: the last stage to run ("extract", "render", "convert" or "validate"); the dataset
+            files (train.json, ...) and its card are written only by a build that validates.
     """
     # The recipe is synchronous code; it runs in a thread of this async flow. (An async flow run
     # ends without waiting up to a second for Prefect's heartbeat thread, as a sync one does: a
     # cached re-build takes about half as long.)
-    return await asyncio.to_thread(_build, preset, source, path, name, overrides, force)
+    if until not in UNTIL:
+        raise ValueError(f"until={until!r}: expected one of {', '.join(UNTIL)}")
+    return await asyncio.to_thread(_build, preset, source, path, name, overrides, force, until)
 
 
 def _build(preset: str, source: str | None, path: str | None, name: str | None, overrides: dict | None,
-           force: bool) -> dict:
+           force: bool, until: str = "validate") -> dict:
     t0 = time.perf_counter()
     settings = resolve_settings(preset, source, path, name, overrides)
     ds = settings.dataset
@@ -186,21 +202,30 @@ def _build(preset: str, source: str | None, path: str | None, name: str | None, 
         shards = plan.shards
         slices = [[records[i] for i in s.ids] for s in shards]
         models = sum(len(s.ids) for s in shards)
-        for stage in STAGES:
+        create_table_artifact([{"stage": "extract", "listed": plan.info["source"].get("listed"), "models": models,
+                                "shards": len(shards), **plan.info["counts"]}],
+                              key=f"{_slug(name)}-extract", description=f"{name}: extract stage", _sync=True)
+        stages = STAGES[:UNTIL.index(until)]
+        for stage in stages:
             progress.start(stage, models)
+        if not stages:
+            return {"dataset": str(layout.root), "name": name, "until": until, "models": models,
+                    "counts": plan.info["counts"], "shards": len(shards), "seconds": round(time.perf_counter() - t0, 2)}
 
         storage = _result_storage(name, layout)
         opts = {"result_storage": storage, "refresh_cache": force}
-        rendered = render.with_options(**opts).map(
+        mapped = [render.with_options(**opts).map(
             unmapped(root), shards, slices, unmapped(str(plan.root)), unmapped(cfg), unmapped(ds.workers),
-            unmapped(ds.model_timeout_s))
-        converted = convert.with_options(**opts).map(unmapped(root), shards, slices, rendered, unmapped(cfg))
-        validated = validate.with_options(**opts).map(
-            unmapped(root), shards, slices, converted, unmapped(cfg), unmapped(ds.workers),
-            unmapped(ds.model_timeout_s))
+            unmapped(ds.model_timeout_s))]
+        if len(stages) > 1:
+            mapped.append(convert.with_options(**opts).map(unmapped(root), shards, slices, mapped[0], unmapped(cfg)))
+        if len(stages) > 2:
+            mapped.append(validate.with_options(**opts).map(
+                unmapped(root), shards, slices, mapped[1], unmapped(cfg), unmapped(ds.workers),
+                unmapped(ds.model_timeout_s)))
 
         results = {}
-        for stage, futures in zip(STAGES, (rendered, converted, validated), strict=True):
+        for stage, futures in zip(stages, mapped, strict=True):
             reports, cached, done = [], 0, 0
             for fut, shard in zip(futures, shards, strict=True):
                 reports.append(fut.result())
@@ -210,10 +235,16 @@ def _build(preset: str, source: str | None, path: str | None, name: str | None, 
                 else:  # shards that ran in other processes (Dask, Ray) report here
                     progress.at_least(stage, done)
             results[stage] = reports
-            if cached < len(reports):  # an all-cached stage keeps showing its last table
-                _stage_table(name, stage, reports, cached, models)
+            _stage_table(name, stage, reports, cached, models)
             print(f"{stage}: {len(reports)} shard(s), {cached} cached, "
                   f"{sum(len(r.get('failed', [])) for r in reports)} model failure(s)")
+        if until != "validate":
+            return {"dataset": str(layout.root), "name": name, "until": until, "models": models,
+                    "counts": plan.info["counts"], "shards": len(shards),
+                    "stages": {st: stage_row(st, results[st], sum(1 for f in futs if f.state.name == "Cached"), models)
+                               for st, futs in zip(stages, mapped, strict=True)},
+                    "seconds": round(time.perf_counter() - t0, 2)}
+        rendered, converted, validated = mapped
 
         config = {"source": ds.source, "path": str(ds.path or ""),
                   **{k: v for k, v in ds.model_dump(mode="json").items() if k not in _RUN_ONLY},
@@ -233,6 +264,8 @@ def _build(preset: str, source: str | None, path: str | None, name: str | None, 
             "failures": sum(row["count"] for row in validation["failures"]),
             "cached_shards": {s: sum(1 for f in futs if f.state.name == "Cached")
                               for s, futs in zip(STAGES, (rendered, converted, validated), strict=True)},
+            "stages": {st: stage_row(st, results[st], sum(1 for f in futs if f.state.name == "Cached"), models)
+                       for st, futs in zip(STAGES, mapped, strict=True)},
             "shards": len(shards), "seconds": round(wall, 2),
             "models_per_min": round(60 * models / wall, 1) if wall else None,
         }
@@ -268,12 +301,13 @@ def _summary_markdown(summary: dict, validation: dict) -> str:
 
 
 def run_build(preset: str = "demo", *, source: str | None = None, path: str | None = None, name: str | None = None,
-              overrides: dict | None = None, force: bool = False) -> dict:
+              overrides: dict | None = None, force: bool = False, until: str = "validate") -> dict:
     """Runs the flow with the task runner its settings ask for."""
     settings = resolve_settings(preset, source, path, name, overrides)
     ds = settings.dataset
     runner = task_runner_for(ds.task_runner, concurrency=ds.concurrency, address=ds.runner_address)
-    return asyncio.run(build_dataset.with_options(task_runner=runner)(preset, source, path, name, overrides, force))
+    return asyncio.run(build_dataset.with_options(task_runner=runner)(preset, source, path, name, overrides, force,
+                                                                              until))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -283,8 +317,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--path")
     p.add_argument("--name")
     p.add_argument("--force", action="store_true", help="ignore cached shard results")
+    p.add_argument("--until", choices=UNTIL, default="validate", help="the last stage to run")
     a = p.parse_args(argv)
-    summary = run_build(a.preset, source=a.source, path=a.path, name=a.name, force=a.force)
+    summary = run_build(a.preset, source=a.source, path=a.path, name=a.name, force=a.force, until=a.until)
     print(json.dumps(summary, indent=1))
     return 0
 

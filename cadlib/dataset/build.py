@@ -45,13 +45,14 @@ class BuildConfig:
     seed: int = 0
     max_tokens: int = 2048
     tokenizer: str = ""
+    vary_prompts: bool = True
 
     def key(self, stage: str) -> str:
         """A hash of the settings that `stage` and the stages before it depend on."""
         fields = {
             "render": ("views", "size", "style", "platform", "tile", "bits", "max_mb"),
             "convert": ("views", "size", "style", "platform", "tile", "bits", "max_mb", "target", "seed",
-                        "max_tokens", "tokenizer"),
+                        "max_tokens", "tokenizer", "vary_prompts"),
         }.get(stage, tuple(asdict(self)))
         d = {k: getattr(self, k) for k in fields}
         return hashlib.sha256(json.dumps([stage, d], sort_keys=True, default=list).encode()).hexdigest()[:32]
@@ -103,7 +104,8 @@ def convert_shard(layout: DatasetLayout, shard: Shard, records: dict[str, ModelR
                   cfg: BuildConfig, count_tokens: Callable[[str], int], progress: Progress | None = None) -> dict:
     """Builds the samples of a shard's rendered models; writes and returns its convert report."""
     ccfg = ConvertConfig(views=cfg.views, tile=cfg.tile, target=cfg.target, seed=cfg.seed,
-                         max_tokens=cfg.max_tokens, bits=cfg.bits)
+                         max_tokens=cfg.max_tokens, bits=cfg.bits,
+                         vary_prompts=cfg.vary_prompts)
     out = convert_models([records[m] for m in shard.ids], rendered["ok"], layout, ccfg, count_tokens)
     if progress:
         progress(len(shard.ids))

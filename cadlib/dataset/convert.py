@@ -25,6 +25,7 @@ class ConvertConfig:
     seed: int
     max_tokens: int
     bits: int
+    vary_prompts: bool = True
 
 
 def target_text(text: str, target: str, bits: int, model_id: str) -> str:
@@ -70,7 +71,7 @@ def convert_models(
         for view, image in names:
             sid = f"{rec.id}_{view}"
             prompt = prompt_for(sid, view=None if cfg.tile else view, views=cfg.views, seed=cfg.seed,
-                                cadquery=cfg.target == "cadquery")
+                                cadquery=cfg.target == "cadquery", vary=cfg.vary_prompts)
             n = count_tokens(prompt) + count_tokens(answer)
             sample = {"id": sid, "model_id": rec.id, "split": rec.split, "view": view, "image": image,
                       "prompt": prompt, "target": answer, "tokens": n}

@@ -29,11 +29,13 @@ def choose(seed: int, sample_id: str, n: int) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}:{sample_id}".encode()).digest()[:4], "big") % n
 
 
-def prompt_for(sample_id: str, *, view: str | None, views: tuple[str, ...], seed: int, cadquery: bool) -> str:
-    """The human turn of one sample, `<image>` on its own first line."""
+def prompt_for(sample_id: str, *, view: str | None, views: tuple[str, ...], seed: int, cadquery: bool,
+               vary: bool = True) -> str:
+    """The human turn of one sample, `<image>` on its own first line; `vary=False` always uses the
+    first template."""
     if view is not None:
-        text = VIEW_PROMPTS[choose(seed, sample_id, len(VIEW_PROMPTS))].format(view=view)
+        text = VIEW_PROMPTS[choose(seed, sample_id, len(VIEW_PROMPTS)) if vary else 0].format(view=view)
     else:
         names = ", ".join(views[:-1]) + f" and {views[-1]}" if len(views) > 1 else views[0]
-        text = TILE_PROMPTS[choose(seed, sample_id, len(TILE_PROMPTS))].format(views=names)
+        text = TILE_PROMPTS[choose(seed, sample_id, len(TILE_PROMPTS)) if vary else 0].format(views=names)
     return f"{IMAGE_TOKEN}\n{text}{CADQUERY_SUFFIX if cadquery else ''}"

@@ -87,6 +87,33 @@ def test_rerun_is_cached_and_a_changed_file_redoes_only_its_shard(tmp_path):
     assert fourth["cached_shards"]["render"] == 2 and (root / "images" / f"{model}_top.png").is_file()
 
 
+def test_a_build_stops_after_the_stage_asked_and_goes_on_from_the_cache(tmp_path):
+    """The REST API runs the seed's stages one call at a time: extract, then render, then the rest."""
+    from cadlib.dataset.catalog import describe, stage_progress
+    from cadlib.dataset.layout import DatasetLayout
+
+    preset = str(tiny_yaml(tmp_path / "staged.yaml", tmp_path / "data"))
+    layout = DatasetLayout(tmp_path / "data" / "datasets" / "staged")
+    first = run_build(preset, until="extract")
+    assert first["models"] == 12 and "stages" not in first and not layout.images.exists()
+    assert stage_progress(layout)["stages"]["render"] == {"done": 0, "total": 3}
+    rendered = run_build(preset, until="render")
+    assert rendered["stages"]["render"]["succeeded"] == 12 and set(rendered["stages"]) == {"render"}
+    assert not layout.split_file("train", "json").exists() and describe(layout)["status"] == "partial"
+    assert describe(layout)["images"] == 36
+    full = run_build(preset)
+    assert full["cached_shards"] == {"render": 3, "convert": 0, "validate": 0} and full["valid"]
+    assert describe(layout)["status"] == "ready" and describe(layout)["conversations"] == 36
+    assert all(s["done"] == s["total"] for s in stage_progress(layout)["stages"].values())
+
+
+def test_one_prompt_template_when_asked(tmp_path):
+    run_build(str(tiny_yaml(tmp_path / "plain.yaml", tmp_path / "data", vary_prompts=False)))
+    records = json.loads((tmp_path / "data" / "datasets" / "plain" / "train.json").read_text())
+    prompts = {r["conversations"][0]["value"].replace(r["id"].rsplit("_", 1)[1], "VIEW") for r in records}
+    assert len(prompts) == 1
+
+
 def test_token_limit_drops_and_counts_never_truncates(tmp_path):
     summary = run_build(str(tiny_yaml(tmp_path / "short.yaml", tmp_path / "data", max_tokens=120)))
     root = tmp_path / "data" / "datasets" / "short"

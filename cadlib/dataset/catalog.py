@@ -1,0 +1,92 @@
+"""What is on disk: the datasets under a folder, and how far each one's stages got.
+
+Read by the REST API (dataset list and status) and `cadrecon dataset` commands; a folder counts
+as a dataset once its extract stage has written `extract.json`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cadlib.dataset.layout import SPLITS, DatasetLayout, read_json
+
+STAGE_NAMES = {"extract": "extraction", "render": "rendering", "convert": "conversion", "validate": "validation"}
+"""Stage -> the seed's name for it."""
+
+
+def _size(root: Path) -> int:
+    total = 0
+    for dirpath, _dirs, files in os.walk(root):
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(dirpath, f)).st_size
+            except OSError:
+                continue
+    return total
+
+
+def human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TB"
+
+
+def stage_progress(layout: DatasetLayout) -> dict:
+    """Per stage: shards done of shards planned, from the reports the stages write.
+
+    Returns ``{"models": int, "shards": int, "stages": {stage: {"done": int, "total": int}}}``; a
+    dataset whose extract never ran has ``shards == 0`` and nothing done.
+    """
+    try:
+        info = read_json(layout.extract_report)
+    except (OSError, ValueError):
+        return {"models": 0, "shards": 0, "stages": {s: {"done": 0, "total": 0} for s in STAGE_NAMES}}
+    shards = int(info.get("shards", 0))
+    models = sum(int(v) for v in info.get("counts", {}).values())
+    stages = {"extract": {"done": 1, "total": 1}}
+    for stage in ("render", "convert", "validate"):
+        done = sum(1 for i in range(shards) if layout.shard_report(stage, i).is_file())
+        stages[stage] = {"done": done, "total": shards}
+    if layout.validation.is_file():  # assembly and the dataset-level checks ran too
+        stages["validate"]["done"] = shards
+    else:
+        stages["validate"]["done"] = min(stages["validate"]["done"], max(0, shards - 1))
+    return {"models": models, "shards": shards, "stages": stages}
+
+
+def describe(layout: DatasetLayout) -> dict:
+    """One dataset's summary: models, images, conversations (samples), size and status.
+
+    Status: ``ready`` (validated without structural errors), ``invalid`` (validated with some),
+    ``partial`` (some stages done), ``empty`` (nothing extracted).
+    """
+    prog = stage_progress(layout)
+    images = sum(1 for _ in layout.images.glob("*.png")) if layout.images.is_dir() else 0
+    conversations = {s: 0 for s in SPLITS}
+    status = "empty" if not prog["shards"] and not layout.extract_report.is_file() else "partial"
+    validation = None
+    if layout.validation.is_file():
+        try:
+            validation = read_json(layout.validation)
+        except ValueError:
+            validation = None
+    if validation is not None:
+        conversations.update(validation.get("samples", {}))
+        status = "ready" if validation.get("ok") else "invalid"
+    size = _size(layout.root)
+    return {"name": layout.root.name, "models": prog["models"], "images": images,
+            "conversations": sum(conversations.values()), "conversations_by_split": conversations,
+            "size": human_size(size), "size_bytes": size, "status": status, "path": str(layout.root)}
+
+
+def list_datasets(datasets_dir: str | Path) -> list[dict]:
+    """Every dataset folder under `datasets_dir`, by name."""
+    root = Path(datasets_dir)
+    if not root.is_dir():
+        return []
+    return [describe(DatasetLayout(p)) for p in sorted(root.iterdir())
+            if p.is_dir() and (p / "extract.json").is_file()]
