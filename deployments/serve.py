@@ -3,8 +3,9 @@
 - ``build-dataset/nightly``: the incremental dataset build on a cron schedule; the preset, source
   and path it builds are the schedule's own parameters (settings section `schedule`), so a changed
   folder is picked up night after night and only new or changed models are redone.
-- ``build-dataset/on-demand``, ``train/on-demand``, ``evaluate/on-demand``: no schedule; started from
-  the UI, the CLI or the REST API with their parameters.
+- ``build-dataset/on-demand``, ``train/on-demand``, ``evaluate/on-demand``, ``reconstruct/on-demand``:
+  no schedule; started from the UI, the CLI or the REST API (`deployments/api.py`) with their
+  parameters.
 
 `cadrecon serve` runs them in this process (Prefect's `serve`); schedules stay active when it stops
 unless `--pause-on-shutdown`. For work pools (a process pool; a GPU pool for training) see
@@ -18,7 +19,8 @@ from prefect.schedules import Cron
 from config import Settings
 
 NIGHTLY = "build-dataset/nightly"
-ON_DEMAND = {"build_dataset": "build-dataset/on-demand", "train": "train/on-demand", "evaluate": "evaluate/on-demand"}
+ON_DEMAND = {"build_dataset": "build-dataset/on-demand", "train": "train/on-demand", "evaluate": "evaluate/on-demand",
+             "reconstruct": "reconstruct/on-demand"}
 
 
 def nightly_parameters(settings: Settings) -> dict:
@@ -35,6 +37,7 @@ def build_deployments(settings: Settings) -> list:
     """The RunnerDeployments `serve` runs (nothing is registered until they are served)."""
     from flows.build_dataset import build_dataset
     from flows.evaluate import evaluate
+    from flows.reconstruct import reconstruct
     from flows.train import train
 
     s = settings.schedule
@@ -52,6 +55,8 @@ def build_deployments(settings: Settings) -> list:
         train.to_deployment(name="on-demand", tags=["cadrecon", "train"], description="LoRA fine-tuning."),
         evaluate.to_deployment(name="on-demand", tags=["cadrecon", "evaluate"],
                                description="Score an adapter on a dataset split."),
+        reconstruct.to_deployment(name="on-demand", tags=["cadrecon", "reconstruct"],
+                                  description="Reconstruct one uploaded CAD or mesh file."),
     ]
 
 

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from prefect import flow
-from prefect.artifacts import create_image_artifact, create_markdown_artifact
+from prefect.artifacts import create_image_artifact, create_markdown_artifact, create_table_artifact
 
 from config import get_settings
 from config.recipes import TINY, load_recipe
@@ -40,7 +40,8 @@ def dataset_root(dataset: str) -> Path:
 
 
 @flow(name="train", log_prints=True)
-async def train(dataset: str = "demo", recipe: str = "tiny_cpu", test_run: bool = False, out: str | None = None) -> dict:
+async def train(dataset: str = "demo", recipe: str = "tiny_cpu", test_run: bool = False, out: str | None = None,
+                overrides: dict | None = None) -> dict:
     """Fine-tunes the recipe's model with LoRA on a dataset.
 
     Args:
@@ -48,14 +49,15 @@ async def train(dataset: str = "demo", recipe: str = "tiny_cpu", test_run: bool 
         recipe: a recipe name (config/training) or YAML file.
         test_run: the convergence test (few samples, few epochs) instead of full training.
         out: the run folder (default <data_dir>/runs/<dataset>-<recipe>-<test|full>).
+        overrides: recipe values on top of the YAML, e.g. {"epochs": 2, "lora": {"r": 16}}.
     """
-    return await asyncio.to_thread(_train, dataset, recipe, test_run, out)
+    return await asyncio.to_thread(_train, dataset, recipe, test_run, out, overrides)
 
 
-def _train(dataset: str, recipe_name: str, test_run: bool, out: str | None) -> dict:
+def _train(dataset: str, recipe_name: str, test_run: bool, out: str | None, overrides: dict | None = None) -> dict:
     data_dir = Path(get_settings().data_dir)
     root = dataset_root(dataset)
-    recipe = load_recipe(recipe_name)
+    recipe = load_recipe(recipe_name, overrides)
     mode = "test-run" if test_run else "full"
     run_dir = Path(out) if out else data_dir / "runs" / f"{root.name}-{recipe.name}-{'test' if test_run else 'full'}"
     model = recipe.model
@@ -76,12 +78,21 @@ def _train(dataset: str, recipe_name: str, test_run: bool, out: str | None) -> d
                              key=f"{key}-report", description="epoch table and verdict", _sync=True)
     create_image_artifact(image_url="data:image/png;base64," + base64.b64encode(loss_curve_png(report["history"])).decode(),
                           key=f"{key}-loss-curve", description="loss per epoch", _sync=True)
+    create_table_artifact([summary_row(report)], key=f"{key}-summary", description="training result", _sync=True)
     print(epoch_table(report))
     return report
 
 
-def run_train(dataset: str = "demo", recipe: str = "tiny_cpu", *, test_run: bool = False, out: str | None = None) -> dict:
-    return asyncio.run(train(dataset, recipe, test_run, out))
+def summary_row(report: dict) -> dict:
+    """One row of a finished run's numbers (the REST API's results read it)."""
+    keys = ("mode", "verdict", "loss_reduction_pct", "train_samples", "val_samples", "epochs", "global_step",
+            "samples_per_second", "train_seconds", "peak_memory_mb", "device", "precision", "adapter")
+    return {k: report.get(k) for k in keys}
+
+
+def run_train(dataset: str = "demo", recipe: str = "tiny_cpu", *, test_run: bool = False, out: str | None = None,
+              overrides: dict | None = None) -> dict:
+    return asyncio.run(train(dataset, recipe, test_run, out, overrides))
 
 
 def main(argv: list[str] | None = None) -> int:

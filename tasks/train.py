@@ -11,6 +11,7 @@ from prefect import get_run_logger, task
 from prefect.artifacts import (
     create_image_artifact,
     create_progress_artifact,
+    create_table_artifact,
     update_progress_artifact,
 )
 
@@ -48,9 +49,10 @@ def fit(spec: TrainSpec, dataset_root: str, train_n: int | None, val_n: int | No
 
     def on_epoch(row: dict) -> None:
         log.info("epoch %s: train loss %.4f, val loss %s", row["epoch"], row["train_loss"], row["val_loss"])
-        history.append(row)
+        history.append({**row, "total_epochs": spec.epochs})
         with contextlib.suppress(Exception):  # cosmetic: never fail training over the UI
             update_progress_artifact(progress, 100.0 * row["step"] / max(1, row["max_steps"]), _sync=True)
+            create_table_artifact(history, key=f"{key}-epochs", description="loss per epoch (live)", _sync=True)
             png = base64.b64encode(loss_curve_png(history)).decode()
             create_image_artifact(image_url="data:image/png;base64," + png, key=f"{key}-loss-curve",
                                   description="loss per epoch", _sync=True)

@@ -96,9 +96,11 @@ def _history(log_history: list[dict]) -> list[dict]:
         if "epoch" not in entry:
             continue
         e = max(1, math.ceil(entry["epoch"] - 1e-6))
-        row = epochs.setdefault(e, {"epoch": e, "losses": [], "val_loss": None})
+        row = epochs.setdefault(e, {"epoch": e, "losses": [], "val_loss": None, "lr": None})
         if "loss" in entry:
             row["losses"].append(entry["loss"])
+        if "learning_rate" in entry:
+            row["lr"] = entry["learning_rate"]
         if "eval_loss" in entry:
             row["val_loss"] = entry["eval_loss"]
     out = []
@@ -106,7 +108,8 @@ def _history(log_history: list[dict]) -> list[dict]:
         row = epochs[e]
         if row["losses"]:
             out.append({"epoch": e, "train_loss": round(sum(row["losses"]) / len(row["losses"]), 5),
-                        "val_loss": None if row["val_loss"] is None else round(row["val_loss"], 5)})
+                        "val_loss": None if row["val_loss"] is None else round(row["val_loss"], 5),
+                        "learning_rate": row["lr"]})
     return out
 
 

@@ -10,7 +10,8 @@ def test_deployments_and_the_nightly_schedule():
     settings = load_settings("demo", schedule={"nightly_cron": "30 3 * * *", "preset": "deepcad_1k",
                                                "source": "files", "path": "/data/incoming"})
     deps = {f"{d.flow_name}/{d.name}": d for d in build_deployments(settings)}
-    assert set(deps) == {"build-dataset/nightly", "build-dataset/on-demand", "train/on-demand", "evaluate/on-demand"}
+    assert set(deps) == {"build-dataset/nightly", "build-dataset/on-demand", "train/on-demand", "evaluate/on-demand",
+                         "reconstruct/on-demand"}
     nightly = deps["build-dataset/nightly"]
     (sched,) = nightly.schedules
     assert sched.schedule.cron == "30 3 * * *" and sched.active

@@ -79,6 +79,35 @@ def test_reconstruct_rebuilds_scores_and_writes_step(trained, tmp_path, monkeypa
     assert (tmp_path / "out" / "side_by_side.png").is_file()
 
 
+def test_reconstruct_flow_writes_its_result_and_publishes_it(trained, tmp_path, monkeypatch):
+    """The flow the REST API's POST /reconstruct starts: result.json on disk, and the table
+    artifact GET /reconstruct/{job_id} reads."""
+    import asyncio
+
+    from cadlib import read_sequence, to_text
+    from cadlib.synth import ModelBuilder, rect
+    from cadlib.transform import normalize
+    from flows.reconstruct import run_reconstruct
+    from tests.flows.test_train_flow import _latest_job
+
+    _, adapter = trained
+    b = ModelBuilder()
+    b.extrude("xy", (0, 0, 0), [rect(0, 0, 0.03, 0.01)], "NewBody", "OneSide", 0.005)
+    src = tmp_path / "plate.json"
+    src.write_text(json.dumps(b.json()))
+    text = to_text(normalize(read_sequence(src)[0]))
+    monkeypatch.setattr("vlm.generate.generate_batch", lambda *a, samples=1, **k: [[text] * samples])
+    result = run_reconstruct(str(src), str(adapter), samples=1)
+    assert result["step"] == str(tmp_path / "plate_reconstruction.step") and result["valid"] == 3
+    saved = json.loads((tmp_path / "plate_reconstruction" / "result.json").read_text())
+    assert saved["best_of_n"]["iou"] > 0.99  # 8-bit quantisation of the 5 mm plate
+    job = asyncio.run(_latest_job("reconstruct"))
+    (row,) = job.table("reconstruction")
+    assert row["valid"] == 3 and row["best_of_n_text"] == text and row["step"] == result["step"]
+    with pytest.raises(ValueError, match="not an adapter folder"):
+        run_reconstruct(str(src), str(tmp_path))
+
+
 @pytest.mark.realdata
 @pytest.mark.parametrize("rel", ["step/KaneLi01+CADIMG/00200000_38fdf5917c579929b681cd30_step_003.step",
                                  "obj/mikedh+trimesh/fandisk.obj"])
