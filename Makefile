@@ -5,6 +5,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 GL_PACKAGES := libegl1 libegl-mesa0 libgl1-mesa-dri libgles2
+TEST_PACKAGES := postgresql
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PYOPENGL_PLATFORM ?= egl
 
@@ -12,14 +13,19 @@ export PYOPENGL_PLATFORM ?= egl
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
-	@missing=""; for p in $(GL_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+# Installs the Debian packages of $(1) that are missing (as root), else says which to install.
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then echo "installing$$missing"; \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing) >/dev/null \
 	    || { echo "error: apt-get could not install$$missing"; exit 1; }; \
-	  else echo "warning: headless GL packages missing ($$missing); run as root or install them"; fi; \
+	  else echo "warning: Debian packages missing ($$missing); run as root or install them"; fi; \
 	fi
+endef
+
+$(VENV)/.installed: pyproject.toml
+	$(call apt_install,$(GL_PACKAGES))
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (Python 3.11 is required)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
@@ -30,8 +36,10 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(BIN)/cadrecon demo
 
+# The REST API's integration test starts a PostgreSQL of its own (Debian's `postgresql` binaries).
 test: setup
-	$(BIN)/python -m pytest -q
+	$(call apt_install,$(TEST_PACKAGES))
+	CADRECON_TEST_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest -q
 
 lint: setup
 	$(BIN)/ruff check .

@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -60,6 +60,7 @@ class DatasetSettings(BaseModel):
     seed: int = 0
     target: Literal["sequence", "cadquery"] = Field("sequence", description="what the assistant answers")
     layout: Literal["per_view", "tile"] = Field("per_view", description="a sample per view, or one tiled image per model")
+    vary_prompts: bool = Field(True, description="varied, seeded prompt wordings; false: always the first template")
     max_tokens: int = Field(2048, ge=16, description="longer samples are dropped (and counted), never truncated")
     tokenizer: str | None = Field(None, description="tokenizer (HF id or folder) for the length filter; none: estimate")
 
@@ -92,6 +93,28 @@ class ScheduleSettings(BaseModel):
     active: bool = True
 
 
+class ApiSettings(BaseModel):
+    """The REST API (`cadrecon api`) that starts and reads Prefect runs."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(7001, ge=1, le=65535, description="the seed's port")
+    token: SecretStr | None = Field(
+        None, description="bearer token for mutating endpoints; none: one is generated at start-up and logged")
+    protect_reads: bool = Field(False, description="require the token on GET endpoints too")
+    max_upload_mb: float = Field(100.0, gt=0, description="larger uploads to POST /reconstruct answer 413")
+    upload_suffixes: list[str] = Field(
+        default_factory=lambda: [".step", ".stp", ".ifc", ".obj", ".stl", ".json", ".ply", ".off", ".glb", ".gltf"],
+        description="file suffixes POST /reconstruct accepts")
+    model: str | None = Field(None, description="default adapter folder for POST /reconstruct")
+    recipe: str = Field("tiny_cpu", description="training recipe the training endpoints start from")
+    wait_max_s: float = Field(600.0, ge=0, description="the most a request may ask to wait for its run")
+
+    @field_validator("upload_suffixes")
+    @classmethod
+    def _dotted(cls, v: list[str]) -> list[str]:
+        return [s.lower() if s.startswith(".") else f".{s.lower()}" for s in v]
+
+
 class Settings(BaseSettings):
     """All of cadrecon's settings."""
 
@@ -103,6 +126,7 @@ class Settings(BaseSettings):
     dataset: DatasetSettings = DatasetSettings()
     render: RenderSettings = RenderSettings()
     schedule: ScheduleSettings = ScheduleSettings()
+    api: ApiSettings = ApiSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -171,11 +171,24 @@ def serve(
     pause_on_shutdown: Annotated[bool, typer.Option("--pause-on-shutdown", help="pause the schedules on exit")] = False,
     limit: Annotated[int | None, typer.Option(help="most flow runs at once")] = None,
 ) -> None:
-    """Serve the deployments (nightly dataset build; on-demand build, train, evaluate)."""
+    """Serve the deployments (nightly dataset build; on-demand build, train, evaluate, reconstruct)."""
     from config import get_settings
     from deployments.serve import serve_all
 
     serve_all(get_settings(), pause_on_shutdown=pause_on_shutdown, limit=limit)
+
+
+@app.command()
+@clean_errors
+def api(
+    host: Annotated[str | None, typer.Option(help="interface to bind (default: api.host, 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default: api.port, 7001)")] = None,
+) -> None:
+    """The REST API that starts and reads runs (Swagger at /docs); `cadrecon serve` runs them."""
+    from config import get_settings
+    from deployments.api import serve_api
+
+    serve_api(get_settings(), host, port)
 
 
 def main() -> None:  # pragma: no cover - console script

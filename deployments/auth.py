@@ -1,0 +1,44 @@
+"""The API's dependencies: its settings, and the bearer token on mutating endpoints."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from config import Settings
+
+_bearer = HTTPBearer(auto_error=False, description="the token of `api.token` (CADRECON_API__TOKEN)")
+
+
+def app_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def _check(request: Request, creds: HTTPAuthorizationCredentials | None) -> None:
+    token: str = request.app.state.token
+    if creds is None or creds.scheme.lower() != "bearer":
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing bearer token (Authorization: Bearer <token>)",
+                            headers={"WWW-Authenticate": "Bearer"})
+    if not hmac.compare_digest(creds.credentials.encode(), token.encode()):
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+
+
+def require_token(request: Request,
+                  creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None) -> None:
+    """Every mutating endpoint depends on this."""
+    _check(request, creds)
+
+
+def require_token_for_reads(request: Request,
+                            creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None) -> None:
+    """GET endpoints: the token only when `api.protect_reads` is set."""
+    if request.app.state.settings.api.protect_reads:
+        _check(request, creds)
+
+
+SettingsDep = Annotated[Settings, Depends(app_settings)]
+Write = Depends(require_token)
+Read = Depends(require_token_for_reads)

@@ -1,0 +1,225 @@
+"""The one module through which the REST API talks to Prefect: start a deployment, read a run
+(state, parameters, artifacts), find a dataset's runs, cancel.
+
+A *job* is a Prefect flow run; its id is the flow-run id. Every run the API starts carries the tags
+``cadrecon-api`` and ``cadrecon-scope:<scope>`` (e.g. ``dataset:demo``): the scope is what two runs
+must not work on at once (one dataset folder, one training run folder).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    FlowFilter,
+    FlowFilterName,
+    FlowRunFilter,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+    FlowRunFilterTags,
+)
+from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.sorting import ArtifactSort, FlowRunSort
+from prefect.deployments import arun_deployment
+from prefect.exceptions import ObjectNotFound
+from prefect.states import State
+
+API_TAG = "cadrecon-api"
+SCOPE_TAG = "cadrecon-scope:"
+FLOWS = ["build-dataset", "train", "evaluate", "reconstruct"]
+ACTIVE = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.PAUSED, StateType.CANCELLING]
+
+
+class JobNotFound(LookupError):
+    """No flow run with this id (or not one of the kind asked for)."""
+
+
+class DeploymentMissing(RuntimeError):
+    """The deployment is not registered: nothing serves it (`cadrecon serve` is not running)."""
+
+
+class ScopeBusy(RuntimeError):
+    """Another run is already working on the same dataset or run folder."""
+
+    def __init__(self, scope: str, job: Job) -> None:
+        super().__init__(f"{scope} is busy: job {job.id} ({job.flow}, {job.state}) is working on it")
+        self.scope, self.job = scope, job
+
+
+@dataclass
+class Job:
+    """What the API needs to know about a flow run."""
+
+    id: str
+    name: str
+    flow: str
+    state: str  # Prefect's state name: Scheduled, Running, Completed, Failed, Cancelled, Crashed, ...
+    state_type: str  # SCHEDULED, PENDING, RUNNING, COMPLETED, FAILED, CANCELLED, CRASHED, ...
+    message: str | None
+    parameters: dict
+    tags: list[str]
+    created: datetime | None
+    start_time: datetime | None
+    end_time: datetime | None
+    artifacts: dict[str, Any] = field(default_factory=dict)
+    """Latest data per artifact key (tables parsed from JSON, progress as a float)."""
+
+    @property
+    def final(self) -> bool:
+        return self.state_type in ("COMPLETED", "FAILED", "CANCELLED", "CRASHED")
+
+    @property
+    def seconds(self) -> float | None:
+        if self.start_time is None:
+            return None
+        end = self.end_time or datetime.now(UTC)
+        return max(0.0, (end - self.start_time).total_seconds())
+
+    def table(self, suffix: str) -> list[dict] | None:
+        """The latest table artifact whose key ends with `suffix`."""
+        for key, data in self.artifacts.items():
+            if key.endswith(suffix) and isinstance(data, list):
+                return data
+        return None
+
+    def progress(self, suffix: str) -> float | None:
+        for key, data in self.artifacts.items():
+            if key.endswith(suffix) and isinstance(data, (int, float)):
+                return float(data)
+        return None
+
+
+def scope_tag(scope: str) -> str:
+    return SCOPE_TAG + scope
+
+
+def request_key(route: str, body: dict, generation: str) -> str:
+    """An idempotency key for a request: the same request, made again before the scope's latest
+    run has finished (a double click, a client retry), gets the same run back."""
+    blob = json.dumps([route, body, generation], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:40]
+
+
+def _job(run, flow_name: str, artifacts: dict | None = None) -> Job:
+    st = run.state
+    return Job(id=str(run.id), name=run.name, flow=flow_name, state=st.name if st else "Unknown",
+               state_type=st.type.value if st else "UNKNOWN", message=st.message if st else None,
+               parameters=dict(run.parameters or {}), tags=list(run.tags or []), created=run.created,
+               start_time=run.start_time, end_time=run.end_time, artifacts=artifacts or {})
+
+
+def _artifact_data(a) -> Any:
+    if a.type == "table" and isinstance(a.data, str):
+        try:
+            return json.loads(a.data)
+        except ValueError:
+            return None
+    return a.data
+
+
+async def read_job(job_id: str, *, flow: str | None = None, artifacts: bool = True) -> Job:
+    """The run with its latest artifacts; `flow` restricts it to one flow (else JobNotFound)."""
+    try:
+        uid = UUID(job_id)
+    except ValueError:
+        raise JobNotFound(f"no job {job_id!r}: job ids are flow-run UUIDs") from None
+    async with get_client() as client:
+        try:
+            run = await client.read_flow_run(uid)
+        except ObjectNotFound:
+            raise JobNotFound(f"no job {job_id}") from None
+        flow_name = (await client.read_flow(run.flow_id)).name
+        if flow is not None and flow_name != flow:
+            raise JobNotFound(f"job {job_id} is a {flow_name} run, not a {flow} run")
+        data: dict[str, Any] = {}
+        if artifacts:
+            found = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[uid])),
+                sort=ArtifactSort.UPDATED_DESC, limit=200)
+            for a in found:  # newest first: keep the first of each key
+                if a.key and a.key not in data:
+                    data[a.key] = _artifact_data(a)
+    return _job(run, flow_name, data)
+
+
+async def scope_runs(scope: str, *, active_only: bool = False, limit: int = 5) -> list[Job]:
+    """The runs started for a scope, newest first (without artifacts)."""
+    flt = FlowRunFilter(tags=FlowRunFilterTags(all_=[scope_tag(scope)]))
+    if active_only:
+        flt = FlowRunFilter(tags=flt.tags, state=FlowRunFilterState(type=FlowRunFilterStateType(any_=ACTIVE)))
+    async with get_client() as client:
+        runs = await client.read_flow_runs(flow_run_filter=flt, sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=limit)
+        names: dict = {}
+        out = []
+        for r in runs:
+            if r.flow_id not in names:
+                names[r.flow_id] = (await client.read_flow(r.flow_id)).name
+            out.append(_job(r, names[r.flow_id]))
+    return out
+
+
+async def start(deployment: str, parameters: dict, *, scope: str, kind: str, key: str | None = None,
+                route: str = "", exclusive: bool = True) -> tuple[Job, bool]:
+    """Starts `deployment` (``flow/deployment``) with `parameters` and returns (job, reused).
+
+    The idempotency key is the client's when given, else one derived from the request and the
+    scope's latest run; an identical request made while its run is still going gets that run back
+    (reused=True). With `exclusive`, a different request on a busy scope raises ScopeBusy.
+    """
+    busy = await scope_runs(scope, active_only=True, limit=1)
+    if busy:
+        if busy[0].parameters == parameters:
+            return busy[0], True
+        if exclusive:
+            raise ScopeBusy(scope, busy[0])
+    recent = await scope_runs(scope, limit=1)
+    generation = recent[0].id if recent else "none"
+    idem = f"{route}:{key}" if key else request_key(route, {"deployment": deployment, **parameters}, generation)
+    async with get_client() as client:
+        try:
+            await client.read_deployment_by_name(deployment)
+        except ObjectNotFound:
+            raise DeploymentMissing(f"deployment {deployment!r} is not registered: start `cadrecon serve` "
+                                    "(or `prefect deploy` with a worker) against this Prefect API") from None
+        before = datetime.now(UTC)
+        run = await arun_deployment(deployment, client=client, parameters=parameters, timeout=0,
+                                    tags=[API_TAG, scope_tag(scope), f"cadrecon-job:{kind}"],
+                                    idempotency_key=idem, as_subflow=False)
+        flow_name = (await client.read_flow(run.flow_id)).name
+    return _job(run, flow_name), bool(run.created and run.created < before)
+
+
+async def cancel(job_id: str) -> Job:
+    """Asks Prefect to cancel a run (the process serving it stops the flow); returns it after."""
+    job = await read_job(job_id, artifacts=False)
+    if job.final:
+        return job
+    # A run no process has picked up yet is cancelled at once; a running one is asked to stop, and
+    # the runner serving it kills the flow and marks it Cancelled.
+    waiting = job.state_type in ("SCHEDULED", "PENDING", "PAUSED")
+    state = State(type=StateType.CANCELLED, name="Cancelled", message="cancelled through the API") if waiting \
+        else State(type=StateType.CANCELLING, name="Cancelling", message="cancelled through the API")
+    async with get_client() as client:
+        await client.set_flow_run_state(UUID(job_id), state=state, force=waiting)
+    return await read_job(job_id, artifacts=False)
+
+
+async def health() -> dict:
+    """Whether the Prefect API answers, and which of our deployments it knows."""
+    async with get_client() as client:
+        ok = (await client.api_healthcheck()) is None
+        names: list[str] = []
+        if ok:
+            flows = {f.id: f.name for f in await client.read_flows(flow_filter=FlowFilter(name=FlowFilterName(any_=FLOWS)))}
+            if flows:
+                deps = await client.read_deployments(flow_filter=FlowFilter(name=FlowFilterName(any_=FLOWS)))
+                names = sorted(f"{flows.get(d.flow_id, '?')}/{d.name}" for d in deps)
+        return {"api_url": str(client.api_url), "reachable": ok, "deployments": names}

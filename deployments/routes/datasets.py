@@ -1,0 +1,277 @@
+"""/training/datasets: list, status, and the seed's four stages (each starts a build-dataset run)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Header, HTTPException, status
+from fastapi import Path as PathParam
+
+from cadlib.dataset.catalog import STAGE_NAMES, describe, list_datasets, stage_progress
+from cadlib.dataset.layout import DatasetLayout, read_json
+from deployments import jobs
+from deployments.auth import Read, SettingsDep, Write
+from deployments.schemas import (
+    NAME_PATTERN,
+    ConvertOutput,
+    ConvertRequest,
+    ConvertResponse,
+    DatasetList,
+    DatasetStatus,
+    DatasetSummary,
+    ExtractRequest,
+    ExtractResponse,
+    Progress,
+    RenderRequest,
+    RenderResponse,
+    ValidateRequest,
+    ValidateResponse,
+    ValidationChecks,
+    ValidationStats,
+)
+from deployments.serve import ON_DEMAND
+from deployments.views import build_stages
+
+router = APIRouter(prefix="/training/datasets", tags=["datasets"])
+DEPLOYMENT = ON_DEMAND["build_dataset"]
+Name = Annotated[str, PathParam(pattern=NAME_PATTERN, description="dataset name")]
+IdempotencyKey = Annotated[str | None, Header(max_length=200, description="a client's key: the same key, the same run")]
+
+
+def datasets_dir(settings) -> Path:
+    return Path(settings.data_dir).resolve() / "datasets"
+
+
+def layout_for(settings, name: str) -> DatasetLayout:
+    if ".." in name:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"bad dataset name {name!r}: '..' is not allowed")
+    return DatasetLayout(datasets_dir(settings) / name)
+
+
+def scope(name: str) -> str:
+    return f"dataset:{name}"
+
+
+def models_per_minute(settings) -> float | None:
+    """The throughput of the most recent finished build on this server (for estimates)."""
+    runs = sorted(datasets_dir(settings).glob("*/.cache/runs/*.json"), key=lambda p: p.name)
+    for path in reversed(runs):
+        try:
+            rate = read_json(path).get("models_per_min")
+        except (OSError, ValueError):
+            continue
+        if rate:
+            return float(rate)
+    return None
+
+
+def estimate(settings, models: int) -> float | None:
+    rate = models_per_minute(settings)
+    return round(60.0 * models / rate, 1) if rate and models else None
+
+
+def under_data_dir(settings, path: str) -> str:
+    """A client-given path, accepted only inside the data folder (the API never reads elsewhere)."""
+    root = Path(settings.data_dir).resolve()
+    p = (root / path).resolve()
+    if not p.is_relative_to(root):
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"path {path!r} must lie under the data folder {root}")
+    return str(p)
+
+
+async def previous_parameters(settings, name: str) -> dict:
+    """The parameters of the dataset's last API run; else rebuilt from its dataset_info.json."""
+    runs = await jobs.scope_runs(scope(name), limit=1)
+    if runs:
+        return dict(runs[0].parameters)
+    layout = layout_for(settings, name)
+    try:
+        info = read_json(layout.info)
+    except (OSError, ValueError):
+        raise HTTPException(status.HTTP_409_CONFLICT,
+                            f"dataset {name!r} has not been extracted through the API and has no dataset_info.json: "
+                            "POST /training/datasets/extract first") from None
+    cfg = dict(info.get("config", {}))
+    render, sequence = cfg.pop("render", {}), cfg.pop("sequence", {})
+    source, path = cfg.pop("source", None), cfg.pop("path", None) or None
+    return {"preset": settings.preset, "source": source, "path": path, "name": name,
+            "overrides": {"dataset": cfg, "render": render, "sequence": sequence}}
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+async def start_build(settings, name: str, parameters: dict, route: str, key: str | None) -> tuple[jobs.Job, bool]:
+    try:
+        return await jobs.start(DEPLOYMENT, parameters, scope=scope(name), kind="build", key=key, route=route)
+    except jobs.ScopeBusy as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+
+
+def started(job: jobs.Job, reused: bool, eta: float | None) -> dict:
+    return {"job_id": job.id, "status": "running" if reused else "started", "state": job.state, "reused": reused,
+            "flow_run_name": job.name, "deployment": DEPLOYMENT, "estimated_time": eta}
+
+
+async def wait_for(job: jobs.Job, wait_s: float, limit: float) -> jobs.Job:
+    deadline = time.monotonic() + min(wait_s, limit)
+    while not job.final and time.monotonic() < deadline:
+        await asyncio.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+        job = await jobs.read_job(job.id, artifacts=False)
+    return job
+
+
+@router.get("", response_model=DatasetList, dependencies=[Read])
+async def get_datasets(settings: SettingsDep) -> DatasetList:
+    """Every dataset on disk; `status` is `building` while an API run works on it."""
+    found = await asyncio.to_thread(list_datasets, datasets_dir(settings))
+    for d in found:
+        if await jobs.scope_runs(scope(d["name"]), active_only=True, limit=1):
+            d["status"] = "building"
+    return DatasetList(datasets=[DatasetSummary(**d) for d in found])
+
+
+@router.get("/{name}/status", response_model=DatasetStatus, dependencies=[Read],
+            responses={404: {"description": "no such dataset"}})
+async def get_status(name: Name, settings: SettingsDep) -> DatasetStatus:
+    """The stages on disk, overlaid with the dataset's running build (if any)."""
+    layout = layout_for(settings, name)
+    runs = await jobs.scope_runs(scope(name), limit=1)
+    disk = await asyncio.to_thread(stage_progress, layout)
+    if not runs and not layout.extract_report.is_file():
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no dataset {name!r}")
+    stages = {}
+    for stage, st in disk["stages"].items():
+        stages[stage] = "completed" if st["total"] and st["done"] >= st["total"] else "pending"
+    fractions = {s: (st["done"] / st["total"] if st["total"] else 0.0) for s, st in disk["stages"].items()}
+    job = None
+    if runs and not runs[0].final:
+        job = await jobs.read_job(runs[0].id)
+        for stage, row in build_stages(job).items():
+            stages[stage] = row["status"]
+            fractions[stage] = 1.0 if row["status"] == "completed" else row.get("percentage", 0.0) / 100.0
+    models = disk["models"]
+    total = 4 * models
+    current = int(sum(models * f for f in fractions.values()))
+    state = "building" if job else describe(layout)["status"]
+    return DatasetStatus(
+        dataset=name, status=state, progress=Progress(current=current, total=total,
+                                                      percentage=round(100 * current / total, 1) if total else 0.0),
+        stages={STAGE_NAMES[s]: v for s, v in stages.items()},
+        job_id=runs[0].id if runs else None, job_state=runs[0].state if runs else None)
+
+
+@router.post("/extract", response_model=ExtractResponse, status_code=status.HTTP_202_ACCEPTED, dependencies=[Write])
+async def post_extract(req: ExtractRequest, settings: SettingsDep, idempotency_key: IdempotencyKey = None) -> dict:
+    """Lists the models of a source, dedups and splits them: a build-dataset run that stops after extract."""
+    layout = layout_for(settings, req.output_name)
+    path = under_data_dir(settings, req.path) if req.path else None
+    params = {"preset": req.preset or settings.preset, "source": req.source, "path": path, "name": req.output_name,
+              "overrides": {"dataset": {"train_size": req.train_size, "val_size": req.val_size,
+                                        "test_size": req.test_size, "seed": req.seed}},
+              "force": False, "until": "extract"}
+    job, reused = await start_build(settings, req.output_name, params, "extract", idempotency_key)
+    eta = estimate(settings, req.train_size + req.val_size + req.test_size)
+    return {**started(job, reused, round(eta / 4, 1) if eta else None),  # extract: about a quarter of a build
+            "output_path": str(layout.root), "dataset": req.output_name}
+
+
+@router.post("/{name}/render", response_model=RenderResponse, status_code=status.HTTP_202_ACCEPTED,
+             dependencies=[Write])
+async def post_render(name: Name, req: RenderRequest, settings: SettingsDep,
+                      idempotency_key: IdempotencyKey = None) -> dict:
+    """Renders the dataset's views: a build-dataset run through the render stage."""
+    layout = layout_for(settings, name)
+    base = await previous_parameters(settings, name)
+    render = {"views": list(req.views), "size": req.resolution, **({"style": req.style} if req.style else {})}
+    over = {"render": render, **({"dataset": {"shard_size": req.batch_size}} if req.batch_size else {})}
+    params = {**base, "overrides": _merge(base.get("overrides") or {}, over), "until": "render"}
+    job, reused = await start_build(settings, name, params, "render", idempotency_key)
+    models = stage_progress(layout)["models"]
+    tile = (params["overrides"].get("dataset") or {}).get("layout") == "tile"
+    return {**started(job, reused, estimate(settings, models)), "models_to_process": models,
+            "images_to_create": models if tile else models * len(req.views)}
+
+
+def _split_counts(layout: DatasetLayout) -> dict[str, int | None]:
+    try:
+        return dict(read_json(layout.validation).get("samples", {}))
+    except (OSError, ValueError):
+        return {}
+
+
+@router.post("/{name}/convert", response_model=ConvertResponse, status_code=status.HTTP_202_ACCEPTED,
+             dependencies=[Write])
+async def post_convert(name: Name, req: ConvertRequest, settings: SettingsDep,
+                       idempotency_key: IdempotencyKey = None) -> dict:
+    """Writes the conversations. The split files are assembled from validated samples only, so
+    this run goes on through validation (a sample that fails it never reaches train.json)."""
+    layout = layout_for(settings, name)
+    base = await previous_parameters(settings, name)
+    over = {"dataset": {"vary_prompts": req.randomize_templates}}
+    params = {**base, "overrides": _merge(base.get("overrides") or {}, over), "until": "validate"}
+    job, reused = await start_build(settings, name, params, "convert", idempotency_key)
+    job = await wait_for(job, req.wait_s, settings.api.wait_max_s)
+    ext = {"messages": "jsonl", "parquet": "parquet"}.get(req.format, "json")
+    counts = _split_counts(layout) if job.state_type == "COMPLETED" else {}
+    return {**started(job, reused, estimate(settings, stage_progress(layout)["models"])),
+            "output": ConvertOutput(**{f"{s}_file": str(layout.split_file(s, ext)) for s in ("train", "val", "test")},
+                                    **{f"{s}_conversations": counts.get(s) for s in ("train", "val", "test")})}
+
+
+def _checks(layout: DatasetLayout, settings) -> tuple[ValidationChecks, ValidationStats, list[str]] | None:
+    try:
+        v = read_json(layout.validation)
+        info = read_json(layout.info)
+    except (OSError, ValueError):
+        return None
+    classes = {e[0] for e in v.get("structural_errors", [])}
+    samples = v.get("samples", {})
+    total_images = sum(samples.values())
+    missing = sum(1 for e in v.get("structural_errors", []) if e[0] == "MissingImage")
+    splits = v.get("stats", {}).get("splits", {})
+    means = [(st["target_chars"]["mean"], st["target_chars"]["n"]) for st in splits.values()
+             if st.get("target_chars", {}).get("n")]
+    n = sum(c for _, c in means)
+    size = (info.get("config", {}).get("render") or {}).get("size", settings.render.size)
+    tile = info.get("config", {}).get("layout") == "tile"
+    checks = ValidationChecks(
+        format_valid=not classes & {"BadSample", "BrokenSplit", "MissingSplit"},
+        all_images_exist=missing == 0, images_checked=total_images - missing, total_images=total_images,
+        conversations_valid="BadSample" not in classes, no_missing_files=not classes & {"MissingImage", "MissingSplit"},
+        no_leakage="Leakage" not in classes, structural_error_count=int(v.get("structural_error_count", 0)))
+    side = 2 * size if tile else size
+    stats = ValidationStats(train_samples=samples.get("train", 0), val_samples=samples.get("val", 0),
+                            test_samples=samples.get("test", 0),
+                            avg_text_length=round(sum(m * c for m, c in means) / n, 1) if n else None,
+                            image_resolution=f"{side}x{side}", failed_models=int(v.get("models", {}).get("failed", 0)))
+    warnings = [f"{r['stage']}: {r['count']} x {r['error_class']} (e.g. {r['examples'][0]})" for r in v.get("failures", [])]
+    dropped = sum(v.get("dropped_too_long", {}).values())
+    if dropped:
+        warnings.append(f"{dropped} sample(s) dropped as longer than max_tokens (never truncated)")
+    return checks, stats, warnings
+
+
+@router.post("/{name}/validate", response_model=ValidateResponse, status_code=status.HTTP_202_ACCEPTED,
+             dependencies=[Write])
+async def post_validate(name: Name, req: ValidateRequest, settings: SettingsDep,
+                        idempotency_key: IdempotencyKey = None) -> dict:
+    """Validates the dataset (a build-dataset run through validation: finished shards are cache hits)."""
+    layout = layout_for(settings, name)
+    base = await previous_parameters(settings, name)
+    params = {**base, "until": "validate"}
+    job, reused = await start_build(settings, name, params, "validate", idempotency_key)
+    job = await wait_for(job, req.wait_s, settings.api.wait_max_s)
+    found = _checks(layout, settings)
+    out = {**started(job, reused, estimate(settings, stage_progress(layout)["models"])),
+           "report_is_current": job.state_type == "COMPLETED"}
+    if found:
+        out.update(validation=found[0], stats=found[1], warnings=found[2])
+    return out

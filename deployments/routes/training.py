@@ -1,0 +1,104 @@
+"""/training/test-run and /training/start (train runs), their results and status."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Header, HTTPException, status
+from fastapi import Path as PathParam
+
+from config.recipes import recipe_path
+from deployments import jobs
+from deployments.auth import Read, SettingsDep, Write
+from deployments.schemas import (
+    TestRunRequest,
+    TestRunResultsResponse,
+    TrainingStarted,
+    TrainingStartRequest,
+    TrainingStatus,
+)
+from deployments.serve import ON_DEMAND
+from deployments.views import convergence_results, seed_status, training_status
+
+router = APIRouter(prefix="/training", tags=["training"])
+DEPLOYMENT = ON_DEMAND["train"]
+JobId = Annotated[str, PathParam(max_length=64)]
+IdempotencyKey = Annotated[str | None, Header(max_length=200)]
+
+
+def _dataset(settings, name: str) -> Path:
+    root = Path(settings.data_dir).resolve() / "datasets" / name
+    if not (root / "train.json").is_file():
+        raise HTTPException(status.HTTP_409_CONFLICT,
+                            f"dataset {name!r} is not built (no train.json): extract, render, convert and validate it first")
+    return root
+
+
+def _recipe(settings, name: str | None) -> str:
+    recipe = name or settings.api.recipe
+    try:
+        recipe_path(recipe)
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    return Path(recipe).stem
+
+
+async def _start(name: str, parameters: dict, mode: str, key: str | None, eta: float | None) -> dict:
+    try:
+        job, reused = await jobs.start(DEPLOYMENT, parameters, scope=f"train:{name}:{mode}", kind=mode, key=key,
+                                       route=mode)
+    except jobs.ScopeBusy as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    return {"job_id": job.id, "status": "running" if reused else "started", "state": job.state, "reused": reused,
+            "flow_run_name": job.name, "deployment": DEPLOYMENT, "estimated_time": eta}
+
+
+@router.post("/test-run", response_model=TrainingStarted, status_code=status.HTTP_202_ACCEPTED, dependencies=[Write])
+async def post_test_run(req: TestRunRequest, settings: SettingsDep, idempotency_key: IdempotencyKey = None) -> dict:
+    """The convergence test: a few samples for a few epochs, then a verdict."""
+    root = _dataset(settings, req.dataset)
+    recipe = _recipe(settings, req.recipe)
+    params = {"dataset": req.dataset, "recipe": recipe, "test_run": True, "out": None,
+              "overrides": {"device": req.device, "test_run": {"train_samples": req.train_samples,
+                                                               "val_samples": req.val_samples, "epochs": req.epochs}}}
+    out = await _start(req.dataset, params, "test-run", idempotency_key, None)
+    return {**out, "checkpoint_dir": str(Path(settings.data_dir).resolve() / "runs" / f"{root.name}-{recipe}-test")}
+
+
+@router.get("/test-run/{job_id}/results", response_model=TestRunResultsResponse, dependencies=[Read],
+            responses={404: {"description": "no such test run"}})
+async def get_test_run_results(job_id: JobId) -> TestRunResultsResponse:
+    """Loss per epoch so far; the verdict once the run has finished."""
+    job = await jobs.read_job(job_id, flow="train")
+    return TestRunResultsResponse(job_id=job.id, status=seed_status(job), state=job.state,
+                                  results=convergence_results(job))
+
+
+@router.post("/start", response_model=TrainingStarted, status_code=status.HTTP_202_ACCEPTED, dependencies=[Write])
+async def post_start(req: TrainingStartRequest, settings: SettingsDep, idempotency_key: IdempotencyKey = None) -> dict:
+    """Full LoRA fine-tuning with the recipe, overridden by `config`."""
+    c = req.config
+    if not c.use_lora:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            "use_lora=false: cadrecon fine-tunes with LoRA only (full fine-tuning is not offered)")
+    root = _dataset(settings, req.dataset)
+    recipe = _recipe(settings, req.recipe)
+    over = {"model": c.base_model, "epochs": c.epochs, "batch_size": c.batch_size, "learning_rate": c.learning_rate,
+            "device": req.device, "lora": {"r": c.lora_r, "alpha": c.lora_alpha}}
+    over["lora"] = {k: v for k, v in over["lora"].items() if v is not None}
+    over = {k: v for k, v in over.items() if v is not None and v != {}}
+    params = {"dataset": req.dataset, "recipe": recipe, "test_run": False, "out": None, "overrides": over}
+    out = await _start(req.dataset, params, "full", idempotency_key, None)
+    return {**out, "checkpoint_dir": str(Path(settings.data_dir).resolve() / "runs" / f"{root.name}-{recipe}-full")}
+
+
+@router.get("/{job_id}/status", response_model=TrainingStatus, dependencies=[Read],
+            responses={404: {"description": "no such training run"}})
+async def get_training_status(job_id: JobId) -> TrainingStatus:
+    """Epoch, step, losses and learning rate of a training run (updated every epoch)."""
+    job = await jobs.read_job(job_id, flow="train")
+    progress, metrics, eta = training_status(job)
+    summary = job.table("-summary") or [{}]
+    return TrainingStatus(job_id=job.id, status=seed_status(job), state=job.state, progress=progress,
+                          metrics=metrics, estimated_remaining=eta, adapter=summary[0].get("adapter"))

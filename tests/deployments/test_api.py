@@ -1,0 +1,270 @@
+"""The REST API in process, against the temporary Prefect server: the token, input checks, upload
+limits, 404/409/503 answers, JSON errors, and starting / reusing / cancelling runs that nothing
+serves (so they stay Scheduled). The end-to-end runs are in test_api_integration.py."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from config import load_settings
+from deployments.api import create_app
+from deployments.jobs import Job
+from deployments.serve import build_deployments
+from deployments.views import build_progress, convergence_results, seed_status
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+TOKEN = "t0ken"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+NO_JOB = "00000000-0000-0000-0000-000000000000"
+
+
+def _settings(tmp_path: Path, **api):
+    return load_settings("demo", data_dir=str(tmp_path / "data"), api={"token": TOKEN, **api})
+
+
+def call(app, method: str, url: str, **kw) -> httpx.Response:
+    """One request through the ASGI app, in this thread (so Prefect's test-server settings apply)."""
+
+    async def go():
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+            return await client.request(method, url, **kw)
+
+    return asyncio.run(go())
+
+
+def _register(settings, present: bool) -> None:
+    """Registers (or removes) the on-demand deployments; nothing serves them."""
+    asyncio.run(_aregister(build_deployments(settings), present))
+
+
+async def _aregister(deployments: list, present: bool) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    for dep in deployments:
+        if dep.name == "nightly":
+            continue
+        if present:
+            await dep.aapply()
+        else:
+            async with get_client() as client:
+                try:
+                    found = await client.read_deployment_by_name(f"{dep.flow_name}/{dep.name}")
+                except ObjectNotFound:
+                    continue
+                await client.delete_deployment(found.id)
+
+
+@pytest.fixture
+def app(tmp_path):
+    settings = _settings(tmp_path)
+    _register(settings, True)
+    return create_app(settings)
+
+
+def _adapter(settings) -> Path:
+    path = Path(settings.data_dir) / "runs" / "x-tiny_cpu-full" / "adapter"
+    path.mkdir(parents=True)
+    (path / "adapter_config.json").write_text("{}")
+    return path
+
+
+def test_every_mutating_endpoint_needs_the_token(tmp_path):
+    app = create_app(_settings(tmp_path))
+    posts = [p for p, ops in app.openapi()["paths"].items() if "post" in ops]
+    assert len(posts) == 8
+    for path in posts:
+        url = path.replace("{name}", "demo").replace("{job_id}", NO_JOB)
+        r = call(app, "POST", url, json={})
+        assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer", (path, r.text)
+        assert call(app, "POST", url, json={}, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert call(app, "GET", "/training/datasets").status_code == 200  # reads are open by default
+    locked = create_app(_settings(tmp_path, protect_reads=True))
+    assert call(locked, "GET", "/training/datasets").status_code == 401
+    assert call(locked, "GET", "/training/datasets", headers=AUTH).status_code == 200
+    assert call(locked, "GET", "/health").status_code == 200
+
+
+def test_a_generated_token_when_none_is_set(tmp_path, caplog):
+    settings = load_settings("demo", data_dir=str(tmp_path / "data"))
+    app = create_app(settings)
+    assert len(app.state.token) >= 24 and app.state.token in caplog.text
+    r = call(app, "POST", "/training/jobs/x/stop", headers={"Authorization": f"Bearer {app.state.token}"})
+    assert r.status_code == 404
+
+
+@pytest.mark.parametrize("name", ["..", "a..b", "a%2Fb", "a%01b", "-lead", "x" * 65])
+def test_bad_dataset_names_are_refused(app, name):
+    r = call(app, "GET", f"/training/datasets/{name}/status")
+    assert r.status_code in (404, 422), r.text  # %2F splits the path: no such route
+    r = call(app, "POST", f"/training/datasets/{name}/render", json={}, headers=AUTH)
+    assert r.status_code in (404, 422) and "detail" in r.json()
+
+
+@pytest.mark.parametrize("name", ["../etc", "a/b", "a\x01b", "a..b", ""])
+def test_bad_output_names_are_refused(app, name):
+    r = call(app, "POST", "/training/datasets/extract", json={"source": "synthetic", "output_name": name},
+             headers=AUTH)
+    assert r.status_code == 422 and r.json()["detail"].startswith("output_name:"), r.text
+
+
+def test_paths_outside_the_data_folder_are_refused(app):
+    r = call(app, "POST", "/training/datasets/extract", headers=AUTH,
+             json={"source": "files", "output_name": "x", "path": "../../etc"})
+    assert r.status_code == 400 and "must lie under the data folder" in r.json()["detail"]
+
+
+def test_upload_limits(tmp_path):
+    settings = _settings(tmp_path, max_upload_mb=0.01)
+    _register(settings, True)
+    app = create_app(settings)
+    r = call(app, "POST", "/reconstruct", headers=AUTH, files={"file": ("part.exe", b"MZ" * 10)})
+    assert r.status_code == 415 and "part.exe" in r.json()["detail"] and ".step" in r.json()["detail"]
+    r = call(app, "POST", "/reconstruct", headers=AUTH, files={"file": ("part.stl", b"solid x\nendsolid x\n")})
+    assert r.status_code == 409 and "no trained adapter" in r.json()["detail"]
+    _adapter(settings)
+    r = call(app, "POST", "/reconstruct", headers=AUTH, files={"file": ("big.stl", b"0" * 20_000)})
+    assert r.status_code == 413 and "0.01 MB" in r.json()["detail"]
+    r = call(app, "POST", "/reconstruct", headers=AUTH, files={"file": ("empty.obj", b"")})
+    assert r.status_code == 400 and "empty" in r.json()["detail"]
+    uploads = Path(settings.data_dir) / "uploads"
+    assert not uploads.exists() or not any(uploads.rglob("*.*"))  # refused uploads leave nothing behind
+    r = call(app, "POST", "/reconstruct", headers=AUTH, data={"samples": "2"},
+             files={"file": ("../../evil name.STL", b"solid x\nendsolid x\n")})
+    assert r.status_code == 202, r.text
+    body = r.json()
+    stored = Path(body["upload"])
+    assert stored.is_file() and stored.name == "evil_name.STL" and stored.is_relative_to(uploads.resolve())
+    got = call(app, "GET", f"/reconstruct/{body['job_id']}").json()
+    assert got["status"] == "pending" and got["result"] is None
+
+
+def test_unknown_jobs_are_404(app):
+    for url in (f"/training/jobs/{NO_JOB}/progress", "/training/jobs/not-a-uuid/progress",
+                f"/training/test-run/{NO_JOB}/results", f"/training/{NO_JOB}/status", f"/reconstruct/{NO_JOB}"):
+        r = call(app, "GET", url)
+        assert r.status_code == 404 and r.json()["detail"].startswith("no job"), (url, r.text)
+    assert call(app, "POST", f"/training/jobs/{NO_JOB}/stop", headers=AUTH).status_code == 404
+
+
+def test_start_reuse_conflict_and_stop(app):
+    body = {"source": "synthetic", "train_size": 4, "val_size": 1, "output_name": "queued"}
+    first = call(app, "POST", "/training/datasets/extract", json=body, headers=AUTH)
+    assert first.status_code == 202, first.text
+    job = first.json()
+    assert job["status"] == "started" and not job["reused"] and job["deployment"] == "build-dataset/on-demand"
+    again = call(app, "POST", "/training/datasets/extract", json=body, headers=AUTH).json()
+    assert again["job_id"] == job["job_id"] and again["reused"] and again["status"] == "running"
+    other = call(app, "POST", "/training/datasets/extract", json={**body, "train_size": 5}, headers=AUTH)
+    assert other.status_code == 409 and job["job_id"] in other.json()["detail"]
+
+    progress = call(app, "GET", f"/training/jobs/{job['job_id']}/progress").json()
+    assert progress["status"] == "pending" and progress["state"] == "Scheduled" and progress["flow"] == "build-dataset"
+    status = call(app, "GET", "/training/datasets/queued/status").json()
+    assert status["job_id"] == job["job_id"] and status["stages"]["extraction"] == "pending"
+    # Not a train run: the training endpoints do not know it.
+    assert call(app, "GET", f"/training/{job['job_id']}/status").status_code == 404
+
+    stop = call(app, "POST", f"/training/jobs/{job['job_id']}/stop", headers=AUTH).json()
+    assert stop == {"success": True, "job_id": job["job_id"], "status": "failed", "state": "Cancelled"}
+    assert call(app, "POST", f"/training/jobs/{job['job_id']}/stop", headers=AUTH).json()["success"] is False
+    fresh = call(app, "POST", "/training/datasets/extract", json={**body, "train_size": 5}, headers=AUTH)
+    assert fresh.status_code == 202 and fresh.json()["job_id"] != job["job_id"]
+    call(app, "POST", f"/training/jobs/{fresh.json()['job_id']}/stop", headers=AUTH)
+
+
+def test_client_idempotency_key(app):
+    body = {"source": "synthetic", "train_size": 2, "val_size": 1, "output_name": "keyed"}
+    headers = {**AUTH, "Idempotency-Key": "click-1"}
+    a = call(app, "POST", "/training/datasets/extract", json=body, headers=headers).json()
+    call(app, "POST", f"/training/jobs/{a['job_id']}/stop", headers=AUTH)
+    b = call(app, "POST", "/training/datasets/extract", json=body, headers=headers).json()
+    assert b["job_id"] == a["job_id"]  # the same key is the same run, even once it has ended
+
+
+def test_stages_need_an_extracted_dataset_and_training_a_built_one(app):
+    r = call(app, "POST", "/training/datasets/nothing/render", json={}, headers=AUTH)
+    assert r.status_code == 409 and "POST /training/datasets/extract first" in r.json()["detail"]
+    r = call(app, "POST", "/training/test-run", json={"dataset": "nothing"}, headers=AUTH)
+    assert r.status_code == 409 and "not built" in r.json()["detail"]
+    r = call(app, "POST", "/training/start", json={"dataset": "nothing", "config": {"use_lora": False}}, headers=AUTH)
+    assert r.status_code == 422 and "LoRA" in r.json()["detail"]
+    assert call(app, "GET", "/training/datasets/nothing/status").status_code == 404
+
+
+def test_missing_deployment_is_503_with_what_to_do(tmp_path):
+    settings = _settings(tmp_path)
+    _register(settings, False)
+    app = create_app(settings)
+    r = call(app, "POST", "/training/datasets/extract", json={"source": "synthetic", "output_name": "x"}, headers=AUTH)
+    assert r.status_code == 503 and "cadrecon serve" in r.json()["detail"]
+    health = call(app, "GET", "/health").json()
+    assert health["status"] == "degraded" and health["prefect"]["reachable"]
+
+
+def test_unexpected_errors_are_one_json_line(app, monkeypatch):
+    from deployments import jobs
+
+    async def broken(*a, **k):
+        raise RuntimeError("disk on fire\nTraceback (most recent call last): ...")
+
+    monkeypatch.setattr(jobs, "scope_runs", broken)
+    r = call(app, "GET", "/training/datasets/demo/status")
+    assert r.status_code == 500 and r.json() == {"detail": "RuntimeError: disk on fire"}
+
+    async def unreachable(*a, **k):
+        raise httpx.ConnectError("All connection attempts failed")
+
+    monkeypatch.setattr(jobs, "scope_runs", unreachable)
+    r = call(app, "GET", "/training/datasets/demo/status")
+    assert r.status_code == 503 and "ConnectError" in r.json()["detail"]
+
+
+def test_openapi_docs_and_redoc(app):
+    assert call(app, "GET", "/docs").status_code == 200 and call(app, "GET", "/redoc").status_code == 200
+    spec = call(app, "GET", "/openapi.json").json()
+    extract = spec["components"]["schemas"]["ExtractResponse"]["properties"]
+    assert {"success", "job_id", "status", "estimated_time", "output_path"} <= set(extract)  # the seed's fields
+    progress = spec["components"]["schemas"]["JobProgress"]["properties"]
+    assert {"job_id", "status", "progress", "stats"} <= set(progress)
+
+
+def _job(state_type: str, artifacts: dict, parameters: dict | None = None, seconds: float = 10.0) -> Job:
+    now = datetime.now(UTC)
+    return Job(id="j", name="n", flow="build-dataset", state=state_type.title(), state_type=state_type, message=None,
+               parameters=parameters or {}, tags=[], created=now, start_time=now - timedelta(seconds=seconds),
+               end_time=None, artifacts=artifacts)
+
+
+def test_build_progress_from_artifacts_mid_render():
+    job = _job("RUNNING", {"ds-extract": [{"stage": "extract", "models": 100}], "ds-render-progress": 50.0},
+               {"until": "render"})
+    p = build_progress(job, views=3)
+    assert p.status == "running" and (p.progress.current, p.progress.total, p.progress.percentage) == (50, 100, 50.0)
+    assert p.progress.images_rendered == 150 and p.progress.estimated_remaining == pytest.approx(10.0, abs=0.5)
+    assert p.stages["render"]["status"] == "in_progress" and "convert" not in p.stages
+    done = _job("RUNNING", {"ds-extract": [{"models": 10}],
+                            "ds-render": [{"stage": "render", "models": 10, "succeeded": 9, "failed": 1, "warnings": 0}],
+                            "ds-convert": [{"stage": "convert", "models": 10, "succeeded": 10, "failed": 0, "warnings": 2}]})
+    p = build_progress(done, views=3)
+    assert p.stages["validate"]["status"] == "in_progress" and p.progress.current == 20 and p.progress.total == 30
+    assert (p.stats.succeeded, p.stats.failed, p.stats.warnings) == (9, 1, 2)
+    assert seed_status(_job("CRASHED", {})) == "failed" and seed_status(_job("CANCELLING", {})) == "running"
+
+
+def test_convergence_results_and_overfitting():
+    rows = [{"epoch": 1, "train_loss": 2.0, "val_loss": 1.0}, {"epoch": 2, "train_loss": 1.0, "val_loss": 0.8},
+            {"epoch": 3, "train_loss": 0.5, "val_loss": 1.2}]
+    job = _job("COMPLETED", {"k-epochs": rows, "k-summary": [{"verdict": "improving", "loss_reduction_pct": 75.0,
+                                                               "global_step": 30, "train_seconds": 6.0,
+                                                               "samples_per_second": 20.0}]})
+    res = convergence_results(job)
+    assert res.convergence == "good" and res.overfitting and res.total_improvement == 75.0
+    assert res.performance.avg_batch_time == 0.2 and res.epochs == 3
+    assert convergence_results(_job("RUNNING", {"k-epochs": rows[:1]})).convergence == "pending"
