@@ -20,17 +20,28 @@ def compose() -> dict:
 
 def test_services_share_the_prefect_api_and_wait_for_health():
     c = compose()
-    assert set(c["services"]) >= {"postgres", "prefect-server", "worker"}
-    server, worker = c["services"]["prefect-server"], c["services"]["worker"]
-    assert server["environment"]["PREFECT_API_DATABASE_CONNECTION_URL"].startswith("postgresql+asyncpg://")
-    assert "@postgres:5432/" in server["environment"]["PREFECT_API_DATABASE_CONNECTION_URL"]
-    assert worker["environment"]["PREFECT_API_URL"] == "http://prefect-server:4200/api"
-    assert worker["depends_on"]["prefect-server"]["condition"] == "service_healthy"
-    assert server["depends_on"]["postgres"]["condition"] == "service_healthy"
-    for name in ("postgres", "prefect-server"):
-        assert "healthcheck" in c["services"][name]
-    assert set(c["volumes"]) == {"pgdata", "cadrecon-data"}
+    svc = c["services"]
+    assert set(svc) == {"postgres", "redis", "prefect-server", "prefect-services", "worker", "api"}
+    server, services, worker, api = svc["prefect-server"], svc["prefect-services"], svc["worker"], svc["api"]
+    db = server["environment"]["PREFECT_API_DATABASE_CONNECTION_URL"]
+    assert db.startswith("postgresql+asyncpg://") and "@postgres:5432/" in db
+    # The API server and its background services are separate processes on one database and one broker.
+    assert "--no-services" in server["command"] and services["command"] == ["prefect", "server", "services", "start"]
+    for key in ("PREFECT_API_DATABASE_CONNECTION_URL", "PREFECT_MESSAGING_BROKER", "PREFECT_REDIS_MESSAGING_HOST"):
+        assert server["environment"][key] == services["environment"][key]
+    assert server["environment"]["PREFECT_MESSAGING_BROKER"] == "prefect_redis.messaging"
+    for client in (worker, api):
+        assert client["environment"]["PREFECT_API_URL"] == "http://prefect-server:4200/api"
+        assert client["depends_on"]["prefect-server"]["condition"] == "service_healthy"
+        assert client["environment"]["CADRECON_DATA_DIR"] == "/data" and "cadrecon-data:/data" in client["volumes"]
+    for dep in ("postgres", "redis"):
+        assert server["depends_on"][dep]["condition"] == "service_healthy"
+    for name in ("postgres", "redis", "prefect-server", "api"):
+        assert "healthcheck" in svc[name]
+    assert set(c["volumes"]) == {"pgdata", "redisdata", "cadrecon-data"}
     assert worker["command"] == ["cadrecon", "serve"]
+    assert api["command"][:2] == ["cadrecon", "api"] and "7001:7001" in api["ports"]
+    assert api["environment"]["CADRECON_API__TOKEN"].startswith("${CADRECON_API__TOKEN:?")  # no default token
 
 
 def test_every_cadrecon_variable_is_a_setting():
