@@ -114,7 +114,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def serve_api(settings: Settings, host: str | None = None, port: int | None = None) -> None:
     """Runs the API with uvicorn until interrupted."""
     import uvicorn
+    from prefect.settings import PREFECT_API_URL
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not PREFECT_API_URL.value():
+        log.warning("PREFECT_API_URL is not set: this API talks to an ephemeral Prefect server on the local SQLite "
+                    "database; run `prefect server start` and set PREFECT_API_URL here and for `cadrecon serve`")
     uvicorn.run(create_app(settings), host=host or settings.api.host, port=port or settings.api.port,
                 log_level="info", proxy_headers=True)

@@ -74,14 +74,23 @@ def build(
     name: Annotated[str | None, typer.Option(help="dataset folder name (default: the preset)")] = None,
     force: Annotated[bool, typer.Option("--force", help="ignore cached shard results")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="no progress bars")] = False,
+    until: Annotated[str, typer.Option(help="the last stage to run: extract, render, convert or validate")] = "validate",
 ) -> None:
     """Build (or bring up to date) a dataset: extract -> render -> convert -> validate."""
-    from flows.build_dataset import run_build
+    from flows.build_dataset import UNTIL, run_build
 
     if source is not None and source not in ("synthetic", "deepcad", "files"):
         raise ValueError(f"--source {source!r}: expected synthetic, deepcad or files")
+    if until not in UNTIL:
+        raise ValueError(f"--until {until!r}: expected one of {', '.join(UNTIL)}")
     with _progress_bars(not quiet):
-        summary = run_build(preset, source=source, path=path, name=name, force=force)
+        summary = run_build(preset, source=source, path=path, name=name, force=force, until=until)
+    if until != "validate":
+        done = {s: f"{r['succeeded']} ok, {r['failed']} failed" for s, r in summary.get("stages", {}).items()}
+        typer.echo(f"dataset: {summary['dataset']} (stopped after {until})")
+        typer.echo(f"  models {summary['models']} {summary['counts']} in {summary['shards']} shard(s); {done or ''}")
+        typer.echo(f"  {summary['seconds']} s; run again without --until to finish (done shards are reused)")
+        return
     _print_summary(summary)
 
 
@@ -126,18 +135,17 @@ def validate(name: Annotated[str, typer.Argument(help="dataset name or folder")]
 @clean_errors
 def list_datasets() -> None:
     """The datasets under <data_dir>/datasets."""
+    from cadlib.dataset.catalog import list_datasets as catalog
+
     root = _datasets_dir()
-    found = sorted(p for p in root.glob("*/manifest.jsonl")) if root.is_dir() else []
+    found = catalog(root)
     if not found:
         typer.echo(f"no datasets in {root}; build one with `cadrecon dataset build demo`")
         return
-    for manifest in found:
-        info_path = manifest.parent / "dataset_info.json"
-        if info_path.is_file():
-            info = json.loads(info_path.read_text())
-            typer.echo(f"{manifest.parent.name:<24} samples {info['samples']}  models {info['models']['in_dataset']}")
-        else:
-            typer.echo(f"{manifest.parent.name:<24} (incomplete: `cadrecon dataset status {manifest.parent.name}`)")
+    for d in found:
+        hint = "" if d["status"] in ("ready", "invalid") else f"  (`cadrecon dataset status {d['name']}`)"
+        typer.echo(f"{d['name']:<24} {d['status']:<8} models {d['models']:>7}  samples {d['conversations_by_split']}  "
+                   f"{d['size']}{hint}")
 
 
 @app.command()
@@ -146,17 +154,17 @@ def status(name: Annotated[str, typer.Argument(help="dataset name or folder")]) 
     """How far a build of a dataset got: models by status, shards done per stage, the last run."""
     from collections import Counter
 
-    from cadlib.dataset import STAGES, read_json, read_manifest
+    from cadlib.dataset import read_json, read_manifest
+    from cadlib.dataset.catalog import stage_progress
 
     layout = _layout(name)
     records = read_manifest(layout.manifest)
     typer.echo(f"{layout.root}")
     typer.echo(f"  models: {dict(Counter(r.status for r in records))}; splits "
                f"{dict(Counter(r.split for r in records if r.ok))}")
-    shards = read_json(layout.extract_report)["shards"] if layout.extract_report.is_file() else 0
-    for stage in STAGES:
-        done = len(list((layout.root / "shards").glob(f"{stage}-*.json")))
-        typer.echo(f"  {stage:>9}: {done}/{shards} shard(s)")
+    for stage, st in stage_progress(layout)["stages"].items():
+        if stage != "extract":
+            typer.echo(f"  {stage:>9}: {st['done']}/{st['total']} shard(s)")
     runs = sorted((layout.cache / "runs").glob("*.json"))
     if runs:
         last = json.loads(runs[-1].read_text())

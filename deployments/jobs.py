@@ -166,6 +166,15 @@ async def scope_runs(scope: str, *, active_only: bool = False, limit: int = 5) -
     return out
 
 
+async def active_scopes() -> set[str]:
+    """The scopes that API-started runs are working on now (one query)."""
+    flt = FlowRunFilter(tags=FlowRunFilterTags(all_=[API_TAG]),
+                        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=ACTIVE)))
+    async with get_client() as client:
+        runs = await client.read_flow_runs(flow_run_filter=flt, limit=200)
+    return {t.removeprefix(SCOPE_TAG) for r in runs for t in (r.tags or []) if t.startswith(SCOPE_TAG)}
+
+
 async def start(deployment: str, parameters: dict, *, scope: str, kind: str, key: str | None = None,
                 route: str = "", exclusive: bool = True) -> tuple[Job, bool]:
     """Starts `deployment` (``flow/deployment``) with `parameters` and returns (job, reused).

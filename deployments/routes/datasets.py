@@ -132,8 +132,9 @@ async def wait_for(job: jobs.Job, wait_s: float, limit: float) -> jobs.Job:
 async def get_datasets(settings: SettingsDep) -> DatasetList:
     """Every dataset on disk; `status` is `building` while an API run works on it."""
     found = await asyncio.to_thread(list_datasets, datasets_dir(settings))
+    busy = await jobs.active_scopes()
     for d in found:
-        if await jobs.scope_runs(scope(d["name"]), active_only=True, limit=1):
+        if scope(d["name"]) in busy:
             d["status"] = "building"
     return DatasetList(datasets=[DatasetSummary(**d) for d in found])
 

@@ -90,8 +90,13 @@ async def post_reconstruct(
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"{file.filename!r}: the upload is empty")
     out_step = dest.with_name(f"{dest.stem}_reconstruction.step")
     params = {"file": str(dest), "model": adapter, "out": str(out_step), "samples": samples, "constrained": constrained}
-    job, reused = await jobs.start(DEPLOYMENT, params, scope=f"upload:{upload_id}", kind="reconstruct",
-                                   route="reconstruct")
+    try:
+        job, reused = await jobs.start(DEPLOYMENT, params, scope=f"upload:{upload_id}", kind="reconstruct",
+                                       route="reconstruct")
+    except Exception:  # no run will read it: do not keep the upload
+        dest.unlink(missing_ok=True)
+        dest.parent.rmdir()
+        raise
     return {"job_id": job.id, "status": "started", "state": job.state, "reused": reused, "flow_run_name": job.name,
             "deployment": DEPLOYMENT, "estimated_time": None, "upload": str(dest), "output_step": str(out_step)}
 

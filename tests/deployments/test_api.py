@@ -204,6 +204,11 @@ def test_missing_deployment_is_503_with_what_to_do(tmp_path):
     app = create_app(settings)
     r = call(app, "POST", "/training/datasets/extract", json={"source": "synthetic", "output_name": "x"}, headers=AUTH)
     assert r.status_code == 503 and "cadrecon serve" in r.json()["detail"]
+    _adapter(settings)
+    r = call(app, "POST", "/reconstruct", headers=AUTH, files={"file": ("part.stl", b"solid x\nendsolid x\n")})
+    assert r.status_code == 503 and "reconstruct/on-demand" in r.json()["detail"]
+    uploads = Path(settings.data_dir) / "uploads"
+    assert not any(uploads.rglob("*.stl"))  # no run will read it: not kept
     health = call(app, "GET", "/health").json()
     assert health["status"] == "degraded" and health["prefect"]["reachable"]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 
 import pytest
 from typer.testing import CliRunner
@@ -128,7 +129,7 @@ def test_demo_builds_the_demo_dataset_and_says_where(tmp_path, monkeypatch):
     assert info["samples"] == {"train": 480, "val": 60, "test": 60} and info["models"]["in_dataset"] == 200
     assert json.loads((root / "validation.json").read_text())["ok"]
     res = runner.invoke(app, ["dataset", "list"])
-    assert res.exit_code == 0 and "demo" in res.stdout
+    assert res.exit_code == 0 and re.search(r"^demo +ready +models +200 ", res.stdout, re.M), res.stdout
     res = runner.invoke(app, ["dataset", "status", str(root)])
     assert res.exit_code == 0 and "render: 4/4 shard(s)" in res.stdout, res.stdout
     res = runner.invoke(app, ["dataset", "validate", str(root)])
@@ -144,3 +145,28 @@ def test_dataset_commands_give_one_line_errors(tmp_path):
     assert res.exit_code == 2 and res.stderr.startswith("error: ") and "no dataset here" in res.stderr
     res = runner.invoke(app, ["dataset", "build", "no_such_preset"])
     assert res.exit_code == 2 and "unknown preset 'no_such_preset'" in res.stderr
+
+
+@pytest.fixture
+def prefect_console():
+    """Prefect's console log handlers keep the stream they were made with: after an earlier
+    CliRunner call, that is a closed capture buffer. Point them at this test's stderr."""
+    import logging
+    import sys
+
+    for logger in [logging.getLogger(), *logging.root.manager.loggerDict.values()]:
+        for h in getattr(logger, "handlers", []):
+            if hasattr(h, "console"):
+                h.console.file = sys.stderr
+
+
+@pytest.mark.usefixtures("prefect_server", "prefect_console")
+def test_dataset_build_until_a_stage(tmp_path):
+    from tests.flows.conftest import tiny_yaml
+
+    preset = str(tiny_yaml(tmp_path / "staged.yaml", tmp_path / "data"))
+    res = runner.invoke(app, ["dataset", "build", preset, "--until", "render", "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert "(stopped after render)" in res.stdout and "'render': '12 ok, 0 failed'" in res.stdout
+    res = runner.invoke(app, ["dataset", "build", preset, "--until", "deploy"])
+    assert res.exit_code == 2 and "--until 'deploy': expected one of extract, render, convert, validate" in res.stderr
