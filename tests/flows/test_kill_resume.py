@@ -3,6 +3,7 @@ build (atomic writes; finished shards reused, the interrupted one redone)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -18,10 +19,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _build(preset: Path, env: dict, *, kill_after_shards: int | None = None, timeout: float = 300) -> int:
-    proc = subprocess.Popen([sys.executable, "-m", "flows.build_dataset", str(preset)], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    log = preset.with_suffix(".log")
+    with open(log, "ab") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "flows.build_dataset", str(preset)], cwd=ROOT, env=env,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     if kill_after_shards is None:
-        return proc.wait(timeout)
+        code = proc.wait(timeout)
+        assert code == 0, log.read_text(errors="replace")[-3000:]
+        return code
     shards = preset.parent / "data" / "datasets" / preset.stem / "shards"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:
@@ -30,8 +35,10 @@ def _build(preset: Path, env: dict, *, kill_after_shards: int | None = None, tim
             proc.wait(30)
             return -9
         time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    raise AssertionError("the build finished (or hung) before it could be killed half-way")
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    raise AssertionError("the build finished (or hung) before it could be killed half-way:\n"
+                         + log.read_text(errors="replace")[-3000:])
 
 
 @pytest.mark.slow
