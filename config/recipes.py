@@ -8,6 +8,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError
 
+from config.settings import deep_merge
+
 TRAINING_DIR = Path(__file__).resolve().parent / "training"
 TINY = "tiny"
 """The recipe's `model` value that means: the tiny offline Idefics3 built for the dataset."""
@@ -63,19 +65,12 @@ def recipe_path(name: str | Path) -> Path:
     return path
 
 
-def _merge(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
 def load_recipe(name: str | Path, overrides: dict | None = None) -> TrainingRecipe:
     """A recipe by name or YAML file, with `overrides` (nested, e.g. ``{"lora": {"r": 16}}``) on top."""
     path = recipe_path(name)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return TrainingRecipe.model_validate(_merge(data, overrides or {}))
+        return TrainingRecipe.model_validate(deep_merge(data, overrides or {}))
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(x) for x in err["loc"]) or "recipe"

@@ -165,6 +165,14 @@ def get_settings() -> Settings:
     return Settings()
 
 
+def deep_merge(base: dict, over: dict) -> dict:
+    """`over` on top of `base`, nested dicts merged key by key (neither is changed)."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
 def load_settings(preset: str | Path | None = None, **overrides) -> Settings:
     """Settings from a preset name or YAML file (default: `CADRECON_PRESET`), the environment, then
     `overrides` (nested sections as dicts, e.g. ``dataset={"shard_size": 8}``).
@@ -177,10 +185,4 @@ def load_settings(preset: str | Path | None = None, **overrides) -> Settings:
         _yaml_override.reset(token)
     if not overrides:
         return base
-    data = base.model_dump()
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(data.get(key), dict):
-            data[key] = {**data[key], **value}
-        else:
-            data[key] = value
-    return Settings.model_validate(data)
+    return Settings.model_validate(deep_merge(base.model_dump(), overrides))

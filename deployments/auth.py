@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, Header, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from config import Settings
@@ -40,5 +40,6 @@ def require_token_for_reads(request: Request,
 
 
 SettingsDep = Annotated[Settings, Depends(app_settings)]
+IdempotencyKey = Annotated[str | None, Header(max_length=200, description="a client's key: the same key, the same run")]
 Write = Depends(require_token)
 Read = Depends(require_token_for_reads)

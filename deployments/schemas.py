@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+from fastapi import Path
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -21,6 +22,7 @@ def _no_dots(name: str) -> str:
 
 DatasetName = Annotated[str, Field(pattern=NAME_PATTERN, description="letters, digits, '.', '_', '-' (max 64)",
                                    examples=["deepcad_1k"]), AfterValidator(_no_dots)]
+JobId = Annotated[str, Path(max_length=64, description="the flow-run id a POST answered with")]
 View = Literal["front", "top", "right", "iso"]
 Device = Literal["auto", "cuda", "mps", "cpu"]
 JobStatus = Literal["pending", "running", "completed", "failed"]

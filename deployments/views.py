@@ -27,6 +27,12 @@ def seed_status(job: Job) -> str:
             "CANCELLING": "running", "COMPLETED": "completed"}.get(job.state_type, "failed")
 
 
+def started(job: Job, reused: bool, deployment: str, eta: float | None = None) -> dict:
+    """The fields every endpoint that starts a run answers with (`schemas.Started`)."""
+    return {"job_id": job.id, "status": "running" if reused else "started", "state": job.state, "reused": reused,
+            "flow_run_name": job.name, "deployment": deployment, "estimated_time": eta}
+
+
 def _eta(job: Job, fraction: float) -> float | None:
     elapsed = job.seconds
     if job.final or not elapsed or fraction <= 0:

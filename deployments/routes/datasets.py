@@ -7,13 +7,14 @@ import time
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, status
+from fastapi import APIRouter, HTTPException, status
 from fastapi import Path as PathParam
 
 from cadlib.dataset.catalog import STAGE_NAMES, describe, list_datasets, stage_progress
 from cadlib.dataset.layout import DatasetLayout, read_json
+from config import deep_merge
 from deployments import jobs
-from deployments.auth import Read, SettingsDep, Write
+from deployments.auth import IdempotencyKey, Read, SettingsDep, Write
 from deployments.schemas import (
     NAME_PATTERN,
     ConvertOutput,
@@ -33,12 +34,11 @@ from deployments.schemas import (
     ValidationStats,
 )
 from deployments.serve import ON_DEMAND
-from deployments.views import build_stages
+from deployments.views import build_stages, started
 
 router = APIRouter(prefix="/training/datasets", tags=["datasets"])
 DEPLOYMENT = ON_DEMAND["build_dataset"]
 Name = Annotated[str, PathParam(pattern=NAME_PATTERN, description="dataset name")]
-IdempotencyKey = Annotated[str | None, Header(max_length=200, description="a client's key: the same key, the same run")]
 
 
 def datasets_dir(settings) -> Path:
@@ -76,7 +76,10 @@ def estimate(settings, models: int) -> float | None:
 def under_data_dir(settings, path: str) -> str:
     """A client-given path, accepted only inside the data folder (the API never reads elsewhere)."""
     root = Path(settings.data_dir).resolve()
-    p = (root / path).resolve()
+    try:
+        p = (root / path).resolve()
+    except (ValueError, OSError) as exc:  # a NUL byte, a path too long, ...
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"path {path!r}: {exc}") from None
     if not p.is_relative_to(root):
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"path {path!r} must lie under the data folder {root}")
     return str(p)
@@ -101,23 +104,11 @@ async def previous_parameters(settings, name: str) -> dict:
             "overrides": {"dataset": cfg, "render": render, "sequence": sequence}}
 
 
-def _merge(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
 async def start_build(settings, name: str, parameters: dict, route: str, key: str | None) -> tuple[jobs.Job, bool]:
     try:
         return await jobs.start(DEPLOYMENT, parameters, scope=scope(name), kind="build", key=key, route=route)
     except jobs.ScopeBusy as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-
-
-def started(job: jobs.Job, reused: bool, eta: float | None) -> dict:
-    return {"job_id": job.id, "status": "running" if reused else "started", "state": job.state, "reused": reused,
-            "flow_run_name": job.name, "deployment": DEPLOYMENT, "estimated_time": eta}
 
 
 async def wait_for(job: jobs.Job, wait_s: float, limit: float) -> jobs.Job:
@@ -180,7 +171,7 @@ async def post_extract(req: ExtractRequest, settings: SettingsDep, idempotency_k
               "force": False, "until": "extract"}
     job, reused = await start_build(settings, req.output_name, params, "extract", idempotency_key)
     eta = estimate(settings, req.train_size + req.val_size + req.test_size)
-    return {**started(job, reused, round(eta / 4, 1) if eta else None),  # extract: about a quarter of a build
+    return {**started(job, reused, DEPLOYMENT, round(eta / 4, 1) if eta else None),  # extract: about a quarter of a build
             "output_path": str(layout.root), "dataset": req.output_name}
 
 
@@ -193,11 +184,11 @@ async def post_render(name: Name, req: RenderRequest, settings: SettingsDep,
     base = await previous_parameters(settings, name)
     render = {"views": list(req.views), "size": req.resolution, **({"style": req.style} if req.style else {})}
     over = {"render": render, **({"dataset": {"shard_size": req.batch_size}} if req.batch_size else {})}
-    params = {**base, "overrides": _merge(base.get("overrides") or {}, over), "until": "render"}
+    params = {**base, "overrides": deep_merge(base.get("overrides") or {}, over), "until": "render"}
     job, reused = await start_build(settings, name, params, "render", idempotency_key)
     models = stage_progress(layout)["models"]
     tile = (params["overrides"].get("dataset") or {}).get("layout") == "tile"
-    return {**started(job, reused, estimate(settings, models)), "models_to_process": models,
+    return {**started(job, reused, DEPLOYMENT, estimate(settings, models)), "models_to_process": models,
             "images_to_create": models if tile else models * len(req.views)}
 
 
@@ -217,12 +208,12 @@ async def post_convert(name: Name, req: ConvertRequest, settings: SettingsDep,
     layout = layout_for(settings, name)
     base = await previous_parameters(settings, name)
     over = {"dataset": {"vary_prompts": req.randomize_templates}}
-    params = {**base, "overrides": _merge(base.get("overrides") or {}, over), "until": "validate"}
+    params = {**base, "overrides": deep_merge(base.get("overrides") or {}, over), "until": "validate"}
     job, reused = await start_build(settings, name, params, "convert", idempotency_key)
     job = await wait_for(job, req.wait_s, settings.api.wait_max_s)
     ext = {"messages": "jsonl", "parquet": "parquet"}.get(req.format, "json")
     counts = _split_counts(layout) if job.state_type == "COMPLETED" else {}
-    return {**started(job, reused, estimate(settings, stage_progress(layout)["models"])),
+    return {**started(job, reused, DEPLOYMENT, estimate(settings, stage_progress(layout)["models"])),
             "output": ConvertOutput(**{f"{s}_file": str(layout.split_file(s, ext)) for s in ("train", "val", "test")},
                                     **{f"{s}_conversations": counts.get(s) for s in ("train", "val", "test")})}
 
@@ -271,7 +262,7 @@ async def post_validate(name: Name, req: ValidateRequest, settings: SettingsDep,
     job, reused = await start_build(settings, name, params, "validate", idempotency_key)
     job = await wait_for(job, req.wait_s, settings.api.wait_max_s)
     found = _checks(layout, settings)
-    out = {**started(job, reused, estimate(settings, stage_progress(layout)["models"])),
+    out = {**started(job, reused, DEPLOYMENT, estimate(settings, stage_progress(layout)["models"])),
            "report_is_current": job.state_type == "COMPLETED"}
     if found:
         out.update(validation=found[0], stats=found[1], warnings=found[2])

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 
 from deployments import jobs
 from deployments.auth import Read, SettingsDep, Write
-from deployments.schemas import JobProgress, StopResponse
+from deployments.schemas import JobId, JobProgress, StopResponse
 from deployments.views import job_progress, seed_status
 
 router = APIRouter(prefix="/training/jobs", tags=["jobs"])
-JobId = Annotated[str, Path(max_length=64, description="the flow-run id a POST answered with")]
 
 
 @router.get("/{job_id}/progress", response_model=JobProgress, dependencies=[Read],

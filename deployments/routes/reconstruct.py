@@ -8,13 +8,12 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, HTTPException, UploadFile, status
-from fastapi import Path as PathParam
 
 from deployments import jobs
 from deployments.auth import Read, SettingsDep, Write
-from deployments.schemas import ReconstructResult, ReconstructStarted
+from deployments.schemas import JobId, ReconstructResult, ReconstructStarted
 from deployments.serve import ON_DEMAND
-from deployments.views import seed_status
+from deployments.views import seed_status, started
 
 router = APIRouter(prefix="/reconstruct", tags=["reconstruct"])
 DEPLOYMENT = ON_DEMAND["reconstruct"]
@@ -31,7 +30,10 @@ def _model(settings, model: str | None) -> str:
     """The adapter: the request's (under the data folder), the server's default, or the newest full run."""
     root = Path(settings.data_dir).resolve()
     if model:
-        path = (root / model).resolve()
+        try:
+            path = (root / model).resolve()
+        except (ValueError, OSError) as exc:  # a NUL byte, a path too long, ...
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, f"model {model!r}: {exc}") from None
         if not path.is_relative_to(root):
             raise HTTPException(status.HTTP_400_BAD_REQUEST, f"model {model!r} must lie under the data folder {root}")
     elif settings.api.model:
@@ -97,13 +99,12 @@ async def post_reconstruct(
         dest.unlink(missing_ok=True)
         dest.parent.rmdir()
         raise
-    return {"job_id": job.id, "status": "started", "state": job.state, "reused": reused, "flow_run_name": job.name,
-            "deployment": DEPLOYMENT, "estimated_time": None, "upload": str(dest), "output_step": str(out_step)}
+    return {**started(job, reused, DEPLOYMENT), "upload": str(dest), "output_step": str(out_step)}
 
 
 @router.get("/{job_id}", response_model=ReconstructResult, dependencies=[Read],
             responses={404: {"description": "no such reconstruction"}})
-async def get_reconstruction(job_id: Annotated[str, PathParam(max_length=64)]) -> ReconstructResult:
+async def get_reconstruction(job_id: JobId) -> ReconstructResult:
     """The generated sequence, its metrics and the written STEP, once the run has finished."""
     job = await jobs.read_job(job_id, flow="reconstruct")
     rows = job.table("reconstruction")

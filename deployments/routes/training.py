@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, status
-from fastapi import Path as PathParam
+from fastapi import APIRouter, HTTPException, status
 
 from config.recipes import recipe_path
 from deployments import jobs
-from deployments.auth import Read, SettingsDep, Write
+from deployments.auth import IdempotencyKey, Read, SettingsDep, Write
 from deployments.schemas import (
+    JobId,
     TestRunRequest,
     TestRunResultsResponse,
     TrainingStarted,
@@ -19,12 +18,10 @@ from deployments.schemas import (
     TrainingStatus,
 )
 from deployments.serve import ON_DEMAND
-from deployments.views import convergence_results, seed_status, training_status
+from deployments.views import convergence_results, seed_status, started, training_status
 
 router = APIRouter(prefix="/training", tags=["training"])
 DEPLOYMENT = ON_DEMAND["train"]
-JobId = Annotated[str, PathParam(max_length=64)]
-IdempotencyKey = Annotated[str | None, Header(max_length=200)]
 
 
 def _dataset(settings, name: str) -> Path:
@@ -50,8 +47,7 @@ async def _start(name: str, parameters: dict, mode: str, key: str | None, eta: f
                                        route=mode)
     except jobs.ScopeBusy as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    return {"job_id": job.id, "status": "running" if reused else "started", "state": job.state, "reused": reused,
-            "flow_run_name": job.name, "deployment": DEPLOYMENT, "estimated_time": eta}
+    return started(job, reused, DEPLOYMENT, eta)
 
 
 @router.post("/test-run", response_model=TrainingStarted, status_code=status.HTTP_202_ACCEPTED, dependencies=[Write])

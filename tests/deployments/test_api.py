@@ -118,6 +118,9 @@ def test_paths_outside_the_data_folder_are_refused(app):
     r = call(app, "POST", "/training/datasets/extract", headers=AUTH,
              json={"source": "files", "output_name": "x", "path": "../../etc"})
     assert r.status_code == 400 and "must lie under the data folder" in r.json()["detail"]
+    r = call(app, "POST", "/training/datasets/extract", headers=AUTH,
+             json={"source": "files", "output_name": "x", "path": "a\u0000b"})  # found by schemathesis
+    assert r.status_code == 400 and "null byte" in r.json()["detail"]
 
 
 def test_upload_limits(tmp_path):
@@ -128,6 +131,9 @@ def test_upload_limits(tmp_path):
     assert r.status_code == 415 and "part.exe" in r.json()["detail"] and ".step" in r.json()["detail"]
     r = call(app, "POST", "/reconstruct", headers=AUTH, files={"file": ("part.stl", b"solid x\nendsolid x\n")})
     assert r.status_code == 409 and "no trained adapter" in r.json()["detail"]
+    r = call(app, "POST", "/reconstruct", headers=AUTH, data={"model": "a\x00b"},
+             files={"file": ("part.stl", b"solid x\nendsolid x\n")})
+    assert r.status_code == 400 and "null byte" in r.json()["detail"]
     _adapter(settings)
     r = call(app, "POST", "/reconstruct", headers=AUTH, files={"file": ("big.stl", b"0" * 20_000)})
     assert r.status_code == 413 and "0.01 MB" in r.json()["detail"]
