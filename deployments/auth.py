@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request, status
@@ -43,3 +44,15 @@ SettingsDep = Annotated[Settings, Depends(app_settings)]
 IdempotencyKey = Annotated[str | None, Header(max_length=200, description="a client's key: the same key, the same run")]
 Write = Depends(require_token)
 Read = Depends(require_token_for_reads)
+
+
+def under_data_dir(settings, path: str) -> str:
+    """A client-given path, accepted only inside the data folder (the API never reads elsewhere)."""
+    root = Path(settings.data_dir).resolve()
+    try:
+        p = (root / path).resolve()
+    except (ValueError, OSError) as exc:  # a NUL byte, a path too long, ...
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"path {path!r}: {exc}") from None
+    if not p.is_relative_to(root):
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"path {path!r} must lie under the data folder {root}")
+    return str(p)

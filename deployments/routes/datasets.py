@@ -14,7 +14,7 @@ from cadlib.dataset.catalog import STAGE_NAMES, describe, list_datasets, stage_p
 from cadlib.dataset.layout import DatasetLayout, read_json
 from config import deep_merge
 from deployments import jobs
-from deployments.auth import IdempotencyKey, Read, SettingsDep, Write
+from deployments.auth import IdempotencyKey, Read, SettingsDep, Write, under_data_dir
 from deployments.schemas import (
     NAME_PATTERN,
     ConvertOutput,
@@ -71,18 +71,6 @@ def models_per_minute(settings) -> float | None:
 def estimate(settings, models: int) -> float | None:
     rate = models_per_minute(settings)
     return round(60.0 * models / rate, 1) if rate and models else None
-
-
-def under_data_dir(settings, path: str) -> str:
-    """A client-given path, accepted only inside the data folder (the API never reads elsewhere)."""
-    root = Path(settings.data_dir).resolve()
-    try:
-        p = (root / path).resolve()
-    except (ValueError, OSError) as exc:  # a NUL byte, a path too long, ...
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"path {path!r}: {exc}") from None
-    if not p.is_relative_to(root):
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"path {path!r} must lie under the data folder {root}")
-    return str(p)
 
 
 async def previous_parameters(settings, name: str) -> dict:

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, HTTPException, UploadFile, status
 
 from deployments import jobs
-from deployments.auth import Read, SettingsDep, Write
+from deployments.auth import Read, SettingsDep, Write, under_data_dir
 from deployments.schemas import JobId, ReconstructResult, ReconstructStarted
 from deployments.serve import ON_DEMAND
 from deployments.views import seed_status, started
@@ -30,12 +30,7 @@ def _model(settings, model: str | None) -> str:
     """The adapter: the request's (under the data folder), the server's default, or the newest full run."""
     root = Path(settings.data_dir).resolve()
     if model:
-        try:
-            path = (root / model).resolve()
-        except (ValueError, OSError) as exc:  # a NUL byte, a path too long, ...
-            raise HTTPException(status.HTTP_400_BAD_REQUEST, f"model {model!r}: {exc}") from None
-        if not path.is_relative_to(root):
-            raise HTTPException(status.HTTP_400_BAD_REQUEST, f"model {model!r} must lie under the data folder {root}")
+        path = Path(under_data_dir(settings, model))
     elif settings.api.model:
         path = Path(settings.api.model).resolve()
     else:
