@@ -58,29 +58,35 @@ def stage_progress(layout: DatasetLayout) -> dict:
     return {"models": models, "shards": shards, "stages": stages}
 
 
-def describe(layout: DatasetLayout) -> dict:
-    """One dataset's summary: models, images, conversations (samples), size and status.
+def _validation(layout: DatasetLayout) -> dict | None:
+    try:
+        return read_json(layout.validation) if layout.validation.is_file() else None
+    except ValueError:
+        return None
 
-    Status: ``ready`` (validated without structural errors), ``invalid`` (validated with some),
-    ``partial`` (some stages done), ``empty`` (nothing extracted).
-    """
+
+def dataset_status(layout: DatasetLayout, validation: dict | None = None) -> str:
+    """``ready`` (validated without structural errors), ``invalid`` (validated with some),
+    ``partial`` (extracted, not yet validated) or ``empty`` (nothing extracted). Cheap: no tree walk."""
+    validation = validation if validation is not None else _validation(layout)
+    if validation is not None:
+        return "ready" if validation.get("ok") else "invalid"
+    return "partial" if layout.extract_report.is_file() else "empty"
+
+
+def describe(layout: DatasetLayout) -> dict:
+    """One dataset's summary: models, images, conversations (samples), size and `dataset_status`."""
     prog = stage_progress(layout)
     images = sum(1 for _ in layout.images.glob("*.png")) if layout.images.is_dir() else 0
     conversations = {s: 0 for s in SPLITS}
-    status = "empty" if not prog["shards"] and not layout.extract_report.is_file() else "partial"
-    validation = None
-    if layout.validation.is_file():
-        try:
-            validation = read_json(layout.validation)
-        except ValueError:
-            validation = None
+    validation = _validation(layout)
     if validation is not None:
         conversations.update(validation.get("samples", {}))
-        status = "ready" if validation.get("ok") else "invalid"
     size = _size(layout.root)
     return {"name": layout.root.name, "models": prog["models"], "images": images,
             "conversations": sum(conversations.values()), "conversations_by_split": conversations,
-            "size": human_size(size), "size_bytes": size, "status": status, "path": str(layout.root)}
+            "size": human_size(size), "size_bytes": size, "status": dataset_status(layout, validation),
+            "path": str(layout.root)}
 
 
 def list_datasets(datasets_dir: str | Path) -> list[dict]:

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, status
 from fastapi import Path as PathParam
 
-from cadlib.dataset.catalog import STAGE_NAMES, describe, list_datasets, stage_progress
+from cadlib.dataset.catalog import STAGE_NAMES, dataset_status, list_datasets, stage_progress
 from cadlib.dataset.layout import DatasetLayout, read_json
 from config import deep_merge
 from deployments import jobs
@@ -140,7 +140,7 @@ async def get_status(name: Name, settings: SettingsDep) -> DatasetStatus:
     models = disk["models"]
     total = 4 * models
     current = int(sum(models * f for f in fractions.values()))
-    state = "building" if job else describe(layout)["status"]
+    state = "building" if job else dataset_status(layout)  # polled every few seconds: no tree walk
     return DatasetStatus(
         dataset=name, status=state, progress=Progress(current=current, total=total,
                                                       percentage=round(100 * current / total, 1) if total else 0.0),
