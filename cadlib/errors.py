@@ -37,5 +37,10 @@ class QuantizeError(CadlibError):
     """A sequence has a feature too small to survive quantisation at the chosen number of bits."""
 
 
+class QuantisationChangesTopology(QuantizeError):
+    """The solid a model's quantised target rebuilds is not the source's solid: another number of
+    bodies, an invalid solid, or too little overlap (IoU) with it."""
+
+
 class UnsupportedFormat(CadlibError):
     """The file is not of a format cadlib reads (or a dependency for it is missing)."""

@@ -34,13 +34,13 @@ class Truth:
 def truth_from_text(text: str, bits: int = 8) -> Truth:
     """The truth of a dataset model: its sequence text, built."""
     from cadlib import occ
-    from cadlib.quantize import encode, quantize
-    from cadlib.text import from_text
+    from cadlib.quantize import decode
+    from cadlib.text import parse_text
     from cadlib.transform import in_mm
 
-    seq = from_text(text, bits)
-    shape = occ.build_solid(in_mm(seq))
-    return Truth(occ.tessellate(shape), shape, encode(quantize(seq, bits), bits))
+    grid, codes = parse_text(text, bits)
+    shape = occ.build_solid(in_mm(decode(codes, grid.bits, version=grid.version)))
+    return Truth(occ.tessellate(shape), shape, codes)
 
 
 def truth_from_model(model) -> tuple[Truth, float, np.ndarray]:
@@ -64,21 +64,22 @@ def score_text(text: str, truth: Truth, *, bits: int = 8, protocols=tuple(PROTOC
     """The scores of one generated text: ``{"valid", "error", "cd": {protocol: value}, "iou",
     "acc_cmd", "acc_param"}`` (metrics None where they do not apply or the text failed)."""
     from cadlib import occ
-    from cadlib.quantize import encode, quantize
-    from cadlib.text import from_text
+    from cadlib.quantize import decode
+    from cadlib.text import parse_text
     from cadlib.transform import in_mm
 
     out: dict = {"valid": False, "error": "", "cd": dict.fromkeys(protocols), "iou": None, "iou_method": None,
                  "acc_cmd": None, "acc_param": None}
     try:
-        seq = from_text(text, bits)
+        grid, codes = parse_text(text, bits)
+        seq = decode(codes, grid.bits, version=grid.version)
     except CadlibError as exc:
         out["error"] = f"{type(exc).__name__}: {exc}"
         if truth.codes is not None:
             out["acc_cmd"], out["acc_param"] = 0.0, 0.0
         return out
     if truth.codes is not None:
-        out["acc_cmd"], out["acc_param"] = command_accuracy(encode(quantize(seq, bits), bits), truth.codes)
+        out["acc_cmd"], out["acc_param"] = command_accuracy(codes, truth.codes)
     try:
         shape = occ.build_solid(in_mm(seq))
         if not occ.is_valid(shape):

@@ -2,7 +2,7 @@
 characters one at a time; a character that could not continue any valid sequence text is refused.
 
 It accepts what `cadlib.text.from_text` accepts, in the spelling `to_text` writes (see
-docs/sequence-format.md): one command per line, single spaces, integers in each argument's range
+docs/sequence-format.md): the `bits B` header (B = the limits' bits), one command per line, single spaces, integers in each argument's range
 without leading zeros, the right number of arguments, the loop rules (a circle is a loop on its
 own; a loop of lines and arcs has at least 2 curves, not 2 lines, and no curve of zero length),
 and DeepCAD's limits (extrudes, commands, loops per sketch, curves per loop). States are immutable,
@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 _OPS = ("new", "join", "cut", "intersect")
 _EXTENTS = ("one", "sym", "two")
-_ARITY = {"sketch": 7, "loop": 0, "line": 2, "arc": 3, "circle": 3}
+_ARITY = {"bits": 1, "sketch": 7, "loop": 0, "line": 2, "arc": 3, "circle": 3}
 _CURVES = ("line", "arc", "circle")
 
 
@@ -26,6 +26,8 @@ class Limits:
     max_commands: int = 60
     max_loops: int = 6
     max_curves: int = 15
+    header: bool = True
+    """The text starts with `bits B` (version 2, extents 0..2^(B+1)-1); False: old headerless text."""
 
     @property
     def max_value(self) -> int:
@@ -39,6 +41,8 @@ class Limits:
     def int_range(self, keyword: str, index: int) -> tuple[int, int, int | None]:
         """(low, high, excluded value) of argument `index` of a command."""
         top, unit = self.max_value, self.unit_max
+        if keyword == "bits":
+            return (self.bits, self.bits, None)
         if keyword == "sketch":
             return (1, top, None) if index == 6 else (0, top, None)
         if keyword == "arc" and index == 2:
@@ -47,7 +51,7 @@ class Limits:
             return (1, unit, None)
         if keyword in _CURVES:
             return (0, unit, None)
-        return (0, top, None)  # extrude extents
+        return (0, 2 * top + 1 if self.header else top, None)  # extrude extents
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +88,9 @@ class TextPrefix:
         """The commands that may start the next line, each leaving a way to finish the text within
         the limits (so a constrained decoder can never paint itself into a corner)."""
         lim = self.limits
-        if self.after in ("", "extrude"):
+        if self.after == "" and lim.header:
+            return ("bits",)
+        if self.after in ("", "extrude", "bits"):
             ok = self.extrudes < lim.max_extrudes and self.commands + 4 <= lim.max_commands  # sketch loop circle extrude
             return ("sketch",) if ok else ()
         if self.after == "sketch":
@@ -192,6 +198,8 @@ def _completes(word: str, lo: int, hi: int, banned: set[int]) -> bool:
 
 def _close_line(s: TextPrefix, line: tuple[str, ...]) -> TextPrefix:
     kw = line[0]
+    if kw == "bits":
+        return replace(s, after=kw, words=())
     if kw == "sketch":
         return replace(s, after=kw, words=(), commands=s.commands + 1, loops=0, curves=0)
     if kw == "loop":

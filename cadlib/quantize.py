@@ -9,12 +9,27 @@ The codes are what the sequence text spells out. Per extrude (DeepCAD's scheme, 
 | sketch scale (the profile's larger side) | (0, 2) | 2^bits, step 2/2^bits |
 | profile points, circle radius (relative to origin and scale) | [0, 1] | 2^bits-1, step 1/(2^bits-2) |
 | arc sweep (signed, counter-clockwise > 0) | (-2pi, 2pi) | 2^bits, step 4pi/2^bits |
-| extents | [-2, 2) | 2^bits, step 4/2^bits |
+| extents (version 2) | [-2, 2) | 2^(bits+1), step 2/2^bits (the origin step) |
+| extents (version 1, headerless text) | [-2, 2) | 2^bits, step 4/2^bits |
 
 Geometry is expected normalised (`cadlib.transform.normalize`): the model then fits in
 [-0.75, 0.75]^3, so origins and extents stay inside their ranges. Worst-case errors, in normalised
 units, are half a step: origin 1/2^bits, scale 1/2^bits, profile points scale/(2*(2^bits-2)),
 extents 2/2^bits; angles pi/2^bits.
+
+Two choices keep the quantised solid the solid the source describes:
+
+- **Faces snap as positions.** A version-2 extent is on the origin grid, and it is chosen so that
+  the extruded face (for `sym`, the face along the normal) lands on the grid point nearest to where the source puts it (for a plane
+  normal to an axis the sketch origin is on that grid too). Two bodies that touch in the source
+  (a boss standing on a block) touch after quantisation; snapping the extent length on its own,
+  with a step twice the origin's (DeepCAD, version 1), opened a one-step gap between them.
+- **The profile frame is canonical and fits the grid.** A plane whose normal is a world axis gets
+  its x axis turned onto the nearest world axis (the profile turned with it), so the profile box
+  lies inside the model box; a tilted plane whose profile box would overrun the origin or scale
+  range is turned to the orientation with the smallest box that fits. Before, a sketch with a
+  turned x axis (a square seen as a diamond) had its scale or corner clipped, and the solid lost
+  part of its body at any number of bits.
 
 `quantize(seq)` snaps a sequence onto this grid; its result is a fixed point
 (`quantize(quantize(s)) == quantize(s)`), and `decode(encode(s))` is that fixed point.
@@ -29,6 +44,7 @@ from enum import Enum
 import numpy as np
 
 from cadlib.errors import QuantizeError
+from cadlib.loops import canonical_loop
 from cadlib.sequence import (
     Arc,
     CadSequence,
@@ -43,6 +59,8 @@ from cadlib.sequence import (
 )
 
 DEFAULT_BITS = 8
+TEXT_VERSION = 2
+"""The grid version new text is written in (1: DeepCAD's extent step, read for old headerless text)."""
 
 
 class CurveKind(Enum):
@@ -77,10 +95,13 @@ class Grid:
     """The quantisation grid for a number of bits."""
 
     bits: int = DEFAULT_BITS
+    version: int = TEXT_VERSION
 
     def __post_init__(self) -> None:
         if not 2 <= self.bits <= 16:
             raise ValueError(f"bits must be within 2..16, got {self.bits}")
+        if self.version not in (1, 2):
+            raise ValueError(f"grid version must be 1 or 2, got {self.version}")
 
     @property
     def levels(self) -> int:
@@ -102,11 +123,36 @@ class Grid:
     def d_scale(self, q: int) -> float:
         return q * (2.0 / self.levels)
 
+    @property
+    def extent_levels(self) -> int:
+        return self.levels * 2 if self.version >= 2 else self.levels
+
+    @property
+    def extent_step(self) -> float:
+        return 4.0 / self.extent_levels
+
     def q_extent(self, x: float) -> int:
-        return self._q(x, -2.0, 4.0 / self.levels)
+        return int(min(self.extent_levels - 1, max(0, round((x + 2.0) / self.extent_step))))
 
     def d_extent(self, q: int) -> float:
-        return -2.0 + q * (4.0 / self.levels)
+        return -2.0 + q * self.extent_step
+
+    def q_face(self, start: float, end: float) -> int:
+        """The extent code that puts a face at `end`, measured from a plane at `start`.
+
+        The face position is snapped onto the origin grid (so faces that coincide in the source
+        coincide after quantisation); `start` is the quantised plane position. Version 2 only."""
+        step = self.extent_step
+        steps = round(end / step) - round(start / step)
+        return int(min(self.extent_levels - 1, max(0, steps + self.extent_levels // 2)))
+
+    @property
+    def max_scale(self) -> float:
+        return self.d_scale(self.levels - 1)
+
+    def origin_fits(self, x: float) -> bool:
+        half = 1.0 / self.levels  # half a step: rounding stays in range
+        return -1.0 - half <= x <= self.d_origin(self.levels - 1) + half
 
     # -- profile coordinates: [0, 1] inclusive, an even number of steps -------------------------
     # 2^bits - 2 steps put 1/2 on the grid, so a circle that spans its frame (centre 1/2,
@@ -140,15 +186,16 @@ class Grid:
         return (q - self.levels // 2) * (4 * math.pi / self.levels)
 
 
-def encode(seq: CadSequence, bits: int = DEFAULT_BITS) -> tuple[ExtrudeCode, ...]:
+def encode(seq: CadSequence, bits: int = DEFAULT_BITS, *, version: int = TEXT_VERSION) -> tuple[ExtrudeCode, ...]:
     """Integer codes of a normalised sequence (values outside a range are clipped to it).
 
     Curves that snapping shrinks to nothing are dropped, and so are holes that collapse.
 
     Raises:
-        QuantizeError: an extrude's outer loop collapses at this resolution.
+        QuantizeError: an extrude's outer loop collapses at this resolution, or its profile is
+            larger than the grid's frame in every orientation.
     """
-    grid = Grid(bits)
+    grid = Grid(bits, version)
     out = []
     for i, ex in enumerate(seq.extrudes):
         try:
@@ -160,30 +207,31 @@ def encode(seq: CadSequence, bits: int = DEFAULT_BITS) -> tuple[ExtrudeCode, ...
     return tuple(out)
 
 
-def decode(codes: tuple[ExtrudeCode, ...], bits: int = DEFAULT_BITS, *, name: str = "") -> CadSequence:
+def decode(codes: tuple[ExtrudeCode, ...], bits: int = DEFAULT_BITS, *, name: str = "",
+           version: int = TEXT_VERSION) -> CadSequence:
     """The sequence the codes describe: each plane's origin is its profile's lower-left corner."""
-    grid = Grid(bits)
+    grid = Grid(bits, version)
     return CadSequence(tuple(_decode_extrude(c, grid) for c in codes), name=name)
 
 
-def quantize(seq: CadSequence, bits: int = DEFAULT_BITS) -> CadSequence:
+def quantize(seq: CadSequence, bits: int = DEFAULT_BITS, *, version: int = TEXT_VERSION) -> CadSequence:
     """Snaps a normalised sequence onto the grid; the result is a fixed point of `quantize`.
 
     Snapping moves control points, which can move the profile's lower-left corner or larger side
     and so the frame the next snapping uses; a second pass (rarely a third) settles it.
     """
-    codes = encode(seq, bits)
+    codes = encode(seq, bits, version=version)
     for _ in range(4):
-        again = encode(decode(codes, bits), bits)
+        again = encode(decode(codes, bits, version=version), bits, version=version)
         if again == codes:
             break
         codes = again
-    return decode(codes, bits, name=seq.name)
+    return decode(codes, bits, name=seq.name, version=version)
 
 
-def dequantize(codes: tuple[ExtrudeCode, ...], bits: int = DEFAULT_BITS) -> CadSequence:
+def dequantize(codes: tuple[ExtrudeCode, ...], bits: int = DEFAULT_BITS, *, version: int = TEXT_VERSION) -> CadSequence:
     """Alias of `decode`, named for symmetry with `quantize`."""
-    return decode(codes, bits)
+    return decode(codes, bits, version=version)
 
 
 def _control_points(profile: Profile) -> np.ndarray:
@@ -218,13 +266,71 @@ def _drop_collapsed(codes: list[CurveCode]) -> list[CurveCode] | None:
     return codes
 
 
-def _encode_extrude(ex: Extrude, g: Grid) -> ExtrudeCode:
-    theta, phi, gamma = ex.plane.angles()  # phi is 0 when the normal is +-z
+def _frame(ex: Extrude, g: Grid) -> tuple[Extrude, np.ndarray, float]:
+    """The extrude in its canonical in-plane orientation, its profile's corner and larger side."""
+    ex = _axis_aligned(ex)
     pts = _control_points(ex.profile)
     corner = pts.min(axis=0)
     scale = float(np.max(pts.max(axis=0) - corner))
     if not scale > 0:
         raise _Collapsed("the profile has no size")
+    if _fits(ex, corner, scale, g):
+        return ex, corner, scale
+    best = None
+    for deg in np.arange(0.0, 90.0, 0.5):  # a box repeats every quarter turn
+        a = math.radians(float(deg))
+        cand = _turned(ex, math.cos(a), math.sin(a))
+        p = _control_points(cand.profile)
+        c = p.min(axis=0)
+        s = float(np.max(p.max(axis=0) - c))
+        if _fits(cand, c, s, g) and (best is None or s < best[2] - 1e-12):
+            best = (cand, c, s)
+    if best is None:
+        raise _Collapsed(f"the profile ({scale:.3g} wide) does not fit the grid's sketch frame in any orientation")
+    return best
+
+
+def _fits(ex: Extrude, corner: np.ndarray, scale: float, g: Grid) -> bool:
+    origin = ex.plane.to_world(corner)[0]
+    return scale <= g.max_scale + 1e-9 and all(g.origin_fits(float(v)) for v in origin)
+
+
+def _axis_aligned(ex: Extrude) -> Extrude:
+    """A plane normal to a world axis with its x axis turned onto the nearest in-plane world axis."""
+    n, x, y = (np.asarray(v) for v in (ex.plane.z_axis, ex.plane.x_axis, ex.plane.y_axis))
+    if float(np.max(np.abs(n))) < 1.0 - 1e-9:
+        return ex
+    axes = [sign * np.eye(3)[i] for i in range(3) if abs(n[i]) < 0.5 for sign in (1.0, -1.0)]
+    target = max(axes, key=lambda a: float(np.dot(a, x)))
+    c, s = float(np.dot(target, x)), float(np.dot(target, y))
+    if abs(s) < 1e-12 and c > 0:
+        return ex
+    return _turned(ex, c, s)
+
+
+def _turned(ex: Extrude, c: float, s: float) -> Extrude:
+    """The same extrude with the plane's x axis turned by the angle (cos c, sin s) about its normal."""
+    x, y = np.asarray(ex.plane.x_axis), np.asarray(ex.plane.y_axis)
+    plane = SketchPlane.from_axes(ex.plane.origin, c * x + s * y, ex.plane.z_axis)
+
+    def p(uv) -> tuple[float, float]:
+        return (uv[0] * c + uv[1] * s, -uv[0] * s + uv[1] * c)
+
+    def curve(cu):
+        if isinstance(cu, Line):
+            return Line(p(cu.start), p(cu.end))
+        if isinstance(cu, Arc):
+            return Arc(p(cu.start), p(cu.end), cu.sweep)
+        return Circle(p(cu.center), cu.radius)
+
+    loops = [canonical_loop(Loop(tuple(curve(cu) for cu in lp.curves))) for lp in ex.profile.loops]
+    holes = sorted(loops[1:], key=lambda lp: tuple(np.round(lp.points().min(axis=0), 9)))
+    return Extrude(plane, Profile((loops[0], *holes)), ex.operation, ex.extent_type, ex.extent_one, ex.extent_two)
+
+
+def _encode_extrude(ex: Extrude, g: Grid) -> ExtrudeCode:
+    ex, corner, scale = _frame(ex, g)
+    theta, phi, gamma = ex.plane.angles()  # phi is 0 when the normal is +-z
     q_scale = g.q_scale(scale)
     origin = ex.plane.to_world(corner)[0]
 
@@ -250,13 +356,24 @@ def _encode_extrude(ex: Extrude, g: Grid) -> ExtrudeCode:
                 raise _Collapsed("the outer loop collapses")
             continue  # a hole smaller than the grid vanishes
         loops.append(tuple(kept))
-    if ex.extent_type is ExtentType.TWO_SIDES:
-        extents = (g.q_extent(ex.extent_one), g.q_extent(ex.extent_two))
+    q_origin = tuple(g.q_origin(float(v)) for v in origin)
+    n = np.asarray(ex.plane.z_axis)
+    at = float(np.dot(origin, n))  # where the sketch plane is, along its normal
+    at_q = float(np.dot([g.d_origin(q) for q in q_origin], n))
+    if g.version < 2:  # version 1 snaps lengths
+        extents = tuple(g.q_extent(e) for e in (ex.extent_one, ex.extent_two)[: 2 if ex.extent_type is ExtentType.TWO_SIDES else 1])
+    elif ex.extent_type is ExtentType.SYMMETRIC:
+        # One number moves both faces: the face along the normal lands on the grid, the other
+        # within a step and a half of its place.
+        extents = (g.q_face(at_q, at + abs(ex.extent_one)),)
+    elif ex.extent_type is ExtentType.TWO_SIDES:
+        # extent_two is measured against the normal: its face is at -extent_two.
+        extents = (g.q_face(at_q, at + ex.extent_one), g.q_face(-at_q, -(at - ex.extent_two)))
     else:
-        extents = (g.q_extent(ex.extent_one),)
+        extents = (g.q_face(at_q, at + ex.extent_one),)
     return ExtrudeCode(
         angles=(g.q_angle(theta), g.q_angle(phi), g.q_angle(gamma)),
-        origin=tuple(g.q_origin(float(v)) for v in origin),
+        origin=q_origin,
         scale=q_scale,
         loops=tuple(loops),
         operation=ex.operation,

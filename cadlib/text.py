@@ -2,6 +2,8 @@
 
 Grammar (see docs/sequence-format.md for examples)::
 
+    text     := header sequence | sequence            (no header: version 1, read at `bits`)
+    header   := "bits" B                               (version 2 at B bits, 2..16)
     sequence := block+
     block    := sketch loop+ extrude
     sketch   := "sketch" THETA PHI GAMMA X Y Z SCALE
@@ -11,7 +13,8 @@ Grammar (see docs/sequence-format.md for examples)::
     OP       := "new" | "join" | "cut" | "intersect"
     EXTENT   := "one" | "sym" | "two"
 
-Every number is an integer on the grid of `cadlib.quantize` (8 bits: 0..255). A line or arc gives
+Every number is an integer on the grid of `cadlib.quantize` (8 bits: 0..255; version-2 extents
+0..511). The header names the grid, so a text reads the same whatever the reader's settings. A line or arc gives
 its end point; it starts where the previous curve of its loop ends (the first curve: where the
 last one ends). The first loop of a block is the outer boundary, later loops are holes.
 
@@ -24,6 +27,7 @@ from __future__ import annotations
 from cadlib.errors import TextSyntaxError
 from cadlib.quantize import (
     DEFAULT_BITS,
+    TEXT_VERSION,
     CurveCode,
     CurveKind,
     ExtrudeCode,
@@ -36,19 +40,23 @@ from cadlib.sequence import CadSequence, ExtentType, Operation
 
 _OPS = {op.value: op for op in Operation}
 _EXTENTS = {e.value: e for e in ExtentType}
-_CURVE_ARITY = {CurveKind.LINE: 2, CurveKind.ARC: 3, CurveKind.CIRCLE: 3}
-KEYWORDS = ("sketch", "loop", "line", "arc", "circle", "extrude", *_OPS, *_EXTENTS)
+HEADER = "bits"
+KEYWORDS = (HEADER, "sketch", "loop", "line", "arc", "circle", "extrude", *_OPS, *_EXTENTS)
 """Every word the text uses; the rest are integers."""
 
 
 def to_text(seq: CadSequence, bits: int = DEFAULT_BITS) -> str:
-    """The sequence text of a normalised sequence (quantised on the way)."""
-    return codes_to_text(encode(quantize(seq, bits), bits))
+    """The sequence text of a normalised sequence (quantised on the way), with its `bits` header."""
+    return codes_to_text(encode(quantize(seq, bits), bits), Grid(bits))
 
 
-def codes_to_text(codes: tuple[ExtrudeCode, ...]) -> str:
-    """Spells out integer codes, one command per line, with a final newline."""
-    lines: list[str] = []
+def codes_to_text(codes: tuple[ExtrudeCode, ...], grid: Grid | None = None) -> str:
+    """Spells out integer codes, one command per line, with a final newline.
+
+    A version-2 grid (the default: 8 bits) writes the `bits B` header line first; a version-1 grid
+    writes the old headerless text."""
+    grid = grid or Grid()
+    lines: list[str] = [f"{HEADER} {grid.bits}"] if grid.version >= 2 else []
     for c in codes:
         lines.append("sketch " + " ".join(map(str, (*c.angles, *c.origin, c.scale))))
         for loop in c.loops:
@@ -62,15 +70,37 @@ def codes_to_text(codes: tuple[ExtrudeCode, ...]) -> str:
 def from_text(text: str, bits: int = DEFAULT_BITS, *, source: str | None = None, name: str = "") -> CadSequence:
     """Parses sequence text back into a (quantised) `CadSequence`.
 
+    Args:
+        text: the text; its `bits B` header (when there is one) says which grid it is on.
+        bits: the grid of a headerless (version 1) text only; a header always wins.
+
     Raises:
         TextSyntaxError: with the 1-based line and column of the first problem.
     """
-    return decode(text_to_codes(text, bits, source=source), bits, name=name)
+    grid, codes = parse_text(text, bits, source=source)
+    return decode(codes, grid.bits, name=name, version=grid.version)
 
 
 def text_to_codes(text: str, bits: int = DEFAULT_BITS, *, source: str | None = None) -> tuple[ExtrudeCode, ...]:
     """Parses sequence text into integer codes, checking ranges and structure."""
-    return _Parser(text, Grid(bits), source).parse()
+    return parse_text(text, bits, source=source)[1]
+
+
+def parse_text(text: str, bits: int = DEFAULT_BITS, *, source: str | None = None) -> tuple[Grid, tuple[ExtrudeCode, ...]]:
+    """The grid a text is on (from its header, else version 1 at `bits`) and its integer codes."""
+    parser = _Parser(text, Grid(bits, 1), source)
+    return parser.grid, parser.parse()
+
+
+def text_grid(text: str, bits: int = DEFAULT_BITS) -> Grid:
+    """The grid a text declares in its header (version 1 at `bits` when it has none); no parsing past it."""
+    for raw in text.splitlines():
+        toks = raw.split()
+        if toks:
+            if toks[0] == HEADER and len(toks) == 2 and toks[1].isdigit() and 2 <= int(toks[1]) <= 16:
+                return Grid(int(toks[1]), TEXT_VERSION)
+            break
+    return Grid(bits, 1)
 
 
 class _Parser:
@@ -93,12 +123,21 @@ class _Parser:
                 self.rows.append((lineno, toks))
         self.i = 0
         self.last_line = max(1, len(text.splitlines()))
+        if self.rows and self.rows[0][1][0][1] == HEADER:
+            lineno, toks = self.rows[0]
+            if len(toks) != 2 or not toks[1][1].isdigit() or not 2 <= int(toks[1][1]) <= 16:
+                col = toks[1][0] if len(toks) > 1 else toks[0][0] + len(HEADER)
+                raise self.error(f"the header is '{HEADER} B' with B in 2..16", lineno, col)
+            self.grid = Grid(int(toks[1][1]), TEXT_VERSION)
+            self.i = 1
 
     def error(self, msg: str, line: int, col: int) -> TextSyntaxError:
         return TextSyntaxError(msg, line=line, column=col, source=self.source)
 
     def parse(self) -> tuple[ExtrudeCode, ...]:
         blocks = []
+        if self.i >= len(self.rows) and self.i:
+            raise self.error("expected 'sketch' after the header", self.last_line + 1, 1)
         while self.i < len(self.rows):
             blocks.append(self.block())
         if not blocks:
@@ -189,4 +228,4 @@ class _Parser:
         if extent is None:
             raise self.error(f"unknown extent '{toks[2][1]}' (one of {', '.join(_EXTENTS)})", lineno, toks[2][0])
         n = 2 if extent is ExtentType.TWO_SIDES else 1
-        return op, extent, self.ints(lineno, toks[3:], n)
+        return op, extent, self.ints(lineno, toks[3:], n, 0, self.grid.extent_levels - 1)

@@ -30,6 +30,8 @@ class SequenceSettings(BaseModel):
     """The construction-sequence text."""
 
     bits: int = Field(8, ge=2, le=16, description="quantisation bits of the sequence text")
+    min_iou: float = Field(0.95, ge=0.0, le=1.0, description="a model whose quantised solid overlaps its source's "
+                           "with a lower IoU (or has another number of bodies) is dropped: QuantisationChangesTopology")
     max_extrudes: int = Field(10, ge=1, description="DeepCAD's limit on extrudes per model")
     max_commands: int = Field(60, ge=1, description="DeepCAD's limit on commands per model")
 

@@ -196,7 +196,8 @@ def _build(preset: str, source: str | None, path: str | None, name: str | None, 
                     raise
                 fetch_source(str(ds.path), ds.url, ds.sha256)
         spec = SourceSpec(ds.source, str(ds.path or ""), ds.train_size, ds.val_size, ds.test_size, ds.seed)
-        plan = extract(root, spec, cfg.bits, cfg.max_mb, ds.shard_size, ds.workers, ds.model_timeout_s)
+        plan = extract(root, spec, cfg.bits, cfg.max_mb, ds.shard_size, ds.workers, ds.model_timeout_s,
+                       settings.sequence.min_iou)
         print(f"extract: {plan.info['counts']} in {len(plan.shards)} shard(s); leakage {plan.info['leakage']}")
         records = {r.id: r for r in plan.records}
         shards = plan.shards

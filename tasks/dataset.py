@@ -59,7 +59,7 @@ def fetch_source(root: str, url: str, sha256: str | None) -> str:
 
 @task(name="extract", **RETRY)
 def extract(layout_root: str, spec: SourceSpec, bits: int, max_mb: float, shard_size: int,
-            workers: int, timeout: float) -> Plan:
+            workers: int, timeout: float, min_iou: float = 0.95) -> Plan:
     """Lists the source, describes new or changed models, dedups, splits, shards."""
     t0 = time.perf_counter()
     progress.start("extract", 0)
@@ -70,7 +70,7 @@ def extract(layout_root: str, spec: SourceSpec, bits: int, max_mb: float, shard_
         progress.at_least("extract", done)
 
     plan = plan_dataset(DatasetLayout(Path(layout_root)), spec, bits=bits, max_mb=max_mb, shard_size=shard_size,
-                        run=_runner(workers, timeout), progress=show)
+                        run=_runner(workers, timeout), progress=show, min_iou=min_iou)
     get_run_logger().info("extract: %s in %.1f s", plan.info["counts"], time.perf_counter() - t0)
     return plan
 

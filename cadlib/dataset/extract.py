@@ -19,6 +19,7 @@ import numpy as np
 from cadlib.dataset.layout import SPLITS, write_text_atomic
 from cadlib.dataset.manifest import ModelKind, ModelRecord, ModelStatus
 from cadlib.dataset.sources import SourceItem
+from cadlib.fidelity import DEFAULT_MIN_IOU
 from cadlib.mesh import Mesh
 
 
@@ -31,14 +32,17 @@ class DescribeJob:
     text_path: str  # where to write the sequence text (sequence models)
     bits: int
     max_mb: float
+    min_iou: float = DEFAULT_MIN_IOU  # quantised vs source solid, below which the model is dropped
 
 
 def describe_model(job: DescribeJob) -> dict:
     """Hashes, format, kind and signature of one model file; writes its sequence text.
 
     Sequence sources (DeepCAD/Fusion JSON, sequence text) are normalised and quantised: the
-    signature is the hash of that text, so two models that quantise alike are duplicates. Other
-    files are loaded and signed by their shape (`mesh_signature`).
+    signature is the hash of that text, so two models that quantise alike are duplicates. A JSON
+    model whose quantised solid is not its source's solid (`cadlib.fidelity.check_quantised`)
+    raises `QuantisationChangesTopology`: its target would describe another part than the file.
+    Other files are loaded and signed by their shape (`mesh_signature`).
     """
     from cadlib.ingest.detect import detect_format
     from cadlib.ingest.registry import load_model
@@ -60,7 +64,13 @@ def describe_model(job: DescribeJob) -> dict:
         from cadlib.transform import normalize
 
         seq, _ = read_sequence(path, bits=job.bits)
-        text = to_text(normalize(seq) if fmt == "reconstruction-json" else seq, job.bits)
+        source = normalize(seq) if fmt == "reconstruction-json" else seq
+        text = to_text(source, job.bits)
+        if fmt == "reconstruction-json":
+            from cadlib.fidelity import check_quantised
+            from cadlib.text import from_text
+
+            check_quantised(source, from_text(text), min_iou=job.min_iou, name=str(path))
         write_text_atomic(job.text_path, text)
         out.update(kind=ModelKind.SEQUENCE.value, signature="seq:" + hashlib.sha256(text.encode()).hexdigest()[:32])
     else:
@@ -84,6 +94,10 @@ def mesh_signature(mesh: Mesh, digits: int = 3) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+SETTLED_FAILURES = frozenset({"QuantisationChangesTopology", "QuantizeError"})
+"""Failures that the file and the describe settings decide alone: not retried while neither changes
+(other failures, such as a worker's time limit, are tried again on the next build)."""
+
 Describer = Callable[[list[DescribeJob]], Iterator[tuple[DescribeJob, dict | None, str, str]]]
 """Runs `describe_model` over jobs, yielding (job, value or None, error class, message)."""
 
@@ -102,20 +116,25 @@ def describe_items(
     previous: dict[str, ModelRecord],
     stats: dict[str, list[int]],
     text_exists: Callable[[str], bool],
+    settings_key: tuple = (),
 ) -> dict[str, ModelRecord]:
     """Records for `items`: reused from `previous` where the file's size and modification time
-    are those in `stats` (id -> [size, mtime_ns], updated here) and its text is still on disk;
-    described afresh otherwise."""
+    and the describe settings (`settings_key`: bits, threshold, text version) are those in `stats`
+    (id -> [size, mtime_ns, *settings_key], updated here) and its text is still on disk; described
+    afresh otherwise."""
     out: dict[str, ModelRecord] = {}
     todo = []
     for item in items:
         old = previous.get(item.id)
         try:
             st = item.path.stat()
-            now = [st.st_size, st.st_mtime_ns]
+            now = [st.st_size, st.st_mtime_ns, *settings_key]
         except OSError:
             now = None
         if (old is not None and now is not None and stats.get(item.id) == now and old.source == item.rel
+                and old.status == ModelStatus.FAILED.value and old.error_class in SETTLED_FAILURES):
+            out[item.id] = old.with_(split=item.split)  # the same file under the same settings fails the same way
+        elif (old is not None and now is not None and stats.get(item.id) == now and old.source == item.rel
                 and old.status != ModelStatus.FAILED.value
                 and (old.kind != ModelKind.SEQUENCE.value or text_exists(item.id))):
             out[item.id] = ModelRecord(id=item.id, source=item.rel, split=item.split, sha256=old.sha256,
@@ -126,7 +145,13 @@ def describe_items(
     for job, value, ecls, msg in describe([job_for(i) for i in todo]):
         out[job.id] = _record(by_id[job.id], value, ecls, msg)
         if value is not None:
-            stats[job.id] = [value["size"], value["mtime_ns"]]
+            stats[job.id] = [value["size"], value["mtime_ns"], *settings_key]
+        elif ecls in SETTLED_FAILURES:
+            try:
+                st = by_id[job.id].path.stat()
+                stats[job.id] = [st.st_size, st.st_mtime_ns, *settings_key]
+            except OSError:
+                pass
     return out
 
 

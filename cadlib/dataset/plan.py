@@ -24,6 +24,8 @@ from cadlib.dataset.extract import (
 from cadlib.dataset.layout import DatasetLayout, read_json, write_json_atomic
 from cadlib.dataset.manifest import ModelRecord, read_manifest, write_manifest
 from cadlib.dataset.sources import SourceItem, list_deepcad, list_files, write_synthetic_source
+from cadlib.fidelity import DEFAULT_MIN_IOU
+from cadlib.quantize import TEXT_VERSION
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +53,8 @@ class Plan:
 
 
 def plan_dataset(layout: DatasetLayout, spec: SourceSpec, *, bits: int, max_mb: float, shard_size: int,
-                 run: Runner, progress: Callable[[int, int], None] | None = None) -> Plan:
+                 run: Runner, progress: Callable[[int, int], None] | None = None,
+                 min_iou: float = DEFAULT_MIN_IOU) -> Plan:
     """Runs extract: writes manifest.jsonl and extract.json, returns the records and shards.
 
     `progress(done, total)` is called as models are described.
@@ -69,13 +72,13 @@ def plan_dataset(layout: DatasetLayout, spec: SourceSpec, *, bits: int, max_mb: 
             yield o.item, (o.value if o.ok else None), o.error_class, o.message.splitlines()[0] if o.message else ""
 
     def job_for(item: SourceItem) -> DescribeJob:
-        return DescribeJob(item.id, str(item.path), str(layout.source_text(item.id)), bits, max_mb)
+        return DescribeJob(item.id, str(item.path), str(layout.source_text(item.id)), bits, max_mb, min_iou)
 
     def text_exists(mid: str) -> bool:
         return layout.source_text(mid).is_file()
 
     def describe_batch(items: list[SourceItem]) -> dict[str, ModelRecord]:
-        return describe_items(items, describe, job_for, previous, stats, text_exists)
+        return describe_items(items, describe, job_for, previous, stats, text_exists, (bits, min_iou, TEXT_VERSION))
 
     total = [0]
     if spec.kind == "deepcad":

@@ -8,6 +8,8 @@ from cadlib import from_text, generate, normalize, parse_sequence, to_text
 from cadlib.errors import CadlibError
 from cadlib.grammar import Limits, TextPrefix, is_valid_text
 
+H = "bits 8\n"
+
 
 @pytest.mark.parametrize("i", range(16))
 def test_every_written_text_is_accepted_at_every_prefix(i):
@@ -33,26 +35,36 @@ def test_every_written_text_is_accepted_at_every_prefix(i):
     "sketch  1 2 3 4 5 6 7\n",                  # double space
 ])
 def test_refused_texts_do_not_parse_either(bad):
-    assert not is_valid_text(bad)
+    assert not is_valid_text(H + bad)
     with pytest.raises(CadlibError):
-        seq = from_text(bad)
+        seq = from_text(H + bad)
         if not seq.extrudes:
             raise CadlibError("empty")
 
 
 def test_an_unfinished_text_is_a_prefix_but_not_a_whole_sequence():
-    state = TextPrefix().feed_text("sketch 1 2 3 4 5 6 7\nloop\nline 1 2\narc 5 5 40\n")
+    state = TextPrefix().feed_text(H + "sketch 1 2 3 4 5 6 7\nloop\nline 1 2\narc 5 5 40\n")
     assert state is not None and not state.can_end
     assert state.feed_text("extrude new one 3\n").can_end
 
 
 def test_limits_bound_the_length():
     block = "sketch 1 2 3 4 5 6 7\nloop\nline 1 2\narc 5 5 40\nextrude new one 3\n"
-    assert is_valid_text(block * 2, Limits(max_extrudes=2))
-    assert not is_valid_text(block * 3, Limits(max_extrudes=2))
+    assert is_valid_text(H + block * 2, Limits(max_extrudes=2))
+    assert not is_valid_text(H + block * 3, Limits(max_extrudes=2))
     loop = "loop\n" + "line 1 2\n" * 3
-    assert TextPrefix(Limits(max_curves=2)).feed_text("sketch 1 2 3 4 5 6 7\n" + loop) is None
-    assert TextPrefix(Limits(bits=4)).feed_text("sketch 1 2 3 4 5 6 16") is None
+    assert TextPrefix(Limits(max_curves=2)).feed_text(H + "sketch 1 2 3 4 5 6 7\n" + loop) is None
+    assert TextPrefix(Limits(bits=4)).feed_text("bits 4\nsketch 1 2 3 4 5 6 16") is None
+
+
+def test_the_header_comes_first_and_names_the_limits_bits():
+    block = "sketch 1 2 3 4 5 6 7\nloop\nline 1 2\narc 5 5 40\nextrude new one 511\n"
+    assert is_valid_text(H + block)  # version-2 extents reach 2^(bits+1) - 1
+    assert from_text(H + block).extrudes
+    assert not is_valid_text(block)  # no header
+    assert not is_valid_text("bits 16\n" + block)  # not the limits' grid
+    assert not is_valid_text(H + block.replace("511", "512"))
+    assert is_valid_text(block.replace("511", "255"), Limits(header=False))  # the old form, on request
 
 
 @pytest.mark.parametrize("bad", [
@@ -67,10 +79,10 @@ def test_limits_bound_the_length():
     "sketch 1 2 3 4 5 6 0\n",                                            # scale 0
 ])
 def test_loop_and_range_rules_match_the_parser(bad):
-    state = TextPrefix().feed_text(bad)
+    state = TextPrefix().feed_text(H + bad)
     assert state is None or not state.can_end
     with pytest.raises(CadlibError):
-        from_text(bad + ("" if bad.rstrip().split("\n")[-1].startswith("extrude") else "extrude new one 3\n"))
+        from_text(H + bad + ("" if bad.rstrip().split("\n")[-1].startswith("extrude") else "extrude new one 3\n"))
 
 
 def test_random_constrained_walks_always_parse():

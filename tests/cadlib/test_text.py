@@ -27,14 +27,37 @@ def test_fixture_round_trip(make):
 def test_cube_text_is_what_the_docs_say():
     text = to_text(normalize(models.cube()))
     assert text == (
+        "bits 8\n"
         "sketch 128 128 128 32 32 32 192\n"
         "loop\n"
         "line 254 0\n"
         "line 254 254\n"
         "line 0 254\n"
         "line 0 0\n"
-        "extrude new one 224\n"
+        "extrude new one 448\n"
     )
+
+
+def test_sixteen_bit_text_reads_with_default_settings():
+    seq = normalize(models.pocket())
+    text = to_text(seq, 16)
+    assert text.startswith("bits 16\n")
+    assert from_text(text) == quantize(seq, 16)  # no bits argument: the header says
+
+
+def test_old_headerless_text_still_reads_on_the_version_1_grid():
+    old = ("sketch 128 128 128 32 32 32 192\nloop\nline 254 0\nline 254 254\nline 0 254\nline 0 0\n"
+           "extrude new one 224\n")
+    seq = from_text(old)
+    assert seq.extrudes[0].extent_one == pytest.approx(1.5)  # -2 + 224 * 4/256
+    assert seq == from_text(to_text(seq))  # and it rewrites as version 2 with the same geometry
+
+
+@pytest.mark.parametrize(("text", "message"), [("bits 1\nsketch", "header"), ("bits 8\n", "after the header"),
+                                               ("bits\n", "header")])
+def test_bad_header_is_a_clear_error(text, message):
+    with pytest.raises(TextSyntaxError, match=message):
+        from_text(text, source="gen.txt")
 
 
 # --- property tests -----------------------------------------------------------------------------
@@ -155,6 +178,7 @@ def test_quantisation_error_is_within_half_a_step(bits):
         ("sketch 1 2 3 4 5 6 7\nloop\nline 1 1\narc 9 9 128\nextrude new one 1\n", 4, 9, "zero turn"),
         ("sketch 1 2 3 4 5 6 7\nloop\ncircle 5 5 2\nextrude grow one 1\n", 4, 9, "unknown operation"),
         ("sketch 1 2 3 4 5 6 7\nloop\ncircle 5 5 2\nextrude new two 1\n", 4, 18, "expected 2 number"),
+        ("bits 8\nsketch 1 2 3 4 5 6 7\nloop\ncircle 5 5 2\nextrude new one 512\n", 5, 17, "outside 0..511"),
         ("sketch 1 2 3 4 5 6 7\nloop\ncircle 5 5 2\n", 4, 1, "unexpected end"),
         ("sketch 1 2 3 4 5 6 7\nloop\nline 1 1\ncircle 5 5 2\nextrude new one 1\n", 4, 1, "on its own"),
         ("sketch 1 2 3 4 5 6 7\nloop\nline 1 1\nline 1 1\nline 5 5\nextrude new one 1\n", 4, 1, "zero length"),

@@ -9,9 +9,9 @@ import pytest
 from PIL import Image, ImageDraw
 
 TARGETS = [
-    "sketch 128 128 128 32 38 109 192\nloop\nline 254 0\nline 254 237\nline 0 237\nline 0 0\nextrude new sym 137\n",
-    "sketch 128 128 128 98 98 128 59\nloop\ncircle 127 127 127\nextrude join one 147\n",
-    "sketch 64 128 192 0 0 0 128\nloop\nline 200 0\narc 200 100 64\nline 0 100\nline 0 0\nextrude cut two 30 40\n",
+    "bits 8\nsketch 128 128 128 32 38 109 192\nloop\nline 254 0\nline 254 237\nline 0 237\nline 0 0\nextrude new sym 137\n",
+    "bits 8\nsketch 128 128 128 98 98 128 59\nloop\ncircle 127 127 127\nextrude join one 147\n",
+    "bits 8\nsketch 64 128 192 0 0 0 128\nloop\nline 200 0\narc 200 100 64\nline 0 100\nline 0 0\nextrude cut two 30 40\n",
 ]
 
 

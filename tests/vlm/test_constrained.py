@@ -46,8 +46,8 @@ def test_allowed_tokens_follow_the_grammar(tiny_model):
     tok = AutoTokenizer.from_pretrained(tiny_model)
     c = SequenceConstraint(tok, prompt_len=0)
     start = {tok.decode([i]) for i in c.allowed("")}
-    assert start and all("sketch".startswith(s.lstrip(" ")) for s in start)
-    after = {tok.decode([i]) for i in c.allowed("sketch 1 2 3 4 5 6 7\nloop\ncircle 5 5 3\n")}
+    assert start and all("bits".startswith(s.lstrip(" ")) for s in start)
+    after = {tok.decode([i]) for i in c.allowed("bits 8\nsketch 1 2 3 4 5 6 7\nloop\ncircle 5 5 3\n")}
     assert all(s and ("loop\n".startswith(s) or "extrude".startswith(s.split(" ")[0])) for s in after)
-    done = c.allowed("sketch 1 2 3 4 5 6 7\nloop\ncircle 5 5 3\nextrude new one 9\n")
+    done = c.allowed("bits 8\nsketch 1 2 3 4 5 6 7\nloop\ncircle 5 5 3\nextrude new one 9\n")
     assert tok.eos_token_id in done

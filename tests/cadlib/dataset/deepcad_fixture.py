@@ -10,7 +10,8 @@ from cadlib.synth import generate
 
 
 def make_deepcad(root: Path, n: int = 30) -> dict[str, list[str]]:
-    models = generate(n, seed=11)
+    # sturdy families: thick parts that keep their solid at 8 bits (the counts below rely on it)
+    models = generate(n, seed=11, families=["boss_on_block", "side_features", "stepped_pocket", "turned_stack"])
     split = {"train": [], "validation": [], "test": []}
     for i, (_, data) in enumerate(models):
         ident = f"0000/{i:08d}"

@@ -1,0 +1,82 @@
+"""Does a model's quantised target still describe the model? Agreement of two solids.
+
+A training sample teaches only if its target rebuilds the solid its images show. The images are
+rendered from the target's own (quantised) solid, so what remains to check is that quantisation
+kept the model: the same number of bodies, a valid solid, and a scale-free volumetric IoU with the
+unquantised source at or above a threshold. Quantisation can open a one-step gap between bodies
+the source joins, or close a thin slot; such a model is dropped with `QuantisationChangesTopology`
+rather than kept with a target that describes another part.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from cadlib.errors import BuildError, QuantisationChangesTopology
+from cadlib.sequence import CadSequence
+
+DEFAULT_MIN_IOU = 0.95
+
+
+@dataclass(frozen=True, slots=True)
+class Agreement:
+    """How a rebuilt solid compares with a reference: bodies on each side, validity, IoU."""
+
+    solids: int
+    reference_solids: int
+    valid: bool
+    iou: float
+
+    def problem(self, min_iou: float) -> str | None:
+        """What disagrees, in words, or None when the two agree."""
+        if self.solids != self.reference_solids:
+            return f"{self.solids} solid(s) where the source has {self.reference_solids}"
+        if not self.valid:
+            return "the solid fails BRepCheck"
+        if self.iou < min_iou:
+            return f"IoU {self.iou:.3f} with the source, below {min_iou:g}"
+        return None
+
+    def as_dict(self) -> dict:
+        return {"solids": self.solids, "reference_solids": self.reference_solids, "valid": self.valid,
+                "iou": round(self.iou, 6)}
+
+
+def agreement(shape: Any, reference: Any) -> Agreement:
+    """Compares `shape` with `reference` (OCP shapes in one frame): exact booleans for the IoU."""
+    from cadlib import occ
+
+    try:
+        common, union = occ.common_and_union_volume(shape, reference)
+        iou = common / union if union > 0 else 0.0
+    except BuildError:  # OCCT's booleans disagree with themselves: measure on the meshes instead
+        from cadlib.metrics import mesh_iou
+
+        iou = mesh_iou(occ.tessellate(shape), occ.tessellate(reference), n=96)
+    return Agreement(occ.count_solids(shape), occ.count_solids(reference), occ.is_valid(shape), float(iou))
+
+
+def check_quantised(source: CadSequence, quantised: CadSequence, *, min_iou: float = DEFAULT_MIN_IOU,
+                    name: str | None = None) -> Agreement:
+    """Builds both (normalised) sequences and checks that quantisation kept the solid.
+
+    Raises:
+        QuantisationChangesTopology: the quantised solid has another number of bodies, is
+            invalid where the source is valid, or overlaps it with an IoU below `min_iou`.
+        BuildError: the source itself does not build.
+    """
+    from cadlib import occ
+
+    ref = occ.build_solid(source)
+    try:
+        shape = occ.build_solid(quantised)
+    except BuildError as exc:
+        raise QuantisationChangesTopology(f"the quantised target does not build ({exc.cause})", source=name) from None
+    result = agreement(shape, ref)
+    if not occ.is_valid(ref) and not result.valid:
+        result = Agreement(result.solids, result.reference_solids, True, result.iou)  # not quantisation's fault
+    problem = result.problem(min_iou)
+    if problem:
+        raise QuantisationChangesTopology(f"quantisation changes the solid: {problem}", source=name)
+    return result
