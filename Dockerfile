@@ -17,9 +17,12 @@ COPY flows flows
 COPY deployments deployments
 COPY config config
 RUN pip install --no-cache-dir '.[dask]'
+# CadQuery (validation of CadQuery targets) in its own venv: cadquery 2.8 needs cadquery-ocp < 8.
+RUN python -m venv /opt/cadquery && /opt/cadquery/bin/pip install --no-cache-dir cadquery==2.8.0
 
 ENV PYOPENGL_PLATFORM=egl \
     PREFECT_SERVER_ANALYTICS_ENABLED=false \
-    CADRECON_DATA_DIR=/data
+    CADRECON_DATA_DIR=/data \
+    CADRECON_CADQUERY_PYTHON=/opt/cadquery/bin/python
 VOLUME /data
 CMD ["cadrecon", "serve"]

@@ -4,6 +4,10 @@
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
+# CadQuery runs in its own venv: cadquery 2.8 needs cadquery-ocp < 8, cadrecon runs on OCP 8
+# (cadlib/cadquery_exec.py finds it beside .venv).
+CQ_VENV := .venv-cq
+CADQUERY := cadquery==2.8.0
 GL_PACKAGES := libegl1 libegl-mesa0 libgl1-mesa-dri libgles2
 TEST_PACKAGES := postgresql
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
@@ -11,7 +15,7 @@ export PYOPENGL_PLATFORM ?= egl
 
 .PHONY: setup demo test lint bench clean
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed $(CQ_VENV)/.installed
 
 # Installs the Debian packages of $(1) that are missing (as root), else says which to install.
 define apt_install
@@ -33,6 +37,12 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $@
 
+$(CQ_VENV)/.installed: Makefile
+	$(PYTHON) -m venv $(CQ_VENV)
+	$(CQ_VENV)/bin/pip install -q --upgrade pip
+	$(CQ_VENV)/bin/pip install -q $(CADQUERY)
+	@touch $@
+
 demo: setup
 	$(BIN)/cadrecon demo
 
@@ -48,4 +58,4 @@ bench: setup
 	$(BIN)/python benchmarks/cadlib.py
 
 clean:
-	rm -rf $(VENV) data .pytest_cache
+	rm -rf $(VENV) $(CQ_VENV) data .pytest_cache

@@ -385,16 +385,16 @@ def _encode_extrude(ex: Extrude, g: Grid) -> ExtrudeCode:
 def _decode_extrude(code: ExtrudeCode, g: Grid) -> Extrude:
     origin = [g.d_origin(q) for q in code.origin]
     plane = SketchPlane.from_angles(origin, *(g.d_angle(q) for q in code.angles))
-    s = g.d_scale(code.scale)
+    u = g.d_scale(code.scale) / g.unit_max  # one sketch step; a point is q * u (CadQuery targets spell it so)
 
     def point(qx: int, qy: int) -> tuple[float, float]:
-        return (g.d_unit(qx) * s, g.d_unit(qy) * s)
+        return (qx * u, qy * u)
 
     loops = []
     for lc in code.loops:
         if len(lc) == 1 and lc[0].kind is CurveKind.CIRCLE:
             qx, qy, qr = lc[0].values
-            loops.append(Loop((Circle(point(qx, qy), g.d_unit(qr) * s),)))
+            loops.append(Loop((Circle(point(qx, qy), qr * u),)))
             continue
         ends = [point(c.values[0], c.values[1]) for c in lc]
         curves = []

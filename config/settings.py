@@ -61,7 +61,8 @@ class DatasetSettings(BaseModel):
     test_size: int = Field(5, ge=0)
     seed: int = 0
     target: Literal["sequence", "cadquery"] = Field("sequence", description="what the assistant answers")
-    layout: Literal["per_view", "tile"] = Field("per_view", description="a sample per view, or one tiled image per model")
+    layout: Literal["per_view", "tile"] = Field("tile", description="one 2x2 tiled image per model (top|iso over "
+                                                "front|right, cadrille's layout), or a sample per view")
     vary_prompts: bool = Field(True, description="varied, seeded prompt wordings; false: always the first template")
     max_tokens: int = Field(2048, ge=16, description="longer samples are dropped (and counted), never truncated")
     tokenizer: str | None = Field(None, description="tokenizer (HF id or folder) for the length filter; none: estimate")
@@ -71,7 +72,7 @@ class RenderSettings(BaseModel):
     """Orthographic views."""
 
     size: int = Field(512, ge=32, le=4096, description="image side in pixels")
-    views: list[str] = Field(default_factory=lambda: ["front", "top", "right"])
+    views: list[str] = Field(default_factory=lambda: ["front", "top", "right", "iso"])
     style: Literal["shaded", "lines"] = "shaded"
     gl_platform: Literal["egl", "osmesa"] = "egl"
 

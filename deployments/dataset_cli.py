@@ -72,7 +72,8 @@ def build(
     source: Annotated[str | None, typer.Option(help="synthetic, deepcad or files")] = None,
     path: Annotated[str | None, typer.Option(help="DeepCAD download or folder of files")] = None,
     name: Annotated[str | None, typer.Option(help="dataset folder name (default: the preset)")] = None,
-    force: Annotated[bool, typer.Option("--force", help="ignore cached shard results")] = False,
+    force: Annotated[bool, typer.Option("--force", help="ignore cached shard results; replace a dataset of this "
+                                                        "name built from another source or preset")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="no progress bars")] = False,
     until: Annotated[str, typer.Option(help="the last stage to run: extract, render, convert or validate")] = "validate",
 ) -> None:
@@ -83,6 +84,13 @@ def build(
         raise ValueError(f"--source {source!r}: expected synthetic, deepcad or files")
     if until not in UNTIL:
         raise ValueError(f"--until {until!r}: expected one of {', '.join(UNTIL)}")
+    from cadlib.dataset.catalog import claim_origin
+    from cadlib.dataset.layout import DatasetLayout
+    from flows.build_dataset import build_origin, dataset_dir, dataset_name, resolve_settings
+
+    settings = resolve_settings(preset, source, path, name)
+    claim_origin(DatasetLayout(dataset_dir(settings, dataset_name(preset, settings))), build_origin(preset, settings),
+                 force=force, check_only=True)  # refuse before any flow starts
     with _progress_bars(not quiet):
         summary = run_build(preset, source=source, path=path, name=name, force=force, until=until)
     if until != "validate":
@@ -104,6 +112,9 @@ def _print_summary(summary: dict) -> None:
     typer.echo(f"  {summary['shards']} shard(s), cached {cached}; {summary['seconds']} s "
                f"({summary['models_per_min']} models/min)")
     typer.echo(f"  failures: {summary['failures']} (table in {summary['dataset']}/validation.json and README.md)")
+    if "dropped_topology" in summary:
+        typer.echo(f"  dropped for a topology change: {summary['dropped_topology']} (at {summary['bits']} bits the "
+                   "quantised solid is another part: QuantisationChangesTopology)")
     typer.echo(f"  {UI_HINT}")
 
 

@@ -38,6 +38,7 @@ from cadlib.dataset import (
     DatasetLayout,
     write_json_atomic,
 )
+from cadlib.dataset.catalog import claim_origin
 from cadlib.dataset.plan import SourceSpec
 from cadlib.dataset.sources import find_deepcad
 from cadlib.errors import CadlibError
@@ -66,6 +67,13 @@ def dataset_name(preset: str, settings: Settings) -> str:
 
 def dataset_dir(settings: Settings, name: str) -> Path:
     return Path(settings.data_dir) / "datasets" / name
+
+
+def build_origin(preset: str, s: Settings) -> dict:
+    """What a dataset is built from: its preset, source kind and (resolved) source path."""
+    path = str(Path(s.dataset.path).resolve()) if s.dataset.path and s.dataset.source != "synthetic" else ""
+    return {"preset": Path(preset).stem if str(preset).endswith((".yaml", ".yml")) else str(preset),
+            "source": s.dataset.source, "path": path}
 
 
 def build_config(s: Settings) -> BuildConfig:
@@ -184,6 +192,7 @@ def _build(preset: str, source: str | None, path: str | None, name: str | None, 
     name = dataset_name(preset, settings)
     layout = DatasetLayout(dataset_dir(settings, name).resolve())
     cfg = build_config(settings)
+    claim_origin(layout, build_origin(preset, settings), force=force)
     root = str(layout.root)
     listener = _ProgressArtifacts(name)
     progress.add_listener(listener)
@@ -263,6 +272,7 @@ def _build(preset: str, source: str | None, path: str | None, name: str | None, 
             "dataset": str(layout.root), "name": name, "samples": assembled["samples"],
             "unlabeled": assembled["unlabeled"], "models": validation["models"], "valid": validation["ok"],
             "failures": sum(row["count"] for row in validation["failures"]),
+            "dropped_topology": validation["dropped_topology"], "bits": settings.sequence.bits,
             "cached_shards": {s: sum(1 for f in futs if f.state.name == "Cached")
                               for s, futs in zip(STAGES, (rendered, converted, validated), strict=True)},
             "stages": {st: stage_row(st, results[st], sum(1 for f in futs if f.state.name == "Cached"), models)

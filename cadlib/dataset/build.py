@@ -128,12 +128,14 @@ def validate_shard(layout: DatasetLayout, shard: Shard, records: dict[str, Model
     for u in converted["unlabeled"]:
         jobs.append(ValidateJob(id=u["id"], images=tuple(str(layout.root / i) for i in u["images"]),
                                 size=cfg.image_size, target="", target_kind="", text_path="", bits=cfg.bits))
-    ok, failed, structural = [], [], []
+    ok, failed, structural, agreement = [], [], [], {}
     for o in run(validate_model, jobs):
         mid = o.item.id
         if not o.ok:
             failed.append(_failure(mid, "validate", o))
         else:
+            if "agreement" in o.value:
+                agreement[mid] = o.value["agreement"]
             structural += [{"id": mid, "error_class": c, "error": m} for c, m in o.value["structural"]]
             failed += [{"id": mid, "stage": "validate", "error_class": c, "error": m} for c, m in o.value["failures"]]
             if not o.value["structural"] and not o.value["failures"]:
@@ -144,7 +146,8 @@ def validate_shard(layout: DatasetLayout, shard: Shard, records: dict[str, Model
         progress(len(shard.ids) - len(jobs))
     report = {"stage": "validate", "shard": shard.index, "key": shard.key, "ok": sorted(ok),
               "failed": sorted(failed, key=lambda f: (f["id"], f["error_class"])),
-              "structural": sorted(structural, key=lambda f: (f["id"], f["error_class"]))}
+              "structural": sorted(structural, key=lambda f: (f["id"], f["error_class"])),
+              "agreement": dict(sorted(agreement.items()))}
     write_json_atomic(layout.shard_report("validate", shard.index), report)
     return report
 

@@ -7,9 +7,47 @@ as a dataset once its extract stage has written `extract.json`.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
-from cadlib.dataset.layout import SPLITS, DatasetLayout, read_json
+from cadlib.dataset.layout import SPLITS, DatasetLayout, read_json, write_json_atomic
+from cadlib.errors import CadlibError
+
+
+class DatasetConflict(CadlibError):
+    """A build would mix another source or preset into an existing dataset."""
+
+
+def claim_origin(layout: DatasetLayout, origin: dict, *, force: bool = False, check_only: bool = False) -> None:
+    """Makes sure the dataset at `layout` is built from `origin` ({"preset", "source", "path"}).
+
+    A new folder is claimed for it; a folder built from the same origin is left as it is. A folder
+    built from another one is refused (so `dataset build demo --source files` cannot silently turn
+    the demo into another dataset), unless `force`, which empties it first.
+
+    Raises:
+        DatasetConflict: the folder holds a dataset of another origin and `force` is off.
+    """
+    old = None
+    if layout.origin.is_file():
+        old = read_json(layout.origin)
+    elif layout.extract_report.is_file():  # built before origins were recorded: its source says
+        src = read_json(layout.extract_report).get("source", {})
+        old = {"preset": origin.get("preset"), "source": src.get("kind"), "path": src.get("path", "")}
+    if old is not None and old != origin:
+        if not force:
+            raise DatasetConflict(
+                f"dataset {layout.root.name!r} was built from {_origin_words(old)}, not {_origin_words(origin)}: "
+                "pass --name to build a new dataset, or --force to replace this one", source=str(layout.root))
+        if not check_only:
+            shutil.rmtree(layout.root)
+    if not check_only:
+        write_json_atomic(layout.origin, origin)
+
+
+def _origin_words(o: dict) -> str:
+    where = f" at {o['path']}" if o.get("path") else ""
+    return f"preset {o.get('preset')} (source {o.get('source')}{where})"
 
 STAGE_NAMES = {"extract": "extraction", "render": "rendering", "convert": "conversion", "validate": "validation"}
 """Stage -> the seed's name for it."""
@@ -66,11 +104,14 @@ def _validation(layout: DatasetLayout) -> dict | None:
 
 
 def dataset_status(layout: DatasetLayout, validation: dict | None = None) -> str:
-    """``ready`` (validated without structural errors), ``invalid`` (validated with some),
-    ``partial`` (extracted, not yet validated) or ``empty`` (nothing extracted). Cheap: no tree walk."""
+    """``ready`` (validated without structural errors, with train samples), ``invalid`` (validated
+    with some), ``partial`` (extracted, not yet validated) or ``empty`` (nothing extracted, or
+    validated with no train sample: nothing to train on). Cheap: no tree walk."""
     validation = validation if validation is not None else _validation(layout)
     if validation is not None:
-        return "ready" if validation.get("ok") else "invalid"
+        if not validation.get("ok"):
+            return "invalid"
+        return "ready" if (validation.get("samples") or {}).get("train", 0) > 0 else "empty"
     return "partial" if layout.extract_report.is_file() else "empty"
 
 

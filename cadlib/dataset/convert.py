@@ -32,10 +32,9 @@ def target_text(text: str, target: str, bits: int, model_id: str) -> str:
     """The assistant's answer: the sequence text itself, or the CadQuery script that builds it."""
     if target == "sequence":
         return text
-    from cadlib.cadquery_export import to_cadquery
-    from cadlib.text import from_text
+    from cadlib.cadquery_export import cadquery_target
 
-    return to_cadquery(from_text(text, bits, source=model_id))  # unnamed: the docstring stays constant
+    return cadquery_target(text, bits, source=model_id)
 
 
 def convert_models(

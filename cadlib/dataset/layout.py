@@ -85,6 +85,11 @@ class DatasetLayout:
     def cache(self) -> Path:
         return self.root / ".cache"
 
+    @property
+    def origin(self) -> Path:
+        """What the dataset is built from (preset, source kind, source path): `catalog.claim_origin`."""
+        return self.cache / "origin.json"
+
     def source_text(self, model_id: str) -> Path:
         return self.sources / f"{model_id}.txt"
 

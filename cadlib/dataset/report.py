@@ -16,7 +16,7 @@ from cadlib.dataset.layout import (
     write_text_atomic,
 )
 from cadlib.dataset.manifest import ModelRecord, ModelStatus
-from cadlib.dataset.validate import check_splits, distribution, failure_table
+from cadlib.dataset.validate import agreement_stats, check_splits, distribution, failure_table
 
 
 def collect_failures(records: list[ModelRecord], reports: list[dict]) -> list[dict]:
@@ -50,6 +50,10 @@ def write_reports(
     tokens = [s["tokens"] for c in converted for s in c["samples"]]
     status = Counter(r.status for r in records)
     stats["target_tokens"] = distribution(tokens)
+    good = {m for v in validated for m in v["ok"]}
+    stats["target_rebuild"] = agreement_stats([a for v in validated for m, a in v.get("agreement", {}).items()
+                                               if m in good])
+    topology = sum(1 for r in records if r.error_class == "QuantisationChangesTopology")
     validation = {
         "ok": not structural,
         "structural_errors": structural[:200],
@@ -60,6 +64,7 @@ def write_reports(
         "samples": assembled["samples"],
         "unlabeled_models": assembled["unlabeled"],
         "dropped_too_long": {s: sum(1 for d in dropped if d["split"] == s) for s in SPLITS},
+        "dropped_topology": topology,
         "leakage": extract_info.get("leakage", {}) | {"groups_across_splits_in_files": stats.pop("duplicate_groups_across_splits")},
         "failures": failure_table(failures),
         "stats": stats,
@@ -78,6 +83,15 @@ def write_reports(
     write_json_atomic(layout.info, info)
     write_text_atomic(layout.card, card(info, validation))
     return validation
+
+
+def _images_line(config: dict) -> str:
+    render = config.get("render", {})
+    size, views = render.get("size"), render.get("views", [])
+    if config.get("layout") == "tile":
+        return (f"Images: one {2 * size}x{2 * size} px tile per model, 2x2 (top | iso over front | right), "
+                f"{size} px per view, style {render.get('style')}; views {views}.")
+    return f"Images: one {size}x{size} px view per sample ({', '.join(views)}), style {render.get('style')}."
 
 
 def card(info: dict, validation: dict) -> str:
@@ -103,6 +117,10 @@ def card(info: dict, validation: dict) -> str:
         f"in the dataset {m['in_dataset']}; unlabeled (views only) {validation['unlabeled_models']}.",
         f"Samples dropped as too long (> {info['config'].get('max_tokens')} tokens, never truncated): "
         f"{sum(validation['dropped_too_long'].values())}.",
+        f"Models dropped because their quantised solid is another part (QuantisationChangesTopology): "
+        f"{validation['dropped_topology']}.",
+        _images_line(info["config"]),
+        f"Target rebuild: {json.dumps(validation['stats']['target_rebuild'])}.",
         f"Leakage: {json.dumps(validation['leakage'])}.",
         f"Target tokens: {json.dumps(validation['stats']['target_tokens'])}.",
         "",

@@ -1,5 +1,11 @@
-"""Validate: every image exists, decodes and has the configured size; every target parses and (for
-sequence targets) rebuilds a valid solid; no model in two splits; statistics.
+"""Validate: every image exists, decodes and has the configured size; every target is rebuilt and
+must agree with the solid the images show; no model in two splits; statistics.
+
+The images of a sequence model are rendered from its sequence text (the quantised solid), so that
+solid is the reference. A sequence target is that text: it must rebuild one valid solid as its
+source had (bodies and validity are recorded). A CadQuery target is executed by the real CadQuery
+(`cadlib.cadquery_exec`), and its solid must match the reference: the same number of solids, valid,
+volume within `CADQUERY_VOLUME_TOL` and an IoU of at least `CADQUERY_MIN_IOU` with it.
 
 Structural errors (a missing or broken image, a sample that is not a well-formed conversation, a
 model or duplicate group in two splits) mean the dataset is broken and fail the build. Per-model
@@ -17,6 +23,9 @@ import numpy as np
 
 from cadlib.dataset.layout import SPLITS, DatasetLayout, read_json
 from cadlib.dataset.prompts import IMAGE_TOKEN
+
+CADQUERY_VOLUME_TOL = 0.005
+CADQUERY_MIN_IOU = 0.99
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +62,7 @@ def validate_model(job: ValidateJob) -> dict:
             ast.parse(job.target)
         except SyntaxError as exc:
             structural.append(["TargetSyntax", f"CadQuery target does not parse: {exc}"])
+            return out
     if job.text_path:
         from cadlib import occ
         from cadlib.errors import CadlibError
@@ -64,13 +74,69 @@ def validate_model(job: ValidateJob) -> dict:
             if job.target_kind == "sequence" and text != job.target:
                 structural.append(["TargetMismatch", "the sample's target differs from the model's sequence text"])
             shape = occ.build_solid(in_mm(from_text(text, job.bits, source=job.text_path)))
-            if not occ.is_valid(shape):
+            valid = occ.is_valid(shape)
+            if not valid:
                 failures.append(["InvalidSolid", "the target rebuilds a solid that BRepCheck rejects"])
             out["volume"] = occ.volume(shape)
+            out["agreement"] = {"solids": occ.count_solids(shape), "valid": valid}
+            if job.target_kind == "cadquery":
+                problem, agreement = _check_cadquery(job, shape)
+                out["agreement"] |= agreement
+                if problem:
+                    failures.append(["CadQueryTargetMismatch", problem])
         except CadlibError as exc:
             failures.append([type(exc).__name__, str(exc)])
         except OSError as exc:
             structural.append(["MissingTarget", f"{job.text_path}: {exc.strerror or exc}"])
+    return out
+
+
+def _check_cadquery(job: ValidateJob, reference) -> tuple[str | None, dict]:
+    """Runs a CadQuery target with real CadQuery and compares its solid with `reference`."""
+    import os
+    import tempfile
+
+    from cadlib import occ
+    from cadlib.cadquery_exec import run_cadquery
+    from cadlib.fidelity import agreement
+
+    fd, step = tempfile.mkstemp(suffix=".step", prefix=f"cq_{job.id}_")
+    os.close(fd)
+    try:
+        run = run_cadquery(job.target, step)
+        if not run.ok:
+            return f"CadQuery fails on the target: {run.error}", {"cadquery_ok": False}
+        got = agreement(occ.read_step(step), reference)
+    finally:
+        Path(step).unlink(missing_ok=True)
+    ref_volume = occ.volume(reference)
+    dv = abs(run.volume - ref_volume) / ref_volume if ref_volume > 0 else 1.0
+    facts = {"cadquery_ok": True, "cadquery_solids": run.solids, "cadquery_valid": run.valid,
+             "cadquery_volume_error": round(dv, 6), "cadquery_iou": round(got.iou, 6)}
+    if run.solids != got.reference_solids:
+        return f"CadQuery builds {run.solids} solid(s) where the sequence builds {got.reference_solids}", facts
+    if not run.valid:
+        return "CadQuery's solid is not valid", facts
+    if dv > CADQUERY_VOLUME_TOL:
+        return f"CadQuery's volume is {dv:.2%} off the sequence's", facts
+    if got.iou < CADQUERY_MIN_IOU:
+        return f"CadQuery's solid overlaps the sequence's with IoU {got.iou:.3f}", facts
+    return None, facts
+
+
+def agreement_stats(agreements: list[dict]) -> dict:
+    """The distribution of the targets' rebuild facts over a dataset's models."""
+    out: dict = {"models": len(agreements),
+                 "solids": dict(sorted(Counter(str(a.get("solids")) for a in agreements).items())),
+                 "valid": sum(1 for a in agreements if a.get("valid"))}
+    cq = [a for a in agreements if "cadquery_ok" in a]
+    if cq:
+        ious = [a["cadquery_iou"] for a in cq if a.get("cadquery_ok")]
+        out["cadquery"] = {"executed": len(cq), "ran": sum(1 for a in cq if a["cadquery_ok"]),
+                           "iou_min": min(ious) if ious else None,
+                           "iou_mean": round(float(np.mean(ious)), 6) if ious else None,
+                           "volume_error_max": max((a["cadquery_volume_error"] for a in cq if a.get("cadquery_ok")),
+                                                   default=None)}
     return out
 
 

@@ -126,10 +126,19 @@ def test_demo_builds_the_demo_dataset_and_says_where(tmp_path, monkeypatch):
     assert report["history"][-1]["train_loss"] <= 0.5 * report["history"][0]["train_loss"]
     assert "converged: train loss" in res.stdout
     info = json.loads((root / "dataset_info.json").read_text())
-    assert info["samples"] == {"train": 480, "val": 60, "test": 60} and info["models"]["in_dataset"] == 200
-    assert json.loads((root / "validation.json").read_text())["ok"]
+    validation = json.loads((root / "validation.json").read_text())
+    dropped = validation["dropped_topology"]
+    assert validation["ok"] and 0 < dropped < 80  # 8 bits: some models' quantised solid is another part
+    assert f"dropped for a topology change: {dropped}" in res.stdout
+    assert info["models"]["in_dataset"] == 200 - dropped == sum(info["samples"].values())  # one 2x2 tile each
+    rebuild = validation["stats"]["target_rebuild"]
+    assert rebuild["models"] == 200 - dropped == rebuild["valid"] and set(rebuild["solids"]) == {"1"}
+    from PIL import Image
+
+    with Image.open(root / json.loads((root / "train.json").read_text())[0]["image"]) as im:
+        assert im.size == (256, 256)
     res = runner.invoke(app, ["dataset", "list"])
-    assert res.exit_code == 0 and re.search(r"^demo +ready +models +200 ", res.stdout, re.M), res.stdout
+    assert res.exit_code == 0 and re.search(rf"^demo +ready +models +{200 - dropped} ", res.stdout, re.M), res.stdout
     res = runner.invoke(app, ["dataset", "status", str(root)])
     assert res.exit_code == 0 and "render: 4/4 shard(s)" in res.stdout, res.stdout
     res = runner.invoke(app, ["dataset", "validate", str(root)])

@@ -7,15 +7,16 @@ from pathlib import Path
 
 
 def tiny_yaml(yaml_path: Path, data_dir: Path, **dataset) -> Path:
-    """A small preset: a dozen models, shards of 4, 64 px line drawings, 16-bit text (at 16 bits no
+    """A small preset: a dozen models, shards of 4, 64 px line drawings of 3 views, a sample per
+    view (the tile default is tested by the demo), 16-bit text (at 16 bits no
     synthetic model is dropped for a quantisation topology change, so the counts are exact; the
     8-bit drops are tested in tests/cadlib/dataset and by the demo)."""
     cfg = {
         "preset": yaml_path.stem,
         "data_dir": str(data_dir),
         "dataset": {"source": "synthetic", "shard_size": 4, "train_size": 8, "val_size": 2, "test_size": 2,
-                    "workers": 2, **dataset},
-        "render": {"size": 64, "style": "lines"},
+                    "workers": 2, "layout": "per_view", **dataset},
+        "render": {"size": 64, "style": "lines", "views": ["front", "top", "right"]},
         "sequence": {"bits": 16},
     }
     yaml_path.write_text(json.dumps(cfg))  # JSON is YAML
