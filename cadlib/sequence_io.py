@@ -20,7 +20,8 @@ class SequenceSource(Enum):
 
 
 def sniff_sequence_source(path: str | Path) -> SequenceSource:
-    """JSON when the first non-blank character is '{', sequence text when it starts with 'sketch'."""
+    """JSON when the first non-blank character is '{', sequence text when it starts with its
+    `bits B` header or (old text) with 'sketch'."""
     path = Path(path)
     try:
         with path.open("rb") as fh:
@@ -29,11 +30,18 @@ def sniff_sequence_source(path: str | Path) -> SequenceSource:
         raise ParseError(f"cannot read ({exc.strerror or exc})", source=str(path)) from None
     if head.startswith(b"{"):
         return SequenceSource.JSON
-    if head.startswith(b"sketch"):
+    if looks_like_sequence_text(head):
         return SequenceSource.TEXT
     if not head:
         raise ParseError("empty file", source=str(path))
     raise ParseError("neither reconstruction JSON nor sequence text", source=str(path))
+
+
+def looks_like_sequence_text(head: bytes) -> bool:
+    """Whether the (left-stripped) start of a file is sequence text: `bits B` then `sketch`, or `sketch`."""
+    import re
+
+    return bool(re.match(rb"(bits [0-9]+[ \t\r]*\n\s*)?sketch\b", head))
 
 
 def read_sequence(path: str | Path, *, bits: int = DEFAULT_BITS) -> tuple[CadSequence, SequenceSource]:

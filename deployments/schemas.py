@@ -53,12 +53,15 @@ class ExtractRequest(Body):
     source: Literal["deepcad", "synthetic", "files"] = "deepcad"
     train_size: int = Field(1000, ge=0, le=200_000)
     val_size: int = Field(100, ge=0, le=200_000)
-    test_size: int = Field(0, ge=0, le=200_000)
+    test_size: int = Field(100, ge=0, le=200_000, description="test models (DeepCAD: from the official test split)")
     output_name: DatasetName
     path: str | None = Field(None, max_length=1024,
                              description="deepcad download or folder of files; must lie under the data folder")
     preset: str | None = Field(None, pattern=r"^[a-z0-9_]{1,64}$", description="settings preset (default: the server's)")
     seed: int = Field(0, ge=0, le=2**31 - 1)
+    layout: Literal["tile", "per_view"] | None = Field(
+        None, description="tile: one 2x2 image (front/top/right/iso) per model; per_view: a sample per view "
+                          "(default: the server's setting, tile)")
 
 
 class ExtractResponse(Started):

@@ -48,6 +48,7 @@ def reconstruct_file(path: str | Path, adapter_dir: str | Path, *, out_step: str
     a side-by-side image (input views above, reconstruction below) when `out_step` is given."""
     from cadlib import occ
     from cadlib.evaluation import score_text, truth_from_model
+    from cadlib.grammar import Limits
     from cadlib.ingest import load_model
     from cadlib.ingest.brep import model_from_sequence
     from cadlib.render import render_views
@@ -73,8 +74,9 @@ def reconstruct_file(path: str | Path, adapter_dir: str | Path, *, out_step: str
     texts: list[tuple[str, str]] = []
     for name, imgs in per_view:
         prompt = _prompt(ctx, path.stem, None if ctx["tile"] else name)
-        got = generate_batch(net, processor, [imgs], prompt, max_new_tokens=max_new_tokens, constrained=constrained,
-                             samples=samples)[0]
+        got = generate_batch(net, processor, [imgs], prompt, max_new_tokens=max_new_tokens,
+                             constrained=constrained and ctx["target"] == "sequence", samples=samples,
+                             limits=Limits(bits=ctx["bits"]))[0]
         texts += [(name, t) for t in got]
     truth, scale, offset = truth_from_model(model)
     scored = []
@@ -121,6 +123,7 @@ def evaluate_split(dataset_root: str | Path, adapter_dir: str | Path, *, split: 
     """Generates for every model of a split (its first view, or its tile) and scores the answers
     under every protocol; the baseline ("the training set's most common target") is scored too."""
     from cadlib.evaluation import score_text, truth_from_text
+    from cadlib.grammar import Limits
     from vlm.generate import generate_batch, load_adapter
 
     root = Path(dataset_root)
@@ -138,7 +141,8 @@ def evaluate_split(dataset_root: str | Path, adapter_dir: str | Path, *, split: 
         chunk = models[start: start + batch_size]
         prompts = [first[m]["conversations"][0]["value"].replace("<image>\n", "") for m in chunk]
         outs = generate_batch(net, processor, [[str(root / first[m]["image"])] for m in chunk], prompts,
-                              max_new_tokens=max_new_tokens, constrained=constrained, samples=samples)
+                              max_new_tokens=max_new_tokens, constrained=constrained and ctx["target"] == "sequence",
+                              samples=samples, limits=Limits(bits=ctx["bits"]))
         for mid, texts in zip(chunk, outs, strict=True):
             truth = truth_from_text((root / "sources" / f"{mid}.txt").read_text(), ctx["bits"])
             scored = [_public(score_text(t, truth, bits=ctx["bits"])) | {"text": t} for t in texts]

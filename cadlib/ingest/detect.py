@@ -12,6 +12,7 @@ import struct
 from pathlib import Path
 
 from cadlib.errors import ParseError, UnsupportedFormat
+from cadlib.sequence_io import looks_like_sequence_text
 
 MESH_FORMATS = ("obj", "stl", "ply", "off", "glb", "gltf")
 FORMATS = ("step", "ifc", "reconstruction-json", "sequence-text", *MESH_FORMATS)
@@ -55,7 +56,7 @@ def detect_format(path: str | Path) -> str:
         return "stl"
     if text.startswith(b"{"):
         return "gltf" if b'"asset"' in head and b'"entities"' not in head else "reconstruction-json"
-    if text.startswith(b"sketch"):
+    if looks_like_sequence_text(text):
         return "sequence-text"
     if text.startswith(b"ply"):
         return "ply"

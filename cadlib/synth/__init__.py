@@ -5,8 +5,8 @@ read back through the real parser, so demos and tests exercise the same path as 
 
 `generate(n, seed)` is a pure function of its arguments: the same seed gives byte-identical models.
 Families come in a seeded shuffled order (each round of len(FAMILIES) models holds every family
-once, so counts stay balanced), and each model is turned into one of the 24 axis-aligned
-orientations, so no view direction is special.
+once, so counts stay balanced), and each model is turned into one of 12 axis-aligned orientations
+that keep its top facing a camera, so no single view direction is special.
 """
 
 from __future__ import annotations
@@ -51,7 +51,12 @@ def _orientations() -> list[tuple[tuple[float, float, float], ...]]:
     return out
 
 
-ORIENTATIONS = _orientations()
+ORIENTATIONS = [m for m in _orientations() if (m[0][2], m[1][2], m[2][2]) in ((0.0, 0.0, 1.0), (0.0, -1.0, 0.0),
+                                                                             (1.0, 0.0, 0.0))]
+"""The 12 of them that turn a family's top (+Z, where its pockets, bosses and holes open) towards a
+camera: up (the top view), the front (-Y) or the right (+X); the iso view sees all three. A part
+turned upside down would hide its features from every view, and a sample must be solvable from
+its own image."""
 
 
 def make_model(family: str, rng: random.Random, *, turn: bool = True) -> dict:

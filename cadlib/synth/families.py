@@ -44,8 +44,9 @@ def outline(rng: random.Random, x0, y0, x1, y1) -> list[dict]:
 def plate_with_holes(rng: random.Random, b: ModelBuilder) -> None:
     w, h = mm(rng, 20, 200), mm(rng, 20, 160)
     t = max(0.002, round(min(w, h) * rng.uniform(0.06, 0.3), 3))
-    r = max(0.001, round(min(w, h) * rng.uniform(0.04, 0.12), 4))
     nx, ny = rng.choice([(1, 1), (2, 1), (1, 2), (2, 2), (3, 1), (4, 1), (5, 1)])  # DeepCAD: 6 loops a sketch
+    pitch = min(w / (nx + 1), h / (ny + 1))  # holes stay apart and inside the (rounded) outline
+    r = max(0.001, round(min(min(w, h) * rng.uniform(0.04, 0.12), 0.35 * pitch), 4))
     holes = [circle((w * (i + 1) / (nx + 1), h * (j + 1) / (ny + 1)), r) for i in range(nx) for j in range(ny)]
     b.extrude(rng.choice(list(PLANES)), (0, 0, 0), [outline(rng, 0, 0, w, h), *holes], "NewBody", "OneSide", t)
 

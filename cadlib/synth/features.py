@@ -155,11 +155,16 @@ def gusset_bracket(rng: random.Random, b: ModelBuilder) -> None:
 
 @_family
 def cover_plate(rng: random.Random, b: ModelBuilder) -> None:
-    """A thin cover with rounded ends (arcs), a raised rim pad and a centre opening."""
-    w, h = mm(rng, 60, 200), mm(rng, 30, 100)
+    """A thin cover with rounded ends (arcs), a raised pad and a centre opening, holes at the ends."""
+    w = mm(rng, 60, 200)
+    h = min(mm(rng, 30, 100), round(w / 1.6, 3))
     t = max(0.002, round(h * rng.uniform(0.08, 0.2), 3))
-    b.extrude("xy", (0, 0, 0), [slot(0, 0, w - h, h / 2)], "NewBody", "OneSide", t)
-    b.extrude("xy", (0, 0, t), [slot(0, 0, (w - h) * 0.6, h * 0.35)], "Join", "OneSide", t * rng.uniform(0.5, 1.5))
+    span = w - h  # centre distance of the end arcs
+    b.extrude("xy", (0, 0, 0), [slot(0, 0, span, h / 2)], "NewBody", "OneSide", t)
+    hole = h * 0.12
+    half_pad = min(0.3 * span, span / 2 - hole - 0.4 * h)  # the pad clears the end holes by 0.05 h
+    pad = slot(0, 0, 2 * half_pad, h * 0.35) if half_pad > 0.05 * h else circle((0, 0), h * 0.35)
+    b.extrude("xy", (0, 0, t), [pad], "Join", "OneSide", t * rng.uniform(0.5, 1.5))
     b.extrude("xy", (0, 0, 0), [circle((0, 0), h * rng.uniform(0.1, 0.25))], "Cut", "OneSide", t * 4)
     for sx in (-1, 1):
-        b.extrude("xy", (0, 0, 0), [circle((sx * (w - h) / 2, 0), h * 0.12)], "Cut", "OneSide", t * 4)
+        b.extrude("xy", (0, 0, 0), [circle((sx * span / 2, 0), hole)], "Cut", "OneSide", t * 4)

@@ -155,7 +155,8 @@ async def post_extract(req: ExtractRequest, settings: SettingsDep, idempotency_k
     path = under_data_dir(settings, req.path) if req.path else None
     params = {"preset": req.preset or settings.preset, "source": req.source, "path": path, "name": req.output_name,
               "overrides": {"dataset": {"train_size": req.train_size, "val_size": req.val_size,
-                                        "test_size": req.test_size, "seed": req.seed}},
+                                        "test_size": req.test_size, "seed": req.seed,
+                                        **({"layout": req.layout} if req.layout else {})}},
               "force": False, "until": "extract"}
     job, reused = await start_build(settings, req.output_name, params, "extract", idempotency_key)
     eta = estimate(settings, req.train_size + req.val_size + req.test_size)
@@ -175,7 +176,7 @@ async def post_render(name: Name, req: RenderRequest, settings: SettingsDep,
     params = {**base, "overrides": deep_merge(base.get("overrides") or {}, over), "until": "render"}
     job, reused = await start_build(settings, name, params, "render", idempotency_key)
     models = stage_progress(layout)["models"]
-    tile = (params["overrides"].get("dataset") or {}).get("layout") == "tile"
+    tile = (params["overrides"].get("dataset") or {}).get("layout", settings.dataset.layout) == "tile"
     return {**started(job, reused, DEPLOYMENT, estimate(settings, models)), "models_to_process": models,
             "images_to_create": models if tile else models * len(req.views)}
 

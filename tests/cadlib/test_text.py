@@ -191,3 +191,16 @@ def test_syntax_errors_give_line_and_column(text, line, column, message):
     assert (err.line, err.column) == (line, column)
     assert message in str(err)
     assert str(err).startswith("gen.txt: line ")
+
+
+def test_files_are_recognised_as_sequence_text_with_or_without_the_header(tmp_path):
+    from cadlib.ingest.detect import detect_format
+    from cadlib.sequence_io import SequenceSource, read_sequence
+
+    new = tmp_path / "new.dat"
+    new.write_text(to_text(normalize(models.cube()), 16))
+    old = tmp_path / "old.dat"
+    old.write_text("sketch 128 128 128 32 32 32 192\nloop\ncircle 127 127 127\nextrude new one 224\n")
+    for path in (new, old):
+        assert detect_format(path) == "sequence-text"
+        assert read_sequence(path)[1] is SequenceSource.TEXT

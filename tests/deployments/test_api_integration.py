@@ -60,23 +60,24 @@ def _wait(api: httpx.Client, job_id: str, timeout: float = 240) -> dict:
 def test_seed_workflow_builds_a_dataset_through_prefect(stack):
     api = _client(stack, stack.token)
     r = api.post("/training/datasets/extract", json={"source": "synthetic", "train_size": 6, "val_size": 2,
-                                                       "output_name": "it-small"})
+                                                       "test_size": 0, "output_name": "it-small", "layout": "per_view"})
     assert r.status_code == 202, r.text
     body = r.json()
     assert body["success"] and body["status"] == "started" and body["output_path"].endswith("datasets/it-small")
     done = _wait(api, body["job_id"])
     assert done["status"] == "completed" and done["state"] == "Completed", (done, stack.log("serve")[-3000:])
-    assert done["stages"]["extract"]["models"] == 8
+    n = done["stages"]["extract"]["models"]  # 8 generated, less those whose 8-bit solid is another part
+    assert 6 <= n <= 8
 
     r = api.post("/training/datasets/it-small/render", json={"views": ["front", "top", "right"], "resolution": 64,
                                                              "batch_size": 4})
     assert r.status_code == 202, r.text
-    assert r.json()["models_to_process"] == 8 and r.json()["images_to_create"] == 24
+    assert r.json()["models_to_process"] == n and r.json()["images_to_create"] == 3 * n
     done = _wait(api, r.json()["job_id"])
     assert done["status"] == "completed", done
-    assert done["progress"]["current"] == done["progress"]["total"] == 8 and done["progress"]["percentage"] == 100
-    assert done["progress"]["images_rendered"] == 24
-    assert done["stats"] == {"succeeded": 8, "failed": 0, "warnings": 0}
+    assert done["progress"]["current"] == done["progress"]["total"] == n and done["progress"]["percentage"] == 100
+    assert done["progress"]["images_rendered"] == 3 * n
+    assert done["stats"] == {"succeeded": n, "failed": 0, "warnings": 0}
     assert done["stages"]["render"]["shards"] == 2
 
     r = api.post("/training/datasets/it-small/convert", json={"format": "tinyllava", "randomize_templates": False,
@@ -84,25 +85,26 @@ def test_seed_workflow_builds_a_dataset_through_prefect(stack):
     assert r.status_code == 202, r.text
     out = r.json()["output"]
     assert out["train_file"].endswith("it-small/train.json")
-    assert out["train_conversations"] == 18 and out["val_conversations"] == 6  # a sample per view
+    assert out["train_conversations"] + out["val_conversations"] == 3 * n  # a sample per view
+    assert out["train_conversations"] >= 12
 
     r = api.post("/training/datasets/it-small/validate", json={"wait_s": 240})
     assert r.status_code == 202, r.text
     v = r.json()
     assert v["report_is_current"] and v["validation"]["format_valid"] and v["validation"]["all_images_exist"]
-    assert v["stats"]["train_samples"] == 18 and v["stats"]["image_resolution"] == "64x64"
+    assert v["stats"]["train_samples"] == out["train_conversations"] and v["stats"]["image_resolution"] == "64x64"
 
     status = api.get("/training/datasets/it-small/status").json()
     assert status["status"] == "ready"
     assert set(status["stages"].values()) == {"completed"} and status["progress"]["percentage"] == 100
     listed = {d["name"]: d for d in api.get("/training/datasets").json()["datasets"]}
-    assert listed["it-small"]["conversations"] == 24 and listed["it-small"]["images"] == 24
+    assert listed["it-small"]["conversations"] == 3 * n and listed["it-small"]["images"] == 3 * n
 
 
 def test_stop_cancels_a_running_build(stack):
     api = _client(stack, stack.token)
     r = api.post("/training/datasets/extract", json={"source": "synthetic", "train_size": 400, "val_size": 0,
-                                                       "output_name": "it-big"})
+                                                       "test_size": 0, "output_name": "it-big"})
     assert r.status_code == 202, r.text
     _wait(api, r.json()["job_id"])
     r = api.post("/training/datasets/it-big/render", json={"resolution": 256, "batch_size": 8})

@@ -38,7 +38,7 @@ def test_inspect_json_reports_mm(cube_json):
 
 def test_sequence_text_then_build_from_it(cube_json, tmp_path):
     res = runner.invoke(app, ["sequence", str(cube_json)])
-    assert res.exit_code == 0 and res.stdout.startswith("sketch ")
+    assert res.exit_code == 0 and res.stdout.startswith("bits 8\nsketch ")
     text = tmp_path / "cube.txt"
     text.write_text(res.stdout)
     out = tmp_path / "cube.step"
@@ -130,15 +130,16 @@ def test_demo_builds_the_demo_dataset_and_says_where(tmp_path, monkeypatch):
     dropped = validation["dropped_topology"]
     assert validation["ok"] and 0 < dropped < 80  # 8 bits: some models' quantised solid is another part
     assert f"dropped for a topology change: {dropped}" in res.stdout
-    assert info["models"]["in_dataset"] == 200 - dropped == sum(info["samples"].values())  # one 2x2 tile each
+    assert info["models"]["in_dataset"] == 200 - validation["models"]["failed"] == sum(info["samples"].values())
     rebuild = validation["stats"]["target_rebuild"]
-    assert rebuild["models"] == 200 - dropped == rebuild["valid"] and set(rebuild["solids"]) == {"1"}
+    assert rebuild["models"] == info["models"]["in_dataset"] == rebuild["valid"] and set(rebuild["solids"]) == {"1"}
     from PIL import Image
 
     with Image.open(root / json.loads((root / "train.json").read_text())[0]["image"]) as im:
         assert im.size == (256, 256)
     res = runner.invoke(app, ["dataset", "list"])
-    assert res.exit_code == 0 and re.search(rf"^demo +ready +models +{200 - dropped} ", res.stdout, re.M), res.stdout
+    kept = info["models"]["kept"]
+    assert res.exit_code == 0 and re.search(rf"^demo +ready +models +{kept} ", res.stdout, re.M), res.stdout
     res = runner.invoke(app, ["dataset", "status", str(root)])
     assert res.exit_code == 0 and "render: 4/4 shard(s)" in res.stdout, res.stdout
     res = runner.invoke(app, ["dataset", "validate", str(root)])
