@@ -202,7 +202,7 @@ def encode(seq: CadSequence, bits: int = DEFAULT_BITS, *, version: int = TEXT_VE
             out.append(_encode_extrude(ex, grid))
         except _Collapsed as exc:
             raise QuantizeError(
-                f"extrude {i + 1}: {exc} at {bits} bits (feature too small for the grid)", source=seq.name or None
+                f"extrude {i + 1}: {exc} at {bits} bits", source=seq.name or None
             ) from None
     return tuple(out)
 
@@ -273,7 +273,7 @@ def _frame(ex: Extrude, g: Grid) -> tuple[Extrude, np.ndarray, float]:
     corner = pts.min(axis=0)
     scale = float(np.max(pts.max(axis=0) - corner))
     if not scale > 0:
-        raise _Collapsed("the profile has no size")
+        raise _Collapsed("the profile has no size (feature too small for the grid)")
     if _fits(ex, corner, scale, g):
         return ex, corner, scale
     best = None
@@ -286,7 +286,8 @@ def _frame(ex: Extrude, g: Grid) -> tuple[Extrude, np.ndarray, float]:
         if _fits(cand, c, s, g) and (best is None or s < best[2] - 1e-12):
             best = (cand, c, s)
     if best is None:
-        raise _Collapsed(f"the profile ({scale:.3g} wide) does not fit the grid's sketch frame in any orientation")
+        raise _Collapsed(f"the profile ({scale:.3g} wide) overruns the grid's sketch frame (size < 2, corner in "
+                         "[-1, 1)) in every orientation of its plane")
     return best
 
 
@@ -353,7 +354,7 @@ def _encode_extrude(ex: Extrude, g: Grid) -> ExtrudeCode:
         kept = _drop_collapsed(codes)
         if kept is None:
             if not loops:
-                raise _Collapsed("the outer loop collapses")
+                raise _Collapsed("the outer loop collapses (feature too small for the grid)")
             continue  # a hole smaller than the grid vanishes
         loops.append(tuple(kept))
     q_origin = tuple(g.q_origin(float(v)) for v in origin)
