@@ -14,6 +14,7 @@ from OCP.BRepBuilderAPI import (
 )
 from OCP.BRepCheck import BRepCheck_Analyzer
 from OCP.BRepPrimAPI import BRepPrimAPI_MakePrism
+from OCP.collections import List_TopoDS_Shape
 from OCP.GC import GC_MakeArcOfCircle
 from OCP.gp import gp_Ax2, gp_Ax3, gp_Circ, gp_Dir, gp_Pln, gp_Pnt, gp_Trsf, gp_Vec
 from OCP.ShapeFix import ShapeFix_Shape
@@ -21,6 +22,7 @@ from OCP.ShapeUpgrade import ShapeUpgrade_UnifySameDomain
 from OCP.TopoDS import TopoDS, TopoDS_Shape
 
 from cadlib.errors import BuildError
+from cadlib.occ.shape import bbox, count_solids, volume
 from cadlib.sequence import Arc, CadSequence, Circle, Extrude, Line, Loop, Operation, SketchPlane
 
 
@@ -56,23 +58,91 @@ def build_solid(seq: CadSequence, *, unify: bool = True) -> TopoDS_Shape:
     if not BRepCheck_Analyzer(body).IsValid():
         # Booleans between tangent or coincident faces can leave tolerances BRepCheck rejects
         # although every face, wire and edge is valid on its own; ShapeFix repairs those.
-        fix = ShapeFix_Shape(body)
-        fix.Perform()
-        body = fix.Shape()
+        try:
+            fix = ShapeFix_Shape(body)
+            fix.Perform()
+            body = fix.Shape()
+        except Exception as exc:  # noqa: BLE001 - OCCT raises its own kinds (Standard_ConstructionError)
+            raise BuildError(f"the solid is invalid and ShapeFix fails on it ({type(exc).__name__})",
+                             source=seq.name) from None
     return body
 
 
+_ALGOS = {
+    Operation.NEW_BODY: BRepAlgoAPI_Fuse,
+    Operation.JOIN: BRepAlgoAPI_Fuse,
+    Operation.CUT: BRepAlgoAPI_Cut,
+    Operation.INTERSECT: BRepAlgoAPI_Common,
+}
+_FUZZY = (1e-7, 1e-6, 1e-5)
+"""Fuzzy tolerances (relative to the operands' size) a boolean is retried with when its plain result
+is implausible: faces a fraction of a micro-unit apart (two sketches of one outline on opposite
+planes, after quantisation) can make OCCT's fuse return the two solids overlapping, unfused."""
+
+
 def _boolean(body: TopoDS_Shape, tool: TopoDS_Shape, op: Operation, where: str, name: str) -> TopoDS_Shape:
-    algo_cls = {
-        Operation.NEW_BODY: BRepAlgoAPI_Fuse,
-        Operation.JOIN: BRepAlgoAPI_Fuse,
-        Operation.CUT: BRepAlgoAPI_Cut,
-        Operation.INTERSECT: BRepAlgoAPI_Common,
-    }[op]
-    algo = algo_cls(body, tool)
-    if not algo.IsDone():
+    result = _run_boolean(body, tool, op, 0.0)
+    if result is None:
         raise BuildError(f"{where}: the {op.value} boolean failed", source=name)
-    return algo.Shape()
+    if _plausible(body, tool, result, op):
+        return result
+    size = _size(body, tool)
+    for fuzzy in _FUZZY:
+        again = _run_boolean(body, tool, op, fuzzy * size)
+        if again is not None and _plausible(body, tool, again, op):
+            return again
+    return result  # nothing better: the plain result, which validation will judge
+
+
+def _run_boolean(body: TopoDS_Shape, tool: TopoDS_Shape, op: Operation, fuzzy: float) -> TopoDS_Shape | None:
+    algo = _ALGOS[op]()
+    args, tools = List_TopoDS_Shape(), List_TopoDS_Shape()
+    args.Append(body)
+    tools.Append(tool)
+    algo.SetArguments(args)
+    algo.SetTools(tools)
+    if fuzzy > 0:
+        algo.SetFuzzyValue(fuzzy)
+    algo.Build()
+    return algo.Shape() if algo.IsDone() else None
+
+
+def _plausible(body: TopoDS_Shape, tool: TopoDS_Shape, result: TopoDS_Shape, op: Operation) -> bool:
+    """Cheap checks a correct result passes: a fuse has no more solids than its operands and no more
+    volume than both (overlapping solids left unfused break one of these), a cut or common no more
+    volume than the body."""
+    vb, vt, vr = volume(body), volume(tool), volume(result)
+    tol = 1e-6 * (vb + vt)
+    if op in (Operation.NEW_BODY, Operation.JOIN):
+        if vr > vb + vt + tol or vr < max(vb, vt) - tol:
+            return False
+        if count_solids(result) > 1 and count_solids(result) >= count_solids(body) + count_solids(tool):
+            return _solids_disjoint(result, vr)
+        return True
+    return -tol <= vr <= vb + tol
+
+
+def _solids_disjoint(shape: TopoDS_Shape, total: float) -> bool:
+    """Whether the solids of a compound overlap nowhere: their fused volume is their summed volume."""
+    from OCP.TopAbs import TopAbs_SOLID
+    from OCP.TopExp import TopExp_Explorer
+
+    exp, solids = TopExp_Explorer(shape, TopAbs_SOLID), []
+    while exp.More():
+        solids.append(exp.Current())
+        exp.Next()
+    fused = solids[0]
+    for s in solids[1:]:
+        fused = _run_boolean(fused, s, Operation.JOIN, 0.0)
+        if fused is None:
+            return False
+    return abs(volume(fused) - total) <= 1e-6 * max(total, 1e-12)
+
+
+def _size(a: TopoDS_Shape, b: TopoDS_Shape) -> float:
+    lo_a, hi_a = bbox(a)
+    lo_b, hi_b = bbox(b)
+    return float(np.linalg.norm(np.maximum(hi_a, hi_b) - np.minimum(lo_a, lo_b))) or 1.0
 
 
 def _extrude_body(ex: Extrude, where: str, name: str) -> TopoDS_Shape:
