@@ -105,7 +105,7 @@ def code_sequences(draw, bits: int = 8):
     return tuple(blocks)
 
 
-# derandomize: CI replays the same examples every run (a fresh search is `--hypothesis-seed=N`); one
+# derandomize: CI replays the same examples every run (search afresh by dropping it locally); one
 # random run hit a degenerate sequence (a 1-step sketch with a near-full arc at 10 bits) whose
 # quantisation did not settle in 4 passes, kept as an open edge case.
 @settings(max_examples=200, deadline=None, derandomize=True)
