@@ -33,7 +33,9 @@ def claim_origin(layout: DatasetLayout, origin: dict, *, force: bool = False, ch
         old = read_json(layout.origin)
     elif layout.extract_report.is_file():  # built before origins were recorded: its source says
         src = read_json(layout.extract_report).get("source", {})
-        old = {"preset": origin.get("preset"), "source": src.get("kind"), "path": src.get("path", "")}
+        path = src.get("path") or ""
+        old = {"preset": origin.get("preset"), "source": src.get("kind"),
+               "path": str(Path(path).resolve()) if path and src.get("kind") != "synthetic" else ""}
     if old is not None and old != origin:
         if not force:
             raise DatasetConflict(

@@ -88,7 +88,8 @@ async def previous_parameters(settings, name: str) -> dict:
     cfg = dict(info.get("config", {}))
     render, sequence = cfg.pop("render", {}), cfg.pop("sequence", {})
     source, path = cfg.pop("source", None), cfg.pop("path", None) or None
-    return {"preset": settings.preset, "source": source, "path": path, "name": name,
+    preset = read_json(layout.origin).get("preset") if layout.origin.is_file() else settings.preset
+    return {"preset": preset or settings.preset, "source": source, "path": path, "name": name,
             "overrides": {"dataset": cfg, "render": render, "sequence": sequence}}
 
 
