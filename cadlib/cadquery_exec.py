@@ -94,10 +94,9 @@ def run_cadquery(code: str, step: str | Path, *, timeout_s: float = 10.0) -> Cad
     """
     global _worker
     with _lock:
-        if _worker is None or _worker.proc.poll() is not None:
-            _worker = _Worker(cadquery_python())
+        worker = _live_worker()
         try:
-            out = _worker.run(code, str(step), timeout_s)
+            out = worker.run(code, str(step), timeout_s)
         except (RuntimeError, BrokenPipeError, OSError, ValueError):
             _worker.close()
             _worker = None
@@ -109,11 +108,16 @@ def run_cadquery(code: str, step: str | Path, *, timeout_s: float = 10.0) -> Cad
 
 def cadquery_version() -> str:
     """The version of the CadQuery that runs the scripts (starts the worker if needed)."""
-    global _worker
     with _lock:
-        if _worker is None or _worker.proc.poll() is not None:
-            _worker = _Worker(cadquery_python())
-        return _worker.version
+        return _live_worker().version
+
+
+def _live_worker() -> _Worker:
+    """This process's worker, started (again) when there is none or it has exited; call under `_lock`."""
+    global _worker
+    if _worker is None or _worker.proc.poll() is not None:
+        _worker = _Worker(cadquery_python())
+    return _worker
 
 
 @atexit.register

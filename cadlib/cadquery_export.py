@@ -70,15 +70,26 @@ def _script(seq: CadSequence, steps: list) -> str:
     out = ["import cadquery as cq", ""]
     for i, (ex, step) in enumerate(zip(seq.extrudes, steps, strict=True)):
         if step is None:
-            num: Callable[[float, int], str] = lambda x, q: _exact(x)  # noqa: E731
+            num: Callable[[float, int], str] = _plain_number
         else:
             out.append(f"u{i} = {step[0]} / {step[1]}")
-            num = (lambda name: lambda x, q: "0" if q == 0 else f"{q} * {name}")(f"u{i}")
+            num = _grid_number(f"u{i}")
         out.append(f"w{i} = " + _workplane(ex))
         body = _body(ex, f"w{i}", num, step[2] if step else None)
         out.append(f"r = {body}" if i == 0 else f"r = r.{_COMBINE[ex.operation]}({body})")
     out.append(f"{RESULT} = r")
     return "\n".join(out) + "\n"
+
+
+def _plain_number(x: float, q: int | None) -> str:
+    return _exact(x)
+
+
+def _grid_number(step: str) -> Callable[[float, int], str]:
+    """Spells a sketch coordinate as its grid integer times the sketch's step variable."""
+    def spell(x: float, q: int) -> str:
+        return "0" if q == 0 else f"{q} * {step}"
+    return spell
 
 
 def _workplane(ex: Extrude) -> str:
