@@ -30,13 +30,13 @@ def main() -> None:
 
     from cadlib.errors import CadlibError
     from cadlib.text import from_text
-    from vlm.generate import generate_batch, load_adapter
+    from vlm.generate import generate_batch, load_trained
     from vlm.reconstruct import training_context
 
     ctx = training_context(args.adapter)
     root = Path(ctx["dataset"])
     records = json.loads((root / "test.json").read_text())
-    model, proc = load_adapter(args.adapter)
+    model, proc = load_trained(args.adapter)
     out = {"adapter": args.adapter, "device": str(model.device), "threads": torch.get_num_threads(), "modes": {}}
     for constrained in (False, True):
         texts, seconds, tokens = [], 0.0, 0

@@ -14,7 +14,7 @@ import numpy as np
 
 from cadlib.errors import CadlibError
 from cadlib.mesh import Mesh
-from cadlib.metrics import command_accuracy, mesh_iou, volumetric_iou
+from cadlib.metrics import command_accuracy, mesh_iou, to_unit_cube, unit_cube_iou, volumetric_iou
 from cadlib.protocols import PROTOCOLS, shape_chamfer
 
 MIN_VOLUME = 1e-9
@@ -69,7 +69,7 @@ def score_text(text: str, truth: Truth, *, bits: int = 8, protocols=tuple(PROTOC
     from cadlib.transform import in_mm
 
     out: dict = {"valid": False, "error": "", "cd": dict.fromkeys(protocols), "iou": None, "iou_method": None,
-                 "acc_cmd": None, "acc_param": None}
+                 "iou_cadrille": None, "acc_cmd": None, "acc_param": None}
     try:
         grid, codes = parse_text(text, bits)
         seq = decode(codes, grid.bits, version=grid.version)
@@ -87,14 +87,28 @@ def score_text(text: str, truth: Truth, *, bits: int = 8, protocols=tuple(PROTOC
         if occ.volume(shape) <= MIN_VOLUME:
             raise CadlibError("the solid has no volume (its sketches collapse)")
         mesh = occ.tessellate(shape)
-        for name in protocols:
-            out["cd"][name] = shape_chamfer(PROTOCOLS[name], truth.mesh, mesh, seed=seed)
-        if truth.shape is not None:
-            out["iou"], out["iou_method"] = volumetric_iou(truth.shape, shape), "exact"
-        elif truth.mesh.is_watertight() and mesh.is_watertight():
-            out["iou"], out["iou_method"] = mesh_iou(truth.mesh, mesh), "voxels-64"
-        out["valid"] = True
-        out["shape"] = shape
     except (CadlibError, ValueError) as exc:
         out["error"] = f"{type(exc).__name__}: {exc}"
+        return out
+    # It builds: from here on a failure is the scorer's, never the prediction's.
+    out["valid"] = True
+    out["shape"] = shape
+    for name in protocols:
+        out["cd"][name] = shape_chamfer(PROTOCOLS[name], truth.mesh, mesh, seed=seed)
+    if truth.shape is not None:
+        out["iou"], out["iou_method"] = _iou(truth.shape, shape, truth.mesh, mesh, unit_cube=False)
+        out["iou_cadrille"], _ = _iou(truth.shape, shape, truth.mesh, mesh, unit_cube=True)
+    elif truth.mesh.is_watertight() and mesh.is_watertight():
+        out["iou"], out["iou_method"] = mesh_iou(truth.mesh, mesh), "voxels-64"
     return out
+
+
+def _iou(a, b, mesh_a: Mesh, mesh_b: Mesh, *, unit_cube: bool) -> tuple[float, str]:
+    """Exact IoU of two solids; where OCCT's booleans give no consistent answer (it happens for
+    solids that touch along faces), the voxel IoU of their meshes, said so in the method."""
+    try:
+        return (unit_cube_iou(a, b) if unit_cube else volumetric_iou(a, b)), "exact"
+    except CadlibError:
+        if unit_cube:
+            mesh_a, mesh_b = (Mesh(to_unit_cube(m.vertices)[0], m.faces) for m in (mesh_a, mesh_b))
+        return mesh_iou(mesh_a, mesh_b), "voxels-64"

@@ -5,7 +5,8 @@ It accepts what `cadlib.text.from_text` accepts, in the spelling `to_text` write
 docs/sequence-format.md): the `bits B` header (B = the limits' bits), one command per line, single spaces, integers in each argument's range
 without leading zeros, the right number of arguments, the loop rules (a circle is a loop on its
 own; a loop of lines and arcs has at least 2 curves, not 2 lines, and no curve of zero length),
-and DeepCAD's limits (extrudes, commands, loops per sketch, curves per loop). States are immutable,
+DeepCAD's limits (extrudes, commands, loops per sketch, curves per loop), and a first extrude that
+makes a new body (there is nothing yet to join, cut or intersect). States are immutable,
 so a decoder can branch from one cheaply.
 """
 
@@ -120,7 +121,7 @@ class TextPrefix:
         if kw == "extrude":
             n = len(self.words)
             if n == 1:
-                return _OPS
+                return ("new",) if self.extrudes == 0 else _OPS  # the first extrude has nothing to join or cut
             if n == 2:
                 return _EXTENTS
             want = 2 if self.words[2] == "two" else 1

@@ -61,6 +61,24 @@ def volumetric_iou(a, b) -> float:
     return common / union if union > 0 else 0.0
 
 
+def unit_cube_solid(shape):
+    """A copy of a solid centred and scaled so its longest bounding-box side is 1 (cadrille's
+    normalisation, up to the shift into [0, 1]^3, which IoU does not see)."""
+    from cadlib import occ
+
+    lo, hi = occ.bbox(shape)
+    size = float(np.max(hi - lo))
+    if size <= 0:
+        raise ValueError("the solid has no extent to normalise")
+    return occ.scaled(shape, 1.0 / size, -(lo + hi) / 2.0 / size)
+
+
+def unit_cube_iou(a, b) -> float:
+    """cadrille's IoU: exact IoU after each solid is scaled to the unit cube on its own, so a
+    right shape at another scale or place scores 1."""
+    return volumetric_iou(unit_cube_solid(a), unit_cube_solid(b))
+
+
 def voxel_occupancy(mesh: Mesh, lo: np.ndarray, hi: np.ndarray, n: int = 64) -> np.ndarray:
     """Which cells of an n^3 grid over [lo, hi] have their centre inside a closed mesh: a ray
     along +z through each column's centre (nudged off the grid lines, so it misses edges), and the

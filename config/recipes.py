@@ -6,13 +6,15 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from config.settings import deep_merge
 
 TRAINING_DIR = Path(__file__).resolve().parent / "training"
 TINY = "tiny"
 """The recipe's `model` value that means: the tiny offline Idefics3 built for the dataset."""
+Family = Literal["idefics3", "smolvlm", "qwen2_vl", "qwen2_5_vl"]
+"""Architecture families the recipes cover: Idefics3 (SmolVLM), SmolVLM (SmolVLM2), Qwen2-VL, Qwen2.5-VL."""
 
 
 class LoraRecipe(BaseModel):
@@ -21,6 +23,45 @@ class LoraRecipe(BaseModel):
     dropout: float = Field(0.05, ge=0, lt=1)
     target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"], min_length=1)
     vision: bool = Field(False, description="adapt the vision tower too (as OpenECAD does)")
+
+
+class ImageBudget(BaseModel):
+    """How many pixels (and so image tokens) the model's processor gives a tiled view image.
+
+    Qwen2-VL / Qwen2.5-VL: `min_pixels` / `max_pixels` (the image is resized to fit, 28x28 px per
+    token after merging); Idefics3 / SmolVLM: `longest_edge` of the resized image and whether
+    it is split into tiles (`splitting`: off for a 2x2 tile of small views, which one block shows).
+    """
+
+    model_config = {"extra": "forbid"}
+
+    min_pixels: int | None = Field(None, ge=28 * 28)
+    max_pixels: int | None = Field(None, ge=28 * 28)
+    longest_edge: int | None = Field(None, ge=32)
+    splitting: bool | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.min_pixels and self.max_pixels and self.min_pixels > self.max_pixels:
+            raise ValueError(f"min_pixels {self.min_pixels} is above max_pixels {self.max_pixels}")
+        return self
+
+
+class TinyRecipe(BaseModel):
+    """The sizes of the model built from config (`vlm.tiny.TinyShape`) when `model` is 'tiny'."""
+
+    model_config = {"extra": "forbid"}
+
+    image_size: int = Field(256, ge=32)
+    patch_size: int = Field(16, ge=2)
+    scale: int = Field(2, ge=1)
+    vision_hidden: int = Field(128, ge=32)
+    vision_layers: int = Field(2, ge=1)
+    hidden: int = Field(256, ge=32)
+    layers: int = Field(4, ge=1)
+    heads: int = Field(4, ge=1)
+    vocab_size: int = Field(1536, ge=256)
+    vision: Literal["vit", "conv"] = Field("vit", description="Idefics3's ViT, or a convolutional tower")
 
 
 class TestRunRecipe(BaseModel):
@@ -39,8 +80,16 @@ class TrainingRecipe(BaseModel):
     name: str
     description: str = ""
     model: str = Field(..., description="HF id, local folder, or 'tiny' (built offline from the dataset)")
+    family: Family = Field(..., description="the model's architecture family (what its processor takes)")
+    mode: Literal["full", "lora", "freeze_vision"] = Field(
+        ..., description="full: every weight trains (a model built from config); lora: adapters on a pretrained "
+        "base; freeze_vision: everything but the vision tower")
+    image: ImageBudget = ImageBudget()
+    tiny: TinyRecipe | None = Field(None, description="model 'tiny': its sizes")
     lora: LoraRecipe = LoraRecipe()
     epochs: float = Field(3, gt=0)
+    max_minutes: float | None = Field(None, gt=0, description="a time budget: the learning rate follows the clock "
+                                      "and training stops when it is spent (epochs then only bound it)")
     batch_size: int = Field(4, ge=1)
     grad_accum: int = Field(1, ge=1)
     learning_rate: float = Field(2e-4, gt=0)
@@ -54,6 +103,23 @@ class TrainingRecipe(BaseModel):
     save_merged: bool = False
     seed: int = 0
     test_run: TestRunRecipe = TestRunRecipe()
+
+    @model_validator(mode="after")
+    def _mode_fits_base(self):
+        if self.model == TINY:
+            if self.mode != "full":
+                raise ValueError(f"mode {self.mode!r} for the model built from config ('tiny'): its weights are "
+                                 "random, nothing for LoRA or a frozen vision tower to build on; use mode 'full'")
+            if self.family != "idefics3":
+                raise ValueError("the model built from config ('tiny') is an Idefics3: set family 'idefics3'")
+        elif self.tiny is not None:
+            raise ValueError(f"'tiny' sizes are for model 'tiny', not {self.model!r}")
+        qwen = self.family in ("qwen2_vl", "qwen2_5_vl")
+        if qwen and self.image.longest_edge is not None:
+            raise ValueError(f"family {self.family} sizes images by min_pixels/max_pixels, not longest_edge")
+        if not qwen and (self.image.min_pixels or self.image.max_pixels):
+            raise ValueError(f"family {self.family} sizes images by longest_edge, not min_pixels/max_pixels")
+        return self
 
 
 def recipe_path(name: str | Path) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Annotated
 
@@ -19,16 +20,20 @@ def train(
     recipe: Annotated[str, typer.Option(help="recipe name (config/training) or YAML file")] = "tiny_cpu",
     test_run: Annotated[bool, typer.Option("--test-run", help="the convergence test (100/20 samples, 5 epochs)")] = False,
     out: Annotated[str | None, typer.Option(help="run folder")] = None,
-) -> None:
-    """LoRA fine-tuning of a VLM on a dataset (resumes from the last checkpoint of the run folder)."""
+    minutes: Annotated[float | None, typer.Option(help="a time budget (overrides the recipe's max_minutes)")] = None,
+) -> dict:
+    """Fine-tune a VLM on a dataset, fully, with LoRA or with the vision tower frozen, as the recipe
+    says (resumes from the last checkpoint of the run folder)."""
     from flows.train import run_train
 
-    report = run_train(dataset, recipe, test_run=test_run, out=out)
-    typer.echo(f"adapter: {report['adapter']}")
+    report = run_train(dataset, recipe, test_run=test_run, out=out,
+                       overrides={"max_minutes": minutes} if minutes else None)
+    typer.echo(f"{'adapter' if report['train_mode'] == 'lora' else 'model'} ({report['train_mode']}): {report['weights']}")
     typer.echo(f"  {report['verdict']}: train loss {report['history'][0]['train_loss']:.4f} -> "
                f"{report['history'][-1]['train_loss']:.4f} ({report['loss_reduction_pct']}% lower); "
                f"{report['samples_per_second']} samples/s on {report['device']}, peak {report['peak_memory_mb']} MB")
-    typer.echo(f"  report: {Path(report['adapter']).parent / 'training_report.json'}")
+    typer.echo(f"  report: {Path(report['weights']).parent / 'training_report.json'}")
+    return report
 
 
 @model_app.command("init-tiny")
@@ -57,16 +62,16 @@ def generate(
     max_new_tokens: Annotated[int, typer.Option()] = 256,
 ) -> None:
     """Generate text from views with a base model plus adapter."""
-    from vlm.generate import generate_text, load_adapter
+    from vlm.generate import generate_text, load_trained
 
-    model, processor = load_adapter(adapter)
+    model, processor = load_trained(adapter)
     typer.echo(generate_text(model, processor, [str(p) for p in images], prompt, max_new_tokens=max_new_tokens))
 
 
 @clean_errors
 def reconstruct(
     file: Annotated[Path, typer.Argument(help="any supported CAD or mesh file")],
-    model: Annotated[Path, typer.Option("--model", help="an adapter folder (from cadrecon train)")],
+    model: Annotated[Path, typer.Option("--model", help="a trained model or adapter folder (from cadrecon train)")],
     out: Annotated[Path | None, typer.Option("--out", help="STEP file to write (default: <file>_reconstruction.step)")] = None,
     samples: Annotated[int, typer.Option("--samples", min=1, help="samples per view (best-of-N)")] = 4,
     constrain: Annotated[bool, typer.Option("--constrain/--no-constrain", help="grammar-constrained decoding")] = True,
@@ -76,14 +81,20 @@ def reconstruct(
 
     out = out or Path(f"{file.stem}_reconstruction.step")
     r = reconstruct_file(file, model, out_step=out, samples=samples, constrained=constrain)
+    show_reconstruction(file, r)
+
+
+def show_reconstruction(file: Path, r: dict) -> None:
+    """The reconstruction's lines: counts, scores (with the constant baseline's), files written."""
     typer.echo(f"{file}: {r['samples']} generated, {r['parsed']} parsed, {r['valid']} valid solid(s)")
-    for key in ("single", "best_of_n"):
-        s = r[key]
+    for key in ("single", "best_of_n", "baseline"):
+        s = r.get(key)
         if s is None:
             continue
         cd = ", ".join(f"CD[{k}] {v:.4g}" for k, v in s["cd"].items() if v is not None) or s["error"]
         iou = f", IoU {s['iou']:.3f}" if s["iou"] is not None else ""
-        typer.echo(f"  {key}: {cd}{iou}")
+        iou += f", IoU[cadrille] {s['iou_cadrille']:.3f}" if s.get("iou_cadrille") is not None else ""
+        typer.echo(f"  {key if key != 'baseline' else 'constant baseline'}: {cd}{iou}")
     if "step" in r:
         typer.echo(f"  wrote {r['step']} and {r['side_by_side']}")
     else:
@@ -109,3 +120,30 @@ def evaluate(
             typer.echo(f"{key:>9}: {json.dumps(r[key])}")
     typer.echo(f"report: {r['report_path']}")
 
+
+
+def demo_reconstruction(dataset: str, *, minutes: float) -> dict:
+    """The demo's last step: trains the CPU recipe for `minutes`, then reconstructs the first
+    held-out (test) model of the dataset from its source file and prints its scores beside the
+    constant baseline's, and the side-by-side image."""
+    from flows.reconstruct import run_reconstruct
+    from flows.train import dataset_root
+
+    root = dataset_root(dataset)
+    tests = json.loads((root / "test.json").read_text())
+    if not tests:
+        raise ValueError(f"{root}: no test models to reconstruct")
+    model_id = tests[0]["id"].rsplit("_", 1)[0]
+    source = next(iter(sorted((root / "raw").glob(f"{model_id}.*"))), None)
+    if source is None:
+        raise ValueError(f"{root / 'raw'}: the source file of test model {model_id} is missing")
+    from config import get_settings
+
+    run = Path(get_settings().data_dir) / "runs" / f"{root.name}-tiny_cpu-demo"
+    if run.exists():
+        shutil.rmtree(run)  # the demo's own run: a fresh budget each time, not a resumed one
+    report = train(dataset=dataset, recipe="tiny_cpu", test_run=False, out=str(run), minutes=minutes)
+    out = Path(report["weights"]).parent / "reconstruction" / f"{model_id}.step"
+    r = run_reconstruct(str(source), report["weights"], out=str(out), samples=4)
+    show_reconstruction(source, r)
+    return r

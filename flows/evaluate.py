@@ -26,6 +26,7 @@ from prefect.artifacts import (
 
 from flows.train import dataset_root
 from vlm.reconstruct import evaluate_split
+from vlm.report import record_evaluation
 
 
 @task(name="generate-and-score")
@@ -43,7 +44,8 @@ def score_split(root: str, adapter: str, split: str, samples: int, limit: int | 
 
 
 def report_markdown(report: dict, root: Path, worst: int = 5) -> str:
-    cols = ["n", "parse_rate", "invalid_ratio", "cd_deepcad", "cd_cadrille", "iou_median", "acc_cmd", "acc_param"]
+    cols = ["n", "parse_rate", "invalid_ratio", "cd_deepcad", "cd_cadrille", "iou_median", "iou_cadrille_mean",
+            "acc_cmd", "acc_param"]
     lines = [f"## {Path(report['dataset']).name} / {report['split']}: {report['models']} models, "
              f"{report['samples_per_model']} sample(s) each, constrained {report['constrained']}", "",
              "| | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
@@ -81,6 +83,9 @@ def _evaluate(dataset: str, model: str, split: str, samples: int, limit: int | N
     tmp.write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")
     tmp.replace(out)
     report["report_path"] = str(out)
+    if (Path(model).parent / "training_report.json").is_file():  # the run's report says what the model does
+        record_evaluation({"weights": model}, {"split": split, "models": report["models"], "single": report["single"],
+                                               "baseline": report["baseline"], "report": str(out)})
     create_markdown_artifact(report_markdown(report, root), key=f"{key}-report", description="evaluation", _sync=True)
     print(json.dumps({k: report[k] for k in ("single", "baseline")}, indent=1))
     return report

@@ -20,6 +20,7 @@ from prefect import flow, task
 from prefect.artifacts import create_image_artifact, create_table_artifact
 
 from cadlib.dataset import write_json_atomic
+from vlm.generate import is_trained_folder
 
 
 @task(name="reconstruct-file")
@@ -61,8 +62,9 @@ def _reconstruct(file: str, model: str, out: str | None, samples: int, constrain
     path = Path(file)
     if not path.is_file():
         raise ValueError(f"{file}: no such file")
-    if not (Path(model) / "adapter_config.json").is_file():
-        raise ValueError(f"{model}: not an adapter folder (no adapter_config.json); train one with cadrecon train")
+    if not is_trained_folder(model):
+        raise ValueError(f"{model}: not a trained model folder (neither a LoRA adapter nor a model with its "
+                         "training_report.json); train one with cadrecon train")
     out_step = Path(out) if out else path.with_name(f"{path.stem}_reconstruction.step")
     result = reconstruct_one(str(path), model, str(out_step), samples, constrained)
     write_json_atomic(out_step.with_suffix("") / "result.json", result)

@@ -1,4 +1,5 @@
-"""The training flow: LoRA fine-tuning of a VLM on a built dataset, as a test run or in full.
+"""The training flow: fine-tuning a VLM on a built dataset (fully, with LoRA, or with the vision
+tower frozen, as the recipe says), as a test run or in full.
 
     python -m flows.train --dataset demo --recipe tiny_cpu --test-run
     python -m flows.train --dataset deepcad_10k --recipe smolvlm_256m
@@ -25,7 +26,9 @@ from prefect.artifacts import create_image_artifact, create_markdown_artifact, c
 from config import get_settings
 from config.recipes import TINY, load_recipe
 from tasks.train import fit, init_tiny
+from vlm.modes import TrainMode
 from vlm.report import epoch_table, loss_curve_png
+from vlm.tiny import TinyShape, shape_key
 from vlm.train import TrainSpec
 
 
@@ -62,9 +65,14 @@ def _train(dataset: str, recipe_name: str, test_run: bool, out: str | None, over
     run_dir = Path(out) if out else data_dir / "runs" / f"{root.name}-{recipe.name}-{'test' if test_run else 'full'}"
     model = recipe.model
     if model == TINY:
-        model = init_tiny(str(root), str((data_dir / "models" / f"tiny-{root.name}").resolve()))
+        shape = TinyShape(**(recipe.tiny.model_dump() if recipe.tiny else {}))
+        model = init_tiny(str(root), str((data_dir / "models" / f"tiny-{root.name}-{shape_key(shape)}").resolve()),
+                          shape, recipe.seed)
     spec = TrainSpec(
-        model=model, out_dir=str(run_dir.resolve()), epochs=recipe.test_run.epochs if test_run else recipe.epochs,
+        model=model, out_dir=str(run_dir.resolve()), mode=TrainMode(recipe.mode),
+        epochs=recipe.test_run.epochs if test_run else recipe.epochs,
+        max_minutes=None if test_run else recipe.max_minutes,
+        image=recipe.image.model_dump(exclude_none=True),
         batch_size=recipe.batch_size, grad_accum=recipe.grad_accum, learning_rate=recipe.learning_rate,
         weight_decay=recipe.weight_decay, warmup_ratio=recipe.warmup_ratio, scheduler=recipe.scheduler,
         lora_r=recipe.lora.r, lora_alpha=recipe.lora.alpha, lora_dropout=recipe.lora.dropout,
@@ -86,7 +94,7 @@ def _train(dataset: str, recipe_name: str, test_run: bool, out: str | None, over
 def summary_row(report: dict) -> dict:
     """One row of a finished run's numbers (the REST API's results read it)."""
     keys = ("mode", "verdict", "loss_reduction_pct", "train_samples", "val_samples", "epochs", "global_step",
-            "samples_per_second", "train_seconds", "peak_memory_mb", "device", "precision", "adapter")
+            "samples_per_second", "train_seconds", "peak_memory_mb", "device", "precision", "train_mode", "weights")
     return {k: report.get(k) for k in keys}
 
 
@@ -103,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out")
     a = p.parse_args(argv)
     report = run_train(a.dataset, a.recipe, test_run=a.test_run, out=a.out)
-    print(json.dumps({k: report[k] for k in ("verdict", "loss_reduction_pct", "adapter")}, indent=1))
+    print(json.dumps({k: report[k] for k in ("verdict", "loss_reduction_pct", "weights")}, indent=1))
     return 0
 
 

@@ -1,4 +1,5 @@
-"""The training tasks: build the tiny offline model for a dataset, and fit a LoRA adapter."""
+"""The training tasks: build the small offline model for a dataset, and train (full, LoRA or
+vision frozen)."""
 
 from __future__ import annotations
 
@@ -17,16 +18,18 @@ from prefect.artifacts import (
 
 from tasks.cache import transient_only
 from vlm.report import loss_curve_png
+from vlm.tiny import INIT_FILE, TinyShape
 from vlm.train import TrainSpec, run_training
 
 
 @task(name="init-tiny-model", retries=1, retry_condition_fn=transient_only)
-def init_tiny(dataset_root: str, out_dir: str) -> str:
-    """Builds the tiny Idefics3 for a dataset (tokenizer trained on its text) unless it exists."""
+def init_tiny(dataset_root: str, out_dir: str, shape: TinyShape, seed: int = 0) -> str:
+    """Builds the small Idefics3 for a dataset (tokenizer trained on its text) unless it exists
+    (the folder is named by the dataset and the shape)."""
     from vlm.tiny import build_tiny
 
     out = Path(out_dir)
-    if (out / "config.json").is_file() and (out / "tokenizer.json").is_file():
+    if (out / "config.json").is_file() and (out / "tokenizer.json").is_file() and (out / INIT_FILE).is_file():
         return str(out)
     texts = []
     for split in ("train", "val"):
@@ -35,7 +38,7 @@ def init_tiny(dataset_root: str, out_dir: str) -> str:
             texts += [t["value"] for r in json.loads(path.read_text()) for t in r["conversations"]]
     if not texts:
         raise ValueError(f"{dataset_root}: no samples to train a tokenizer on; build the dataset first")
-    build_tiny(texts, out)
+    build_tiny(texts, out, shape, seed=seed)
     get_run_logger().info("built the tiny model in %s", out)
     return str(out)
 

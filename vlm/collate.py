@@ -51,6 +51,9 @@ class Collator:
         tok = processor.tokenizer
         tok.padding_side = "right"
         self.pad_id = tok.pad_token_id
+        # The prompt's token ids depend only on its text and its images' sizes (how many image
+        # tokens they expand to): computed once per kind, not by processing every batch's images twice.
+        self._prompt_ids: dict[tuple, list[int]] = {}
 
     def _images(self, samples: list[Sample]) -> list[list]:
         from PIL import Image
@@ -64,6 +67,14 @@ class Collator:
             out.append(imgs)
         return out
 
+    def _prompt_tokens(self, prompt: str, images: list) -> list[int]:
+        key = (prompt, tuple(im.size for im in images))
+        ids = self._prompt_ids.get(key)
+        if ids is None:
+            out = self.processor(text=[prompt], images=[images], return_tensors="pt")
+            ids = self._prompt_ids[key] = out["input_ids"][0].tolist()
+        return ids
+
     def __call__(self, samples: list[Sample]) -> dict:
         proc = self.processor
         images = self._images(samples)
@@ -72,13 +83,12 @@ class Collator:
         prompt = [proc.apply_chat_template(messages_for(s, with_answer=False), add_generation_prompt=True)
                   for s in samples]
         batch = proc(text=full, images=images, return_tensors="pt", padding=True)
-        prompt_ids = proc(text=prompt, images=images, return_tensors="pt", padding=True)
         labels = batch["input_ids"].clone()
         for i in range(len(samples)):
-            n_prompt = int(prompt_ids["attention_mask"][i].sum())
-            ids, pids = batch["input_ids"][i], prompt_ids["input_ids"][i]
+            pids = self._prompt_tokens(prompt[i], images[i])
+            ids = batch["input_ids"][i].tolist()
             shared = 0  # the prompt's tokens normally prefix the full text's; mask what they share
-            while shared < n_prompt and ids[shared] == pids[shared]:
+            while shared < len(pids) and ids[shared] == pids[shared]:
                 shared += 1
             labels[i, :shared] = IGNORE
         labels[batch["attention_mask"] == 0] = IGNORE

@@ -8,20 +8,36 @@ from pathlib import Path
 from vlm.collate import Sample, messages_for
 
 
-def load_adapter(adapter_dir: str | Path):
-    """The base model named in the adapter's config with the adapter applied, and the processor
-    saved next to the adapter."""
+def is_trained_folder(path: str | Path) -> bool:
+    """True for a folder `load_trained` reads: a LoRA adapter, or a whole model with a training
+    report beside it (what `cadrecon train` writes)."""
+    path = Path(path)
+    return (path / "adapter_config.json").is_file() or (
+        (path / "config.json").is_file() and (path.parent / "training_report.json").is_file())
+
+
+def load_trained(weights_dir: str | Path):
+    """A trained model and its processor, in eval mode: a LoRA adapter folder (the base model named
+    in its config with the adapter applied) or a whole model (from full or freeze_vision training)."""
     from peft import PeftModel
-    from transformers import AutoProcessor
 
-    from vlm.loading import load_model
+    from vlm.loading import load_model, load_processor
 
-    adapter_dir = Path(adapter_dir)
-    cfg = json.loads((adapter_dir / "adapter_config.json").read_text())
+    weights_dir = Path(weights_dir)
+    config = weights_dir / "adapter_config.json"
+    if not config.is_file():
+        if not (weights_dir / "config.json").is_file():
+            raise ValueError(f"{weights_dir}: neither a LoRA adapter (adapter_config.json) nor a model (config.json); "
+                             "pass the `weights` folder a training report names")
+        model, processor = load_model(weights_dir)
+        model.eval()
+        return model, processor
+    cfg = json.loads(config.read_text())
     base, _ = load_model(cfg["base_model_name_or_path"])
-    model = PeftModel.from_pretrained(base, str(adapter_dir))
+    model = PeftModel.from_pretrained(base, str(weights_dir))
     model.eval()
-    return model, AutoProcessor.from_pretrained(str(adapter_dir))
+    return model, load_processor(weights_dir, base.config.model_type)
+
 
 
 def generate_text(model, processor, images: list[str], prompt: str, *, max_new_tokens: int = 256,

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+QWEN_FAMILIES = {"qwen2_vl": "qwen2_vl", "qwen2_5_vl": "qwen2_5_vl"}
+"""config.model_type -> the family whose processor has a video part."""
+
 
 def load_model(name_or_path: str | Path, *, dtype=None, local_files_only: bool | None = None):
     """`AutoModelForImageTextToText` and `AutoProcessor` for a hub id (downloaded, or read from the
@@ -12,7 +15,9 @@ def load_model(name_or_path: str | Path, *, dtype=None, local_files_only: bool |
     Raises:
         ValueError: naming the model and what to do when it is neither a folder nor reachable.
     """
-    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from transformers import AutoModelForImageTextToText
+
+    import vlm.conv_vlm  # noqa: F401  (registers the convolutional Idefics3 with the Auto classes)
 
     path = Path(name_or_path)
     local = path.is_dir()
@@ -23,9 +28,52 @@ def load_model(name_or_path: str | Path, *, dtype=None, local_files_only: bool |
         kwargs["dtype"] = dtype
     try:
         model = AutoModelForImageTextToText.from_pretrained(str(name_or_path), **kwargs)
-        processor = AutoProcessor.from_pretrained(str(name_or_path), local_files_only=local_files_only)
+        processor = load_processor(name_or_path, model.config.model_type, local_files_only=local_files_only)
     except OSError as exc:
         hint = ("it is not a folder here; with no network, download it first (huggingface-cli download "
                 f"{name_or_path}) or use a local model such as `cadrecon model init-tiny`")
         raise ValueError(f"{name_or_path}: cannot load the model ({str(exc).splitlines()[0]}); {hint}") from None
     return model, processor
+
+
+def load_processor(name_or_path: str | Path, model_type: str, *, local_files_only: bool = True):
+    """The processor saved with a model (or adapter): `AutoProcessor`, except for the Qwen-VL
+    families where torchvision is missing (their video processor needs it; `vlm.families`)."""
+    from transformers import AutoProcessor
+
+    from vlm.families import has_torchvision, load_image_only_processor
+
+    family = QWEN_FAMILIES.get(model_type)
+    if family and not has_torchvision():
+        return load_image_only_processor(str(name_or_path), family, local_files_only=local_files_only)
+    return AutoProcessor.from_pretrained(str(name_or_path), local_files_only=local_files_only)
+
+
+def apply_image_budget(processor, *, min_pixels: int | None = None, max_pixels: int | None = None,
+                       longest_edge: int | None = None, splitting: bool | None = None):
+    """Sets how many pixels the processor gives an image (so how many image tokens the model sees):
+    `min_pixels` / `max_pixels` for Qwen2-VL-style processors, `longest_edge` and `splitting` for
+    Idefics3-style ones. The processor saved after training carries it to generation.
+
+    Raises:
+        ValueError: a setting this processor's family does not have.
+    """
+    ip = processor.image_processor
+    name = type(ip).__name__
+    if min_pixels is not None or max_pixels is not None:
+        if not hasattr(ip, "merge_size"):  # Qwen-VL's: pixel counts in size's shortest/longest_edge
+            raise ValueError(f"{name} has no min_pixels/max_pixels; size its images with longest_edge")
+        size = dict(ip.size or {})
+        lo = min_pixels if min_pixels is not None else size.get("shortest_edge")
+        hi = max_pixels if max_pixels is not None else size.get("longest_edge")
+        ip.size = {"shortest_edge": lo, "longest_edge": hi}
+    if longest_edge is not None or splitting is not None:
+        if not hasattr(ip, "do_image_splitting"):
+            raise ValueError(f"{name} has no longest_edge/splitting; size its images with min_pixels/max_pixels")
+        if longest_edge is not None:
+            ip.size = {"longest_edge": longest_edge}
+            ip.max_image_size = {"longest_edge": min(longest_edge, (ip.max_image_size or {}).get("longest_edge",
+                                                                                              longest_edge))}
+        if splitting is not None:
+            ip.do_image_splitting = splitting
+    return processor

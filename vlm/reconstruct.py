@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import statistics
-from collections import Counter
 from pathlib import Path
 
 from cadlib.dataset.prompts import prompt_for
@@ -53,7 +52,7 @@ def reconstruct_file(path: str | Path, adapter_dir: str | Path, *, out_step: str
     from cadlib.ingest.brep import model_from_sequence
     from cadlib.render import render_views
     from cadlib.text import from_text
-    from vlm.generate import generate_batch, load_adapter
+    from vlm.generate import generate_batch, load_trained
 
     ctx = training_context(adapter_dir)
     path = Path(path)
@@ -69,7 +68,7 @@ def reconstruct_file(path: str | Path, adapter_dir: str | Path, *, out_step: str
     for name, img in images.items():
         files[name] = out_dir / f"input_{name}.png"
         img.save(files[name])
-    net, processor = load_adapter(adapter_dir)
+    net, processor = load_trained(adapter_dir)
     per_view = [(name, [str(f)]) for name, f in files.items()]
     texts: list[tuple[str, str]] = []
     for name, imgs in per_view:
@@ -84,10 +83,17 @@ def reconstruct_file(path: str | Path, adapter_dir: str | Path, *, out_step: str
         s = score_text(text, truth, bits=ctx["bits"])
         scored.append({"view": view, "text": text, **s})
     first, best = scored[0], _best(scored)
+    baseline = None
+    if ctx["target"] == "sequence":  # what a constant guess scores on the same file, for scale
+        from cadlib.baselines import constant_target
+
+        train = json.loads((Path(ctx["dataset"]) / "train.json").read_text())
+        baseline = _public(score_text(constant_target([r["conversations"][1]["value"] for r in train]), truth,
+                                      bits=ctx["bits"]))
     result = {"file": str(path), "adapter": str(adapter_dir), "constrained": constrained, "samples": len(scored),
               "parsed": sum(1 for s in scored if not s["error"].startswith(("TextSyntaxError", "ParseError"))),
               "valid": sum(1 for s in scored if s["valid"]),
-              "single": _public(first), "best_of_n": _public(best) if best else None,
+              "single": _public(first), "best_of_n": _public(best) if best else None, "baseline": baseline,
               "protocols": {k: PROTOCOLS[k].as_dict() for k in PROTOCOLS}}
     if best is not None and out_step is not None:
         shape = occ.scaled(best["shape"], 1.0 / scale, -offset / scale)
@@ -121,10 +127,10 @@ def evaluate_split(dataset_root: str | Path, adapter_dir: str | Path, *, split: 
                    limit: int | None = None, constrained: bool = True, batch_size: int = 8,
                    max_new_tokens: int = 512, progress=None) -> dict:
     """Generates for every model of a split (its first view, or its tile) and scores the answers
-    under every protocol; the baseline ("the training set's most common target") is scored too."""
+    under every protocol; the constant baseline (`cadlib.baselines.constant_target`) is scored too."""
     from cadlib.evaluation import score_text, truth_from_text
     from cadlib.grammar import Limits
-    from vlm.generate import generate_batch, load_adapter
+    from vlm.generate import generate_batch, load_trained
 
     root = Path(dataset_root)
     ctx = training_context(adapter_dir)
@@ -133,9 +139,11 @@ def evaluate_split(dataset_root: str | Path, adapter_dir: str | Path, *, split: 
     for r in records:  # one sample per model: the first view in the dataset's order
         first.setdefault(r["id"].rsplit("_", 1)[0], r)
     models = sorted(first)[:limit] if limit else sorted(first)
-    train_targets = Counter(r["conversations"][1]["value"] for r in json.loads((root / "train.json").read_text()))
-    baseline_text = train_targets.most_common(1)[0][0]
-    net, processor = load_adapter(adapter_dir)
+    from cadlib.baselines import constant_target
+
+    baseline_text = constant_target([r["conversations"][1]["value"]
+                                     for r in json.loads((root / "train.json").read_text())])
+    net, processor = load_trained(adapter_dir)
     rows = []
     for start in range(0, len(models), batch_size):
         chunk = models[start: start + batch_size]
@@ -174,6 +182,8 @@ def summarize(rows: list[dict], key: str) -> dict:
         out[f"cd_{name}"] = None if not cds else round(aggregate(proto, cds), 6)
     ious = [g["iou"] for g in valid if g["iou"] is not None]
     out["iou_median"] = round(statistics.median(ious), 4) if ious else None
+    unit = [g["iou_cadrille"] for g in valid if g.get("iou_cadrille") is not None]
+    out["iou_cadrille_mean"] = round(statistics.fmean(unit), 4) if unit else None  # cadrille reports the mean
     accs = [g for g in got if g["acc_cmd"] is not None]
     out["acc_cmd"] = round(sum(g["acc_cmd"] for g in accs) / len(accs), 4) if accs else None
     out["acc_param"] = round(sum(g["acc_param"] for g in accs) / len(accs), 4) if accs else None

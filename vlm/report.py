@@ -56,3 +56,18 @@ def loss_curve_png(history: list[dict], *, width: int = 480, height: int = 280) 
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return buf.getvalue()
+
+
+def record_evaluation(report: dict, evaluation: dict) -> dict:
+    """Adds a held-out evaluation's numbers to a run's training_report.json (beside its weights),
+    so the report says what the model does, not only how its loss fell."""
+    import json
+    from pathlib import Path
+
+    path = Path(report["weights"]).parent / "training_report.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["evaluation"] = evaluation
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    tmp.replace(path)
+    return data

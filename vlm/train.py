@@ -1,8 +1,14 @@
-"""LoRA fine-tuning as a ladder of functions: setup -> data -> fit -> save (transformers `Trainer`).
+"""Training as a ladder of functions: setup -> data -> fit -> save (transformers `Trainer`).
+
+The mode (`vlm.modes`) says what trains: every weight (`full`, for a model built from config),
+LoRA adapters (`lora`, for a pretrained base) or everything but the vision tower
+(`freeze_vision`). A run may have a time budget (`max_minutes`): the learning rate then follows
+the clock (`vlm.budget`) and training stops when the time is up.
 
 Checkpoints are written each epoch under `<out>/checkpoints`; a run that finds one resumes from the
-last. The adapter (and processor) land in `<out>/adapter`, a merged model in `<out>/merged` when
-asked, and `training_report.json` beside them.
+last. A LoRA run's adapter (and processor) lands in `<out>/adapter` (a merged model in
+`<out>/merged` when asked), a full run's model in `<out>/model`; `training_report.json` beside them
+names the folder to generate with (`weights`).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from pathlib import Path
 
 from vlm.collate import Collator, Sample, sample_from_llava
 from vlm.devices import DeviceChoice, select_device
+from vlm.modes import TrainMode, apply_mode, check_mode, trainable_share
 
 EpochHook = Callable[[dict], None]
 """Called after each epoch with {"epoch", "train_loss", "val_loss", "step", "max_steps"}."""
@@ -30,7 +37,9 @@ class TrainSpec:
 
     model: str
     out_dir: str
+    mode: TrainMode = TrainMode.LORA
     epochs: float = 3
+    max_minutes: float | None = None
     batch_size: int = 4
     grad_accum: int = 1
     learning_rate: float = 2e-4
@@ -48,25 +57,36 @@ class TrainSpec:
     max_length: int | None = None
     save_merged: bool = False
     gradient_checkpointing: bool = False
+    image: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
 
 
 def setup(spec: TrainSpec):
-    """The device, the base model with its LoRA adapter, and the processor."""
+    """The device, the base model prepared for the spec's mode (a peft model under LoRA), and the
+    processor.
+
+    Raises:
+        ValueError: LoRA (or a frozen vision tower) over randomly initialised weights.
+    """
     import torch
 
-    from vlm.loading import load_model
-    from vlm.lora import apply_lora
+    from vlm.loading import apply_image_budget, load_model
 
+    mode = TrainMode(spec.mode)
+    check_mode(mode, spec.model)
     choice = select_device(spec.device, spec.precision)
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(choice.precision, torch.float32)
     torch.manual_seed(spec.seed)
-    model, processor = load_model(spec.model, dtype=dtype if choice.device == "cuda" else torch.float32)
+    # Full training keeps fp32 master weights (mixed precision autocasts); a LoRA base may sit in bf16.
+    load_dtype = dtype if choice.device == "cuda" and mode is TrainMode.LORA else torch.float32
+    model, processor = load_model(spec.model, dtype=load_dtype)
+    if spec.image:
+        apply_image_budget(processor, **spec.image)
     if spec.gradient_checkpointing:
         model.gradient_checkpointing_enable()
         model.enable_input_require_grads()
-    model = apply_lora(model, r=spec.lora_r, alpha=spec.lora_alpha, dropout=spec.lora_dropout,
-                       modules=spec.lora_modules, vision=spec.lora_vision)
+    model = apply_mode(model, mode, lora={"r": spec.lora_r, "alpha": spec.lora_alpha, "dropout": spec.lora_dropout,
+                                          "modules": spec.lora_modules, "vision": spec.lora_vision})
     return model, processor, choice
 
 
@@ -132,16 +152,37 @@ def last_checkpoint(ckpt_dir: Path) -> Path | None:
     return max(complete, key=lambda p: int(p.name.split("-")[-1]), default=None)
 
 
+def _optimizers(model, spec: TrainSpec, clock):
+    """AdamW over the trainable weights (no decay on norms and biases) with the clock's schedule."""
+    import torch
+
+    from vlm.budget import timed_lr
+
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            (no_decay if p.ndim < 2 or "norm" in name else decay).append(p)
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": spec.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=spec.learning_rate,
+                            betas=(0.9, 0.98))
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, timed_lr(clock, warmup=max(spec.warmup_ratio, 0.02)))
+
+
 def fit(model, processor, choice: DeviceChoice, train: list[Sample], val: list[Sample], spec: TrainSpec,
         on_epoch: EpochHook | None = None) -> dict:
     """Trains with `Trainer` (resuming from the last checkpoint under `<out>/checkpoints`);
-    returns the per-epoch history, the metrics and whether it resumed."""
+    returns the per-epoch history, the metrics and whether it resumed. With `spec.max_minutes` the
+    run stops when the time is up (its last, partial epoch is evaluated too)."""
     from transformers import Trainer, TrainerCallback, TrainingArguments
+
+    from vlm.budget import Clock, time_budget_callback
 
     ckpt_dir = Path(spec.out_dir) / "checkpoints"
     resume = last_checkpoint(ckpt_dir)
+    timed = spec.max_minutes is not None
     args = TrainingArguments(
-        output_dir=str(ckpt_dir), num_train_epochs=spec.epochs, per_device_train_batch_size=spec.batch_size,
+        output_dir=str(ckpt_dir), num_train_epochs=10_000 if timed else spec.epochs,
+        per_device_train_batch_size=spec.batch_size,
         per_device_eval_batch_size=spec.batch_size, gradient_accumulation_steps=spec.grad_accum,
         learning_rate=spec.learning_rate, weight_decay=spec.weight_decay, warmup_steps=float(spec.warmup_ratio),
         lr_scheduler_type=spec.scheduler, logging_steps=1, eval_strategy="epoch" if val else "no",
@@ -163,22 +204,41 @@ def fit(model, processor, choice: DeviceChoice, train: list[Sample], val: list[S
             if not val:
                 self._emit(state)
 
+    callbacks = [EpochReport()]
+    optimizers = (None, None)
+    if timed:
+        clock = Clock(spec.max_minutes * 60)
+        callbacks.append(time_budget_callback(clock))
+        optimizers = _optimizers(model, spec, clock)
     trainer = Trainer(model=model, args=args, train_dataset=train, eval_dataset=val or None,
-                      data_collator=Collator(processor, spec.max_length), callbacks=[EpochReport()])
+                      data_collator=Collator(processor, spec.max_length), callbacks=callbacks, optimizers=optimizers)
     t0 = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     seconds = time.perf_counter() - t0
+    if timed and val and not _ended_on_evaluation(trainer.state.log_history):
+        trainer.evaluate()  # the partial last epoch gets its val loss
     return {"history": _history(trainer.state.log_history), "metrics": result.metrics, "resumed": bool(resume),
-            "seconds": seconds, "global_step": trainer.state.global_step}
+            "seconds": seconds, "global_step": trainer.state.global_step, "epochs_done": trainer.state.epoch}
+
+
+def _ended_on_evaluation(log_history: list[dict]) -> bool:
+    steps = [e for e in log_history if "loss" in e or "eval_loss" in e]
+    return bool(steps) and "eval_loss" in steps[-1]
 
 
 def save(model, processor, spec: TrainSpec) -> dict:
-    """Saves the adapter (with the processor) and, when asked, the merged model."""
+    """Saves what the mode trained: the adapter (with the processor) and, when asked, the merged
+    model under LoRA; the whole model otherwise. `weights` names the folder to generate with."""
     out = Path(spec.out_dir)
+    if TrainMode(spec.mode) is not TrainMode.LORA:
+        folder = out / "model"
+        model.save_pretrained(folder)
+        processor.save_pretrained(folder)
+        return {"weights": str(folder)}
     adapter = out / "adapter"
     model.save_pretrained(adapter)
     processor.save_pretrained(adapter)
-    paths = {"adapter": str(adapter)}
+    paths = {"adapter": str(adapter), "weights": str(adapter)}
     if spec.save_merged:
         merged = out / "merged"
         model.merge_and_unload().save_pretrained(merged)
@@ -187,21 +247,23 @@ def save(model, processor, spec: TrainSpec) -> dict:
     return paths
 
 
-CONVERGED_RATIO = 0.5
-VERDICT_RULE = ("converged: the last epoch's mean train loss is at most 50% of the first epoch's and the val "
-                "loss (where there is one) ended lower than it began; improving: the train loss fell by at "
-                "least 20%; not converging: otherwise")
+RISE_TOLERANCE = 0.005
+VERDICT_RULE = ("converged: the val loss ended lower than it began and did not rise over the last epochs (each of "
+                "the last two epochs at most 0.5% above the one before); improving: the train loss fell by at "
+                "least 20% (or there is no val split to judge by); not converging: otherwise")
 
 
 def verdict(history: list[dict]) -> tuple[float | None, str]:
-    """(total train-loss reduction in %, verdict) by the `CONVERGED_RATIO` rule."""
+    """(total train-loss reduction in %, verdict) by `VERDICT_RULE`: only the held-out loss can
+    say a run converged (a train loss alone falls when a model memorises)."""
     if len(history) < 2:
         return None, "too few epochs to judge"
     first, last = history[0]["train_loss"], history[-1]["train_loss"]
     reduction = 100.0 * (first - last) / first if first else 0.0
     vals = [h["val_loss"] for h in history if h["val_loss"] is not None]
-    val_ok = len(vals) < 2 or vals[-1] < vals[0]
-    if last <= CONVERGED_RATIO * first and val_ok:
+    tail = vals[-3:]
+    rising = any(b > a * (1 + RISE_TOLERANCE) for a, b in zip(tail, tail[1:], strict=False))
+    if len(vals) >= 2 and vals[-1] < vals[0] and not rising:
         return round(reduction, 1), "converged"
     if reduction >= 20:
         return round(reduction, 1), "improving"
@@ -225,6 +287,7 @@ def run_training(spec: TrainSpec, dataset_root: str | Path, *, train_n: int | No
     fitted = fit(model, processor, choice, train, val, spec, on_epoch)
     paths = save(model, processor, spec)
     reduction, judged = verdict(fitted["history"])
+    trainable, total = trainable_share(model)
     m = fitted["metrics"]
     report = {
         "mode": mode, "model": spec.model, "dataset": str(dataset_root), "device": choice.device,
@@ -234,8 +297,11 @@ def run_training(spec: TrainSpec, dataset_root: str | Path, *, train_n: int | No
         "samples_per_second": round(m.get("train_samples_per_second", 0.0), 3),
         "train_seconds": round(fitted["seconds"], 2), "peak_memory_mb": peak_memory_mb(choice.device),
         "resumed_from_checkpoint": fitted["resumed"], "global_step": fitted["global_step"],
-        "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
-        "spec": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(spec).items()}, **paths,
+        "train_mode": TrainMode(spec.mode).value, "max_minutes": spec.max_minutes,
+        "epochs_done": round(fitted["epochs_done"] or 0.0, 3),
+        "trainable_parameters": trainable, "parameters": total,
+        "spec": {k: (list(v) if isinstance(v, tuple) else str(v) if isinstance(v, TrainMode) else v)
+                 for k, v in asdict(spec).items()}, **paths,
     }
     path = Path(spec.out_dir) / "training_report.json"
     path.parent.mkdir(parents=True, exist_ok=True)

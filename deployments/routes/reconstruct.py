@@ -14,6 +14,7 @@ from deployments.auth import Read, SettingsDep, Write, under_data_dir
 from deployments.schemas import JobId, ReconstructResult, ReconstructStarted
 from deployments.serve import ON_DEMAND
 from deployments.views import seed_status, started
+from vlm.generate import is_trained_folder
 
 router = APIRouter(prefix="/reconstruct", tags=["reconstruct"])
 DEPLOYMENT = ON_DEMAND["reconstruct"]
@@ -34,13 +35,15 @@ def _model(settings, model: str | None) -> str:
     elif settings.api.model:
         path = Path(settings.api.model).resolve()
     else:
-        found = sorted((root / "runs").glob("*/adapter/adapter_config.json"), key=lambda p: p.stat().st_mtime)
+        found = sorted([*(root / "runs").glob("*/adapter/adapter_config.json"), *(root / "runs").glob("*/model/config.json")],
+                       key=lambda p: p.stat().st_mtime)
         if not found:
             raise HTTPException(status.HTTP_409_CONFLICT,
-                                "no trained adapter: train one (POST /training/start) or set CADRECON_API__MODEL")
+                                "no trained model: train one (POST /training/start) or set CADRECON_API__MODEL")
         path = found[-1].parent
-    if not (path / "adapter_config.json").is_file():
-        raise HTTPException(status.HTTP_409_CONFLICT, f"{path}: not an adapter folder (no adapter_config.json)")
+    if not is_trained_folder(path):
+        raise HTTPException(status.HTTP_409_CONFLICT, f"{path}: not a trained model folder (neither a LoRA adapter "
+                            "nor a model with its training_report.json)")
     return str(path)
 
 

@@ -97,4 +97,4 @@ async def get_training_status(job_id: JobId) -> TrainingStatus:
     progress, metrics, eta = training_status(job)
     summary = job.table("-summary") or [{}]
     return TrainingStatus(job_id=job.id, status=seed_status(job), state=job.state, progress=progress,
-                          metrics=metrics, estimated_remaining=eta, adapter=summary[0].get("adapter"))
+                          metrics=metrics, estimated_remaining=eta, adapter=summary[0].get("weights"))

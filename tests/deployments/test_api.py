@@ -130,7 +130,7 @@ def test_upload_limits(tmp_path):
     r = call(app, "POST", "/reconstruct", headers=AUTH, files={"file": ("part.exe", b"MZ" * 10)})
     assert r.status_code == 415 and "part.exe" in r.json()["detail"] and ".step" in r.json()["detail"]
     r = call(app, "POST", "/reconstruct", headers=AUTH, files={"file": ("part.stl", b"solid x\nendsolid x\n")})
-    assert r.status_code == 409 and "no trained adapter" in r.json()["detail"]
+    assert r.status_code == 409 and "no trained model" in r.json()["detail"]
     r = call(app, "POST", "/reconstruct", headers=AUTH, data={"model": "a\x00b"},
              files={"file": ("part.stl", b"solid x\nendsolid x\n")})
     assert r.status_code == 400 and "null byte" in r.json()["detail"]

@@ -27,14 +27,16 @@ def trained(tmp_path_factory, prefect_server):
     run_build(str(tiny_yaml(tmp / "tiny.yaml", tmp / "data")))
     recipe = tmp / "quick.yaml"
     recipe.write_text(json.dumps({"name": "quick", "model": "tiny", "batch_size": 4, "learning_rate": 0.005,
-                                  "lora": {"r": 8, "alpha": 16, "target_modules": ["q_proj", "v_proj", "down_proj"]},
+                                  "family": "idefics3", "mode": "full",
+                                  "tiny": {"image_size": 64, "patch_size": 16, "vision_hidden": 32, "vision_layers": 1,
+                                           "hidden": 64, "layers": 2, "heads": 2},
                                   "test_run": {"train_samples": 24, "val_samples": 4, "epochs": 2}}))
     old = os.environ.get("CADRECON_DATA_DIR")
     os.environ["CADRECON_DATA_DIR"] = str(tmp / "data")
     get_settings.cache_clear()
     try:
         report = run_train("tiny", str(recipe), test_run=True)
-        yield tmp / "data" / "datasets" / "tiny", Path(report["adapter"])
+        yield tmp / "data" / "datasets" / "tiny", Path(report["weights"])
     finally:
         if old is None:
             os.environ.pop("CADRECON_DATA_DIR", None)
@@ -104,7 +106,7 @@ def test_reconstruct_flow_writes_its_result_and_publishes_it(trained, tmp_path, 
     job = asyncio.run(_latest_job("reconstruct"))
     (row,) = job.table("reconstruction")
     assert row["valid"] == 3 and row["best_of_n_text"] == text and row["step"] == result["step"]
-    with pytest.raises(ValueError, match="not an adapter folder"):
+    with pytest.raises(ValueError, match="not a trained model folder"):
         run_reconstruct(str(src), str(tmp_path))
 
 

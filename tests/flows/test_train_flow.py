@@ -21,7 +21,9 @@ def test_test_run_on_a_built_dataset(tmp_path, monkeypatch):
     run_build(str(tiny_yaml(tmp_path / "tiny.yaml", tmp_path / "data")))
     recipe = tmp_path / "quick.yaml"
     recipe.write_text(json.dumps({"name": "quick", "model": "tiny", "batch_size": 4, "learning_rate": 0.005,
-                                  "lora": {"r": 8, "alpha": 16, "target_modules": ["q_proj", "v_proj", "down_proj"]},
+                                  "family": "idefics3", "mode": "full",
+                                  "tiny": {"image_size": 64, "patch_size": 16, "vision_hidden": 32, "vision_layers": 1,
+                                           "hidden": 64, "layers": 2, "heads": 2},
                                   "test_run": {"train_samples": 32, "val_samples": 8, "epochs": 5}}))
     monkeypatch.setenv("CADRECON_DATA_DIR", str(tmp_path / "data"))
     get_settings.cache_clear()
@@ -31,8 +33,9 @@ def test_test_run_on_a_built_dataset(tmp_path, monkeypatch):
     finally:
         get_settings.cache_clear()
     run = tmp_path / "data" / "runs" / "tiny-quick-test"
-    assert report["adapter"] == str(run / "adapter") and (run / "adapter" / "adapter_config.json").is_file()
-    assert (tmp_path / "data" / "models" / "tiny-tiny" / "config.json").is_file()
+    assert report["weights"] == str(run / "model") and (run / "model" / "config.json").is_file()
+    assert report["train_mode"] == "full" and report["trainable_parameters"] == report["parameters"]
+    assert len(list((tmp_path / "data" / "models").glob("tiny-tiny-*/config.json"))) == 1
     saved = json.loads((run / "training_report.json").read_text())
     assert saved["mode"] == "test-run" and saved["train_samples"] == 16 and saved["val_samples"] == 4
     assert [h["epoch"] for h in saved["history"]] == [1, 2] and saved["verdict"]

@@ -40,10 +40,29 @@ def tiny_dataset(tmp_path_factory) -> Path:
     return make_dataset(tmp_path_factory.mktemp("vlm-data"))
 
 
+TEST_SHAPE_KW = {"image_size": 64, "patch_size": 16, "scale": 2, "vision_hidden": 32, "vision_layers": 1,
+                 "hidden": 64, "layers": 2, "heads": 2}
+
+
+def dataset_texts(root: Path) -> list[str]:
+    return [t["value"] for s in ("train", "val") for r in json.loads((root / f"{s}.json").read_text())
+            for t in r["conversations"]]
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tiny_dataset, tmp_path_factory) -> Path:
-    from vlm.tiny import build_tiny
+    """A small Idefics3 with random weights, as `cadrecon model init-tiny` builds it (marked random)."""
+    from vlm.tiny import TinyShape, build_tiny
 
-    texts = [t["value"] for s in ("train", "val") for r in json.loads((tiny_dataset / f"{s}.json").read_text())
-             for t in r["conversations"]]
-    return build_tiny(texts, tmp_path_factory.mktemp("tiny-model"), hidden=64, vocab_size=300)
+    return build_tiny(dataset_texts(tiny_dataset), tmp_path_factory.mktemp("tiny-model"), TinyShape(**TEST_SHAPE_KW))
+
+
+@pytest.fixture(scope="session")
+def standin_model(tiny_dataset, tmp_path_factory) -> Path:
+    """The same model left unmarked: it stands in for a pretrained SmolVLM, so the LoRA path runs
+    offline (what LoRA learns on it is not the point; the adapter's plumbing is)."""
+    from vlm.tiny import INIT_FILE, TinyShape, build_tiny
+
+    out = build_tiny(dataset_texts(tiny_dataset), tmp_path_factory.mktemp("standin-model"), TinyShape(**TEST_SHAPE_KW))
+    (out / INIT_FILE).unlink()
+    return out

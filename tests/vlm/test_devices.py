@@ -24,12 +24,17 @@ def test_mps_before_cpu_but_not_on_macos_26(caplog):
 
 
 def test_cpu_fallback_and_explicit_choices():
-    c = select_device(cuda=False, mps=False, system="Linux")
+    c = select_device(cuda=False, mps=False, system="Linux", cpu_bf16=False)
     assert (c.device, c.precision) == ("cpu", "fp32")
+    assert select_device(cuda=False, mps=False, system="Linux", cpu_bf16=True).precision == "bf16"
     assert select_device("cpu", cuda=True, bf16=True, mps=False, system="Linux").device == "cpu"
     with pytest.raises(ValueError, match="'cuda' was asked for but is not available"):
         select_device("cuda", cuda=False, mps=False, system="Linux")
-    with pytest.raises(ValueError, match="precision bf16 needs a GPU"):
-        select_device("cpu", "bf16", cuda=False, mps=False, system="Linux")
+    with pytest.raises(ValueError, match="has no bf16 instructions"):
+        select_device("cpu", "bf16", cuda=False, mps=False, system="Linux", cpu_bf16=False)
+    c = select_device("cpu", "bf16", cuda=False, mps=False, system="Linux", cpu_bf16=True)
+    assert (c.device, c.precision) == ("cpu", "bf16") and "autocast" in c.note
+    with pytest.raises(ValueError, match="fp16 needs a GPU"):
+        select_device("cpu", "fp16", cuda=False, mps=False, system="Linux")
     with pytest.raises(ValueError, match="unknown device"):
         select_device("tpu", cuda=False, mps=False, system="Linux")
