@@ -1,10 +1,13 @@
-"""LoRA training throughput: samples/s and peak memory for the tiny offline model and for a
-SmolVLM-256M-shaped Idefics3 (random weights built from its published configuration: the numbers
-are about speed and memory, not quality).
+"""Training throughput: samples/s, peak memory and MFU for the CPU model (full training) and for
+SmolVLM-256M- and Qwen2-VL-2B-shaped models (random weights built from their published
+configurations, LoRA and full: the numbers are about speed and memory, not quality).
 
-    python benchmarks/train.py [--batch-sizes 4,16] [--steps 6] [--model tiny|smolvlm-256m|both]
+    python benchmarks/train.py [--batch-sizes 4,16] [--steps 6] [--model tiny|smolvlm-256m|qwen2-vl-2b|all]
+                               [--peak-tflops 989]
 
-On CUDA, bf16 where supported; on a CPU, fp32 and fewer steps. Prints one JSON object.
+On CUDA, bf16 where supported; on a CPU, bf16 autocast where it has bf16 instructions, and fewer
+steps. MFU = 6 x parameters x tokens per second / the device's peak (`--peak-tflops`, default 989:
+H100/H200 dense bf16; LoRA counts 4 x instead of 6 x, no weight gradients). Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ def build_smolvlm_shaped(out: Path, texts: list[str]) -> Path:
 
     from vlm.tiny import CHAT_TEMPLATE, train_tokenizer
 
-    tok = train_tokenizer(texts, 512)
+    tok = train_tokenizer(texts)
     c = SMOLVLM_256M
     seq = (c["vision"]["image_size"] // c["vision"]["patch_size"]) ** 2 // c["scale_factor"] ** 2
     ip = Idefics3ImageProcessorPil(do_resize=True, size={"longest_edge": 512}, max_image_size={"longest_edge": 512},
@@ -56,18 +59,25 @@ def build_smolvlm_shaped(out: Path, texts: list[str]) -> Path:
     return out
 
 
-def measure(model_dir: Path, samples, batch_size: int, steps: int, modules: tuple[str, ...]) -> dict:
+def measure(model_dir: Path, samples, batch_size: int, steps: int, modules: tuple[str, ...], mode: str = "lora",
+            peak_tflops: float = 989.0) -> dict:
+    import contextlib
+
     import torch
 
     from vlm.collate import Collator
     from vlm.devices import select_device
     from vlm.loading import load_model
-    from vlm.lora import apply_lora
+    from vlm.modes import TrainMode, apply_mode
 
     choice = select_device()
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(choice.precision, torch.float32)
-    model, proc = load_model(model_dir, dtype=dtype)
-    model = apply_lora(model, r=16, alpha=32, dropout=0.0, modules=modules).to(choice.device)
+    lora = mode == "lora"
+    model, proc = load_model(model_dir, dtype=dtype if lora and choice.device == "cuda" else torch.float32)
+    model = apply_mode(model, TrainMode(mode), lora={"r": 16, "alpha": 32, "dropout": 0.0, "modules": modules})
+    model = model.to(choice.device)
+    autocast = (torch.autocast(choice.device, dtype=dtype) if dtype != torch.float32 and not (lora and choice.device == "cuda")
+                else contextlib.nullcontext())
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     collate = Collator(proc)
     if choice.device == "cuda":
@@ -79,7 +89,8 @@ def measure(model_dir: Path, samples, batch_size: int, steps: int, modules: tupl
         if "pixel_values" in batch and dtype != torch.float32:
             batch["pixel_values"] = batch["pixel_values"].to(dtype)
         t = time.perf_counter()
-        loss = model(**batch).loss
+        with autocast:
+            loss = model(**batch).loss
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
@@ -87,11 +98,14 @@ def measure(model_dir: Path, samples, batch_size: int, steps: int, modules: tupl
             torch.cuda.synchronize()
         if step:
             times.append(time.perf_counter() - t)
-    out = {"device": choice.device, "precision": choice.precision, "batch_size": batch_size, "steps": steps,
-           "samples_per_second": round(batch_size * len(times) / sum(times), 3),
-           "seq_len": int(batch["input_ids"].shape[1]),
-           "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
-           "total_params": sum(p.numel() for p in model.parameters())}
+    total = sum(p.numel() for p in model.parameters())
+    seq_len = int(batch["input_ids"].shape[1])
+    per_s = batch_size * len(times) / sum(times)
+    out = {"device": choice.device, "precision": choice.precision, "mode": mode, "batch_size": batch_size,
+           "steps": steps, "samples_per_second": round(per_s, 3), "seq_len": seq_len,
+           "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad), "total_params": total}
+    if choice.device == "cuda":
+        out["mfu"] = round((4 if lora else 6) * total * seq_len * per_s / (peak_tflops * 1e12), 4)
     if choice.device == "cuda":
         out["peak_gpu_memory_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     else:
@@ -105,7 +119,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--batch-sizes", default=None, help="default: 4,16 on a GPU, 4 on a CPU")
     ap.add_argument("--steps", type=int, default=None, help="default: 10 on a GPU, 3 on a CPU")
-    ap.add_argument("--model", choices=("tiny", "smolvlm-256m", "both"), default="both")
+    ap.add_argument("--model", choices=("tiny", "smolvlm-256m", "qwen2-vl-2b", "all"), default="all")
+    ap.add_argument("--peak-tflops", type=float, default=989.0, help="the device's dense bf16 peak, for MFU")
     args = ap.parse_args()
     import torch
 
@@ -114,7 +129,8 @@ def main() -> None:
     steps = args.steps or (10 if gpu else 3)
     from tests.vlm.conftest import make_dataset
     from vlm.collate import sample_from_llava
-    from vlm.tiny import build_tiny
+    from vlm.families import QWEN2_VL_2B, build_qwen_vl
+    from vlm.tiny import TinyShape, build_tiny
 
     tmp = Path(tempfile.mkdtemp(prefix="cadrecon-train-bench-"))
     data = make_dataset(tmp / "data", n_train=32, n_val=0)
@@ -122,16 +138,25 @@ def main() -> None:
     samples = [sample_from_llava(r, data) for r in records]
     texts = [t["value"] for r in records for t in r["conversations"]]
     results = {"cpu_count": os.cpu_count(), "gpu": torch.cuda.get_device_name(0) if gpu else None, "runs": []}
-    if args.model in ("tiny", "both"):
-        tiny = build_tiny(texts, tmp / "tiny")
+    attention = ("q_proj", "k_proj", "v_proj", "o_proj")
+    peak = args.peak_tflops
+    if args.model in ("tiny", "all"):
+        from config.recipes import load_recipe
+
+        tiny = build_tiny(texts, tmp / "tiny", TinyShape(**load_recipe("tiny_cpu").tiny.model_dump()))
         for b in sizes:
-            results["runs"].append({"model": "tiny", **measure(tiny, samples, b, max(steps, 5),
-                                                               ("q_proj", "k_proj", "v_proj", "o_proj"))})
-    if args.model in ("smolvlm-256m", "both"):
-        smol = build_smolvlm_shaped(tmp / "smolvlm", texts)
-        for b in sizes:
-            results["runs"].append({"model": "smolvlm-256m-shaped", **measure(smol, samples, b, steps,
-                                                                              ("q_proj", "k_proj", "v_proj", "o_proj"))})
+            results["runs"].append({"model": "tiny_cpu", **measure(tiny, samples, b, max(steps, 5), attention, "full",
+                                                                   peak)})
+    shaped = []
+    if args.model in ("smolvlm-256m", "all"):
+        shaped.append(("smolvlm-256m-shaped", build_smolvlm_shaped(tmp / "smolvlm", texts)))
+    if args.model in ("qwen2-vl-2b", "all"):  # stands in for the pretrained model: LoRA's cost is the question
+        shaped.append(("qwen2-vl-2b-shaped", build_qwen_vl(texts, tmp / "qwen2vl", sizes=QWEN2_VL_2B,
+                                                            min_pixels=78400, max_pixels=78400, mark_random=False)))
+    for name, folder in shaped:
+        for mode in ("lora", "full"):
+            for b in sizes:
+                results["runs"].append({"model": name, **measure(folder, samples, b, steps, attention, mode, peak)})
     print(json.dumps(results, indent=1))
 
 

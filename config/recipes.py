@@ -61,7 +61,7 @@ class TinyRecipe(BaseModel):
     layers: int = Field(4, ge=1)
     heads: int = Field(4, ge=1)
     vocab_size: int = Field(1536, ge=256)
-    vision: Literal["vit", "conv"] = Field("vit", description="Idefics3's ViT, or a convolutional tower")
+    vision: Literal["conv", "vit"] = Field("conv", description="a convolutional tower, or Idefics3's ViT")
 
 
 class TestRunRecipe(BaseModel):

@@ -42,14 +42,16 @@ def init_tiny(
     dataset: Annotated[str, typer.Option(help="dataset name or folder (its text trains the tokenizer)")] = "demo",
     out: Annotated[Path, typer.Option(help="folder to save the model in")] = Path("data/models/tiny"),
 ) -> None:
-    """Build a tiny Idefics3 (SmolVLM's architecture) from config, offline."""
+    """Build the CPU model (tiny_cpu's shape: Idefics3 with a convolutional vision tower) from config,
+    offline, with random weights."""
+    from config.recipes import load_recipe
     from flows.train import dataset_root
-    from vlm.tiny import build_tiny
+    from vlm.tiny import TinyShape, build_tiny
 
     root = dataset_root(dataset)
     texts = [t["value"] for split in ("train", "val") if (root / f"{split}.json").is_file()
              for r in json.loads((root / f"{split}.json").read_text()) for t in r["conversations"]]
-    build_tiny(texts, out)
+    build_tiny(texts, out, TinyShape(**load_recipe("tiny_cpu").tiny.model_dump()))
     typer.echo(f"tiny Idefics3 saved to {out} (loads with AutoModelForImageTextToText / AutoProcessor)")
 
 
@@ -84,8 +86,9 @@ def reconstruct(
     show_reconstruction(file, r)
 
 
-def show_reconstruction(file: Path, r: dict) -> None:
-    """The reconstruction's lines: counts, scores (with the constant baseline's), files written."""
+def show_reconstruction(file: Path, r: dict, *, fail_without_step: bool = True) -> None:
+    """The reconstruction's lines: counts, scores (with the constant baseline's), files written;
+    exit status 1 when no sample built a solid (unless `fail_without_step` is off)."""
     typer.echo(f"{file}: {r['samples']} generated, {r['parsed']} parsed, {r['valid']} valid solid(s)")
     for key in ("single", "best_of_n", "baseline"):
         s = r.get(key)
@@ -99,7 +102,8 @@ def show_reconstruction(file: Path, r: dict) -> None:
         typer.echo(f"  wrote {r['step']} and {r['side_by_side']}")
     else:
         typer.echo("  no valid reconstruction among the samples: no STEP written (try more --samples)")
-        raise typer.Exit(1)
+        if fail_without_step:
+            raise typer.Exit(1)
 
 
 @clean_errors
@@ -145,5 +149,5 @@ def demo_reconstruction(dataset: str, *, minutes: float) -> dict:
     report = train(dataset=dataset, recipe="tiny_cpu", test_run=False, out=str(run), minutes=minutes)
     out = Path(report["weights"]).parent / "reconstruction" / f"{model_id}.step"
     r = run_reconstruct(str(source), report["weights"], out=str(out), samples=4)
-    show_reconstruction(source, r)
+    show_reconstruction(source, r, fail_without_step=False)  # the demo reports what the model does, good or bad
     return r

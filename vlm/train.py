@@ -172,7 +172,8 @@ def fit(model, processor, choice: DeviceChoice, train: list[Sample], val: list[S
         on_epoch: EpochHook | None = None) -> dict:
     """Trains with `Trainer` (resuming from the last checkpoint under `<out>/checkpoints`);
     returns the per-epoch history, the metrics and whether it resumed. With `spec.max_minutes` the
-    run stops when the time is up (its last, partial epoch is evaluated too)."""
+    run stops when the time is up (its last, partial epoch is evaluated too) or after `spec.epochs`,
+    whichever comes first; a resumed timed run gets a fresh budget."""
     from transformers import Trainer, TrainerCallback, TrainingArguments
 
     from vlm.budget import Clock, time_budget_callback
@@ -181,8 +182,7 @@ def fit(model, processor, choice: DeviceChoice, train: list[Sample], val: list[S
     resume = last_checkpoint(ckpt_dir)
     timed = spec.max_minutes is not None
     args = TrainingArguments(
-        output_dir=str(ckpt_dir), num_train_epochs=10_000 if timed else spec.epochs,
-        per_device_train_batch_size=spec.batch_size,
+        output_dir=str(ckpt_dir), num_train_epochs=spec.epochs, per_device_train_batch_size=spec.batch_size,
         per_device_eval_batch_size=spec.batch_size, gradient_accumulation_steps=spec.grad_accum,
         learning_rate=spec.learning_rate, weight_decay=spec.weight_decay, warmup_steps=float(spec.warmup_ratio),
         lr_scheduler_type=spec.scheduler, logging_steps=1, eval_strategy="epoch" if val else "no",

@@ -105,3 +105,12 @@ def test_random_constrained_walks_always_parse():
             text += c
         assert state.can_end, text
         assert from_text(text).extrudes
+
+
+def test_the_first_extrude_makes_a_new_body():
+    head = "bits 8\nsketch 128 128 128 32 38 109 192\nloop\ncircle 127 127 127\nextrude "
+    state = TextPrefix(Limits()).feed_text(head)
+    assert state.feed("n") is not None and all(state.feed(c) is None for c in "jci")
+    second = head + "new one 20\nsketch 128 128 128 32 38 109 192\nloop\ncircle 127 127 60\nextrude "
+    assert all(TextPrefix(Limits()).feed_text(second).feed(c) is not None for c in "njci")
+    assert not is_valid_text(head + "cut one 20\n")

@@ -51,7 +51,8 @@ def dataset_texts(root: Path) -> list[str]:
 
 @pytest.fixture(scope="session")
 def tiny_model(tiny_dataset, tmp_path_factory) -> Path:
-    """A small Idefics3 with random weights, as `cadrecon model init-tiny` builds it (marked random)."""
+    """A small Idefics3 with a convolutional vision tower and random weights, as `cadrecon model
+    init-tiny` builds it (marked random)."""
     from vlm.tiny import TinyShape, build_tiny
 
     return build_tiny(dataset_texts(tiny_dataset), tmp_path_factory.mktemp("tiny-model"), TinyShape(**TEST_SHAPE_KW))
@@ -63,6 +64,7 @@ def standin_model(tiny_dataset, tmp_path_factory) -> Path:
     offline (what LoRA learns on it is not the point; the adapter's plumbing is)."""
     from vlm.tiny import INIT_FILE, TinyShape, build_tiny
 
-    out = build_tiny(dataset_texts(tiny_dataset), tmp_path_factory.mktemp("standin-model"), TinyShape(**TEST_SHAPE_KW))
+    out = build_tiny(dataset_texts(tiny_dataset), tmp_path_factory.mktemp("standin-model"),
+                     TinyShape(**TEST_SHAPE_KW, vision="vit"))  # SmolVLM's own ViT, for the LoRA targets
     (out / INIT_FILE).unlink()
     return out

@@ -84,8 +84,13 @@ def test_a_time_budget_stops_full_training_and_saves_the_whole_model(tiny_model,
     assert report["history"][-1]["val_loss"] is not None  # the partial last epoch is evaluated too
     weights = Path(report["weights"])
     assert weights == tmp_path / "run" / "model" and is_trained_folder(weights) and "adapter" not in report
+    from transformers import AutoModelForImageTextToText
+
+    from vlm.conv_vlm import ConvIdefics3ForConditionalGeneration
+
     model, _ = load_trained(weights)
-    assert type(model).__name__ == "Idefics3ForConditionalGeneration"
+    assert isinstance(model, ConvIdefics3ForConditionalGeneration)  # saved and reloaded through the Auto classes
+    assert isinstance(AutoModelForImageTextToText.from_pretrained(weights), ConvIdefics3ForConditionalGeneration)
 
 
 @pytest.mark.slow
@@ -131,5 +136,5 @@ def test_init_tiny_command_saves_a_loadable_model(tiny_dataset, tmp_path):
     res = CliRunner().invoke(app, ["model", "init-tiny", "--dataset", str(tiny_dataset), "--out", str(tmp_path / "m")])
     assert res.exit_code == 0, res.output
     model, processor = load_model(tmp_path / "m")
-    assert type(model).__name__ == "Idefics3ForConditionalGeneration" and processor.image_seq_len == 64
+    assert type(model).__name__ == "ConvIdefics3ForConditionalGeneration" and processor.image_seq_len == 64
     assert (tmp_path / "m" / "cadrecon_init.json").is_file()  # marked random: LoRA over it is refused
