@@ -158,6 +158,7 @@ DEMO_MINUTES = 2.0
 def demo(
     force: Annotated[bool, typer.Option("--force", help="ignore cached results")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="no progress bars")] = False,
+    minutes: Annotated[float, typer.Option(help="the short training's budget", min=0.05)] = DEMO_MINUTES,
 ) -> None:
     """The main job on embedded defaults: build the demo dataset (synthetic models: extract ->
     render -> convert -> validate), a convergence test-run of the CPU model on it, then a short
@@ -168,7 +169,7 @@ def demo(
 
     build_dataset("demo", force=force, quiet=quiet)
     train(dataset="demo", recipe="tiny_cpu", test_run=True, out=None)
-    demo_reconstruction("demo", minutes=DEMO_MINUTES)
+    demo_reconstruction("demo", minutes=minutes)
 
 
 @app.command()

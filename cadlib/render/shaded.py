@@ -81,6 +81,19 @@ def _renderer(pyrender, size: int):
     return r
 
 
+def _release(renderer) -> None:
+    """Leaves the renderer's EGL context current on no thread, so the next render may come from
+    another one: Prefect runs a flow's sync code in worker threads, and an EGL context still current
+    on one thread cannot be made current on another (EGL_BAD_ACCESS, seen when a reconstruction
+    rendered after a render on the main thread). OSMesa has no such binding."""
+    display = getattr(getattr(renderer, "_platform", None), "_egl_display", None)
+    if display is None:
+        return
+    from OpenGL.EGL import EGL_NO_CONTEXT, EGL_NO_SURFACE, eglMakeCurrent
+
+    eglMakeCurrent(display, EGL_NO_SURFACE, EGL_NO_SURFACE, EGL_NO_CONTEXT)
+
+
 def _look_at(look: np.ndarray, right: np.ndarray, up: np.ndarray, eye: np.ndarray) -> np.ndarray:
     pose = np.eye(4)
     pose[:3, 0], pose[:3, 1], pose[:3, 2], pose[:3, 3] = right, up, -look, eye
@@ -124,28 +137,31 @@ def render_shaded(
     light = scene.add(pyrender.DirectionalLight(color=np.ones(3), intensity=2.6))
     renderer = _renderer(pyrender, size)
     out = {}
-    for view in views:
-        ax = view_axes(view)
-        eye = framing.center - ax.look * dist
-        pose = _look_at(ax.look, ax.right, ax.up, eye)
-        scene.set_pose(cam_node, pose)
-        # light from the upper left of the viewer: faces at different angles get different greys
-        key = -ax.look + 0.45 * ax.up - 0.35 * ax.right
-        key /= np.linalg.norm(key)
-        light_right = np.cross(-key, ax.up)
-        light_right /= np.linalg.norm(light_right)
-        scene.set_pose(light, _look_at(-key, light_right, np.cross(light_right, -key), framing.center + key * dist))
-        color, zbuf = renderer.render(scene)
-        img = Image.fromarray(np.ascontiguousarray(color[..., :3]))
-        if brep_edges is not None:
-            runs = brep_edges(view)
-        elif mesh_edge_set is not None:
-            runs = _mesh_edge_runs(mesh_edge_set, view, framing, _ortho_depth(zbuf, camera, dist), radius)
-        else:
-            runs = []
-        if runs:
-            paint(img, stroke_mask(runs, size, line_width(size)), EDGE_COLOR)
-        out[view] = img
+    try:
+        for view in views:
+            ax = view_axes(view)
+            eye = framing.center - ax.look * dist
+            pose = _look_at(ax.look, ax.right, ax.up, eye)
+            scene.set_pose(cam_node, pose)
+            # light from the upper left of the viewer: faces at different angles get different greys
+            key = -ax.look + 0.45 * ax.up - 0.35 * ax.right
+            key /= np.linalg.norm(key)
+            light_right = np.cross(-key, ax.up)
+            light_right /= np.linalg.norm(light_right)
+            scene.set_pose(light, _look_at(-key, light_right, np.cross(light_right, -key), framing.center + key * dist))
+            color, zbuf = renderer.render(scene)
+            img = Image.fromarray(np.ascontiguousarray(color[..., :3]))
+            if brep_edges is not None:
+                runs = brep_edges(view)
+            elif mesh_edge_set is not None:
+                runs = _mesh_edge_runs(mesh_edge_set, view, framing, _ortho_depth(zbuf, camera, dist), radius)
+            else:
+                runs = []
+            if runs:
+                paint(img, stroke_mask(runs, size, line_width(size)), EDGE_COLOR)
+            out[view] = img
+    finally:
+        _release(renderer)
     return out
 
 

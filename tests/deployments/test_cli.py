@@ -114,7 +114,7 @@ def test_demo_builds_the_demo_dataset_and_says_where(tmp_path, monkeypatch):
     monkeypatch.setenv("CADRECON_DATA_DIR", str(tmp_path))
     get_settings.cache_clear()
     try:
-        res = runner.invoke(app, ["demo", "--quiet"])
+        res = runner.invoke(app, ["demo", "--quiet", "--minutes", "0.2"])
     finally:
         get_settings.cache_clear()
     assert res.exit_code == 0, res.output
@@ -125,6 +125,13 @@ def test_demo_builds_the_demo_dataset_and_says_where(tmp_path, monkeypatch):
     assert report["verdict"] == "converged", report["history"]
     assert report["history"][-1]["train_loss"] <= 0.5 * report["history"][0]["train_loss"]
     assert "converged: train loss" in res.stdout
+    # then a short training and the reconstruction of a held-out part, beside the constant baseline
+    demo = json.loads((tmp_path / "runs" / "demo-tiny_cpu-demo" / "training_report.json").read_text())
+    assert demo["train_mode"] == "full" and demo["max_minutes"] == 0.2 and demo["train_seconds"] < 60
+    assert "4 generated, 4 parsed" in res.stdout and "constant baseline: CD[deepcad]" in res.stdout
+    assert "wrote " in res.stdout or "no valid reconstruction among the samples" in res.stdout
+    if "wrote " in res.stdout:
+        assert list((tmp_path / "runs" / "demo-tiny_cpu-demo" / "reconstruction").glob("*/side_by_side.png"))
     info = json.loads((root / "dataset_info.json").read_text())
     validation = json.loads((root / "validation.json").read_text())
     dropped = validation["dropped_topology"]

@@ -172,3 +172,14 @@ def test_view_axes_are_right_handed_and_framing_round_trips():
 def test_unknown_view_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown view 'back'"):
         render_views(_model(models.cube()), ("back",))
+
+
+def test_shaded_renders_from_one_thread_then_another():
+    """Prefect runs a flow's sync code in worker threads: the one GL context of the process must
+    render wherever the last render left it (EGL_BAD_ACCESS otherwise)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    first = render_views(_model(models.cube()), ("front",), size=SIZE, style="shaded")
+    with ThreadPoolExecutor(1) as pool:
+        second = pool.submit(render_views, _model(models.cube()), ("front",), size=SIZE, style="shaded").result()
+    assert np.array_equal(np.asarray(first.images["front"]), np.asarray(second.images["front"]))
