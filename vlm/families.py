@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from vlm.tiny import INIT_FILE, NUMBER_LIMIT
+from vlm.tiny import INIT_FILE, NUMBER_LIMIT, train_tokenizer
 
 QWEN_SPECIAL = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
                 "<|image_pad|>", "<|video_pad|>")
@@ -43,22 +43,10 @@ TINY_QWEN = {
 
 
 def qwen_tokenizer(texts: Iterable[str], vocab_size: int = 1536):
-    """A byte-level BPE tokenizer with Qwen's special tokens and chat template, every number below
-    `NUMBER_LIMIT` one token."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    limit = NUMBER_LIMIT
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=max(vocab_size, limit + 512), special_tokens=list(QWEN_SPECIAL),
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    tok.train_from_iterator([*texts, *[" ".join(str(i) for i in range(limit))] * 8], trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-                                   additional_special_tokens=list(QWEN_SPECIAL[1:]))
-    fast.chat_template = QWEN_CHAT_TEMPLATE
-    return fast
+    """`vlm.tiny.train_tokenizer` with Qwen's special tokens and chat template."""
+    return train_tokenizer(texts, max(vocab_size, NUMBER_LIMIT + 512), special=QWEN_SPECIAL,
+                           roles={"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>"},
+                           chat_template=QWEN_CHAT_TEMPLATE)
 
 
 def build_qwen_vl(texts: Iterable[str], out_dir: str | Path, *, family: str = "qwen2_vl", sizes: dict | None = None,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-QWEN_FAMILIES = {"qwen2_vl": "qwen2_vl", "qwen2_5_vl": "qwen2_5_vl"}
-"""config.model_type -> the family whose processor has a video part."""
+QWEN_FAMILIES = ("qwen2_vl", "qwen2_5_vl")
+"""The families (their config.model_type) whose processor has a video part."""
 
 
 def load_model(name_or_path: str | Path, *, dtype=None, local_files_only: bool | None = None):
@@ -43,9 +43,8 @@ def load_processor(name_or_path: str | Path, model_type: str, *, local_files_onl
 
     from vlm.families import has_torchvision, load_image_only_processor
 
-    family = QWEN_FAMILIES.get(model_type)
-    if family and not has_torchvision():
-        return load_image_only_processor(str(name_or_path), family, local_files_only=local_files_only)
+    if model_type in QWEN_FAMILIES and not has_torchvision():
+        return load_image_only_processor(str(name_or_path), model_type, local_files_only=local_files_only)
     return AutoProcessor.from_pretrained(str(name_or_path), local_files_only=local_files_only)
 
 

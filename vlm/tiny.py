@@ -76,13 +76,16 @@ class TinyShape:
 
 def _number_corpus(limit: int) -> list[str]:
     # Repeated so that BPE ranks every number's merges above rarer word pieces.
-    line = " ".join(str(i) for i in range(limit))
+    line = "".join(f" {i}" for i in range(limit))  # " 0" too: numbers follow a space in the text
     return [line] * 8
 
 
-def train_tokenizer(texts: Iterable[str], vocab_size: int = 1536, *, number_limit: int = NUMBER_LIMIT):
-    """A byte-level BPE tokenizer trained on `texts`, with the special tokens Idefics3 uses and every
-    number below `number_limit` as one token.
+def train_tokenizer(texts: Iterable[str], vocab_size: int = 1536, *, number_limit: int = NUMBER_LIMIT,
+                    special: tuple[str, ...] = SPECIAL_TOKENS, roles: dict | None = None,
+                    chat_template: str = CHAT_TEMPLATE):
+    """A byte-level BPE tokenizer trained on `texts`, with a family's special tokens (Idefics3's by
+    default), its `roles` (bos/eos/pad token names) and chat template, and every number below
+    `number_limit` as one token. Special tokens not named in `roles` become additional ones.
 
     Raises:
         ValueError: when `vocab_size` is too small to hold every number as one token.
@@ -90,15 +93,16 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 1536, *, number_limi
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
+    roles = roles or {"bos_token": "<|im_start|>", "eos_token": "<end_of_utterance>", "pad_token": "<pad>"}
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS),
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(special),
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     tok.train_from_iterator([*texts, *_number_corpus(number_limit)], trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|im_start|>", eos_token="<end_of_utterance>",
-                                   pad_token="<pad>", additional_special_tokens=list(SPECIAL_TOKENS[2:]))
-    fast.chat_template = CHAT_TEMPLATE
+    others = [t for t in special if t not in roles.values() and t != SPECIAL_TOKENS[0]]
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, **roles, additional_special_tokens=others)
+    fast.chat_template = chat_template
     split = [n for n in range(number_limit) if len(fast.encode(f" {n}", add_special_tokens=False)) != 1]
     if split:
         raise ValueError(f"a {vocab_size}-token vocabulary leaves {len(split)} numbers in pieces (e.g. {split[:3]}); "
