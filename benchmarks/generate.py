@@ -30,8 +30,8 @@ def main() -> None:
 
     from cadlib.errors import CadlibError
     from cadlib.text import from_text
+    from tasks.reconstruction import training_context
     from vlm.generate import generate_batch, load_trained
-    from vlm.reconstruct import training_context
 
     ctx = training_context(args.adapter)
     root = Path(ctx["dataset"])

@@ -61,7 +61,7 @@ def score_one(args: tuple[str, str, int]) -> dict:
     from cadlib.evaluation import score_text, truth_from_text
 
     s = score_text(text, truth_from_text(truth_text, bits), bits=bits, protocols=("cadrille",))
-    return {"valid": s["valid"], "error": s["error"], "iou": s["iou_cadrille"], "cd": s["cd"]["cadrille"]}
+    return {"valid": s["valid"], "error": s["error"], "iou": s["iou"]["cadrille"], "cd": s["cd"]["cadrille"]}
 
 
 def summarize(scores: list[dict]) -> dict:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import select
 import subprocess
 import sys
 import threading
@@ -23,6 +24,8 @@ from cadlib.errors import UnsupportedFormat
 
 WORKER = Path(__file__).with_name("cadquery_worker.py")
 ENV_VAR = "CADRECON_CADQUERY_PYTHON"
+GRACE_S = 5.0
+"""How long past a script's own time limit the caller waits before killing the worker."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,12 +70,21 @@ class _Worker:
         self.version = json.loads(hello).get("cadquery", "")
 
     def run(self, code: str, step: str, timeout: float) -> dict:
+        """One script's answer; TimeoutError when none comes within `timeout` plus a grace (the
+        script hangs in native code, where the worker's own alarm cannot stop it)."""
         self.proc.stdin.write(json.dumps({"code": code, "step": step, "timeout": timeout}) + "\n")
         self.proc.stdin.flush()
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout + GRACE_S)
+        if not ready:
+            raise TimeoutError(f"no answer after {timeout + GRACE_S:g} s")
         line = self.proc.stdout.readline()
         if not line:
             raise RuntimeError("the CadQuery worker died")
         return json.loads(line)
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -97,8 +109,12 @@ def run_cadquery(code: str, step: str | Path, *, timeout_s: float = 10.0) -> Cad
         worker = _live_worker()
         try:
             out = worker.run(code, str(step), timeout_s)
+        except TimeoutError as exc:
+            worker.kill()
+            _worker = None
+            return CadQueryRun(False, f"Timeout: the script hangs ({exc}); its process was killed")
         except (RuntimeError, BrokenPipeError, OSError, ValueError):
-            _worker.close()
+            worker.close()
             _worker = None
             return CadQueryRun(False, "WorkerCrash: the script crashed CadQuery's process")
     if not out.get("ok"):

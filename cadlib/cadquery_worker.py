@@ -3,8 +3,12 @@
 This file is executed as a script (`python cadquery_worker.py`), never imported by cadlib: it needs
 only the standard library and `cadquery`. It reads one JSON request per line on stdin
 (``{"code": ..., "step": path, "timeout": seconds}``), runs the code in a fresh namespace, exports
-the `result` variable to `step` and answers one JSON line: ``{"ok", "error", "solids", "valid",
-"volume"}`` as CadQuery itself measures them.
+its result to `step` and answers one JSON line: ``{"ok", "error", "solids", "valid", "volume"}`` as
+CadQuery itself measures them. The result is what peers' scripts leave: the variable `result`, else
+`r` (cadrille, CAD-Recode), else what the script passed to `show_object` (CQ-editor).
+
+The worker dies with its parent (PR_SET_PDEATHSIG), so a caller killed while a script hangs in
+native code leaves no process behind.
 """
 
 from __future__ import annotations
@@ -22,17 +26,36 @@ def _alarm(signum, frame):
     raise _Timeout()
 
 
+def _die_with_parent() -> None:
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the parent's timeout still kills this process
+
+
+def _result(ns: dict, shown: list):
+    for name in ("result", "r"):
+        if ns.get(name) is not None:
+            return ns[name]
+    return shown[-1] if shown else None
+
+
 def _run(req: dict, cq) -> dict:
-    ns: dict = {"__name__": "__cadrecon__"}
+    shown: list = []
+    ns: dict = {"__name__": "__cadrecon__", "show_object": lambda obj, *a, **k: shown.append(obj)}
     signal.signal(signal.SIGALRM, _alarm)
     signal.setitimer(signal.ITIMER_REAL, float(req.get("timeout", 10.0)))
     try:
         exec(compile(req["code"], "<target>", "exec"), ns)
-        result = ns.get("result")
+        result = _result(ns, shown)
         if result is None:
-            return {"ok": False, "error": "NoResult: the script sets no variable 'result'"}
+            return {"ok": False, "error": "NoResult: the script sets neither 'result' nor 'r' and shows no object"}
         wp = result if isinstance(result, cq.Workplane) else cq.Workplane("XY").add(result)
         solids = wp.solids().vals()
+        if not solids:
+            return {"ok": False, "error": "NoSolid: the script's result holds no solid"}
         shape = cq.Compound.makeCompound(solids) if len(solids) != 1 else solids[0]
         if req.get("step"):
             cq.exporters.export(cq.Workplane("XY").add(shape), req["step"], exportType="STEP")
@@ -47,6 +70,7 @@ def _run(req: dict, cq) -> dict:
 
 
 def main() -> None:
+    _die_with_parent()
     import cadquery as cq
 
     out = sys.stdout

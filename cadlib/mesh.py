@@ -55,3 +55,13 @@ class Mesh:
         key = edges[:, 0] * (int(f.max()) + 1) + edges[:, 1]
         _, counts = np.unique(key, return_counts=True)
         return bool((counts == 2).all())
+
+    def welded(self) -> Mesh:
+        """The same surface with coincident vertices merged and degenerate triangles dropped (a
+        B-rep's tessellation repeats each vertex per face; booleans want one shared vertex)."""
+        if not len(self.faces):
+            return self
+        uniq, inverse = np.unique(self.vertices, axis=0, return_inverse=True)
+        f = inverse.reshape(-1)[self.faces]
+        keep = (f[:, 0] != f[:, 1]) & (f[:, 1] != f[:, 2]) & (f[:, 0] != f[:, 2])
+        return Mesh(uniq, f[keep], dict(self.metadata))

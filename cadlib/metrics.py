@@ -16,13 +16,14 @@ PARAM_TOLERANCE = 3
 """DeepCAD's ACC_param: a parameter is right when within 3 quantisation levels of the truth."""
 
 
-def sample_surface(mesh: Mesh, n: int, *, seed: int = 0) -> np.ndarray:
-    """`n` points uniformly on the surface (area-weighted triangles, uniform barycentrics), seeded."""
+def sample_surface(mesh: Mesh, n: int, *, seed: int | np.random.Generator = 0) -> np.ndarray:
+    """`n` points uniformly on the surface (area-weighted triangles, uniform barycentrics), from a
+    seed or a generator (pass one generator for both shapes of a pair: independent samples)."""
     tri = mesh.vertices[mesh.faces]
     area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
     if not len(tri) or area.sum() <= 0:
         raise ValueError("the mesh has no surface to sample")
-    rng = np.random.default_rng(seed)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     pick = rng.choice(len(tri), size=n, p=area / area.sum())
     u, v = rng.random(n), rng.random(n)
     flip = u + v > 1
@@ -43,16 +44,6 @@ def chamfer(a: np.ndarray, b: np.ndarray, *, squared: bool = True) -> float:
     return float(d_ab.mean() + d_ba.mean())
 
 
-def to_unit_cube(*clouds: np.ndarray, reference: np.ndarray | None = None) -> list[np.ndarray]:
-    """Scales and shifts point clouds together so the reference (default: the first) fits the
-    cube [-0.5, 0.5]^3 (centred, longest side 1)."""
-    ref = clouds[0] if reference is None else reference
-    lo, hi = ref.min(axis=0), ref.max(axis=0)
-    scale = float((hi - lo).max()) or 1.0
-    centre = (lo + hi) / 2
-    return [(c - centre) / scale for c in clouds]
-
-
 def volumetric_iou(a, b) -> float:
     """Exact IoU of two solids (OCP shapes): vol(a AND b) / vol(a OR b)."""
     from cadlib import occ
@@ -61,22 +52,23 @@ def volumetric_iou(a, b) -> float:
     return common / union if union > 0 else 0.0
 
 
-def unit_cube_solid(shape):
-    """A copy of a solid centred and scaled so its longest bounding-box side is 1 (cadrille's
-    normalisation, up to the shift into [0, 1]^3, which IoU does not see)."""
-    from cadlib import occ
+def manifold_iou(a: Mesh, b: Mesh) -> float:
+    """IoU of two closed meshes with manifold3d's exact mesh booleans (what trimesh's boolean
+    engine runs). Raises ValueError when either mesh is not a closed manifold."""
+    import manifold3d
 
-    lo, hi = occ.bbox(shape)
-    size = float(np.max(hi - lo))
-    if size <= 0:
-        raise ValueError("the solid has no extent to normalise")
-    return occ.scaled(shape, 1.0 / size, -(lo + hi) / 2.0 / size)
+    def solid(m: Mesh):
+        m = m.welded()
+        mf = manifold3d.Manifold(manifold3d.Mesh(vert_properties=np.asarray(m.vertices, np.float32),
+                                                 tri_verts=np.asarray(m.faces, np.uint32)))
+        if mf.status() != manifold3d.Error.NoError:
+            raise ValueError(f"the mesh is not a closed manifold ({mf.status().name})")
+        return mf
 
-
-def unit_cube_iou(a, b) -> float:
-    """cadrille's IoU: exact IoU after each solid is scaled to the unit cube on its own, so a
-    right shape at another scale or place scores 1."""
-    return volumetric_iou(unit_cube_solid(a), unit_cube_solid(b))
+    sa, sb = solid(a), solid(b)
+    inter = (sa ^ sb).volume()
+    union = sa.volume() + sb.volume() - inter
+    return float(inter / union) if union > 0 else 0.0
 
 
 def voxel_occupancy(mesh: Mesh, lo: np.ndarray, hi: np.ndarray, n: int = 64) -> np.ndarray:
@@ -115,8 +107,9 @@ def voxel_occupancy(mesh: Mesh, lo: np.ndarray, hi: np.ndarray, n: int = 64) -> 
     return occ
 
 
-def mesh_iou(a: Mesh, b: Mesh, n: int = 64) -> float:
-    """Volumetric IoU of two closed (watertight) meshes on an n^3 grid over their joint box."""
+def voxel_iou(a: Mesh, b: Mesh, n: int = 64) -> float:
+    """Volumetric IoU of two closed (watertight) meshes on an n^3 grid over their joint box (the
+    fallback where a mesh is watertight but not a manifold that manifold3d accepts)."""
     lo = np.minimum(a.vertices.min(axis=0), b.vertices.min(axis=0))
     hi = np.maximum(a.vertices.max(axis=0), b.vertices.max(axis=0))
     pad = (hi - lo) * 0.01 + 1e-9
@@ -130,33 +123,47 @@ def invalid_ratio(built: Sequence[bool]) -> float:
     return 1.0 - (sum(built) / len(built)) if built else 0.0
 
 
-def commands(codes: Sequence[ExtrudeCode]) -> list[tuple[str, tuple[int, ...]]]:
-    """A sequence as DeepCAD's flat command list: per extrude, SOL before every loop, its curves,
-    then Ext carrying the plane angles, origin, scale, operation, extent type and extents; EOS last."""
+def commands(codes: Sequence[ExtrudeCode], levels: int = 256) -> list[tuple[str, tuple[int, ...]]]:
+    """A sequence as DeepCAD's flat command list, without EOS: per extrude, SOL before every loop,
+    its curves, then Ext with DeepCAD's argument order (theta, phi, gamma, px, py, pz, s, e1, e2,
+    boolean, extent type). An arc's signed sweep code becomes DeepCAD's (sweep, ccw flag)."""
     out: list[tuple[str, tuple[int, ...]]] = []
+    half = levels // 2
     for c in codes:
         for loop in c.loops:
             out.append(("SOL", ()))
-            out.extend((cur.kind.value, tuple(cur.values)) for cur in loop)
+            for cur in loop:
+                v = tuple(cur.values)
+                if cur.kind.value == "arc":
+                    v = (v[0], v[1], abs(v[2] - half), int(v[2] > half))
+                out.append((cur.kind.value, v))
         ext = tuple(c.extents) + (0,) * (2 - len(c.extents))
-        out.append(("Ext", (*c.angles, *c.origin, c.scale, list(type(c.operation)).index(c.operation),
-                            list(type(c.extent_type)).index(c.extent_type), *ext)))
-    out.append(("EOS", ()))
+        out.append(("Ext", (*c.angles, *c.origin, c.scale, *ext, list(type(c.operation)).index(c.operation),
+                            list(type(c.extent_type)).index(c.extent_type))))
     return out
 
 
+EXACT = {"Ext": (9, 10), "arc": (3,)}
+"""Arguments DeepCAD compares exactly (`evaluate_ae_acc.py`): an extrude's boolean and extent
+type, an arc's direction flag; every other argument is right within `PARAM_TOLERANCE` levels."""
+
+
 def command_accuracy(pred: Sequence[ExtrudeCode], truth: Sequence[ExtrudeCode],
-                     tolerance: int = PARAM_TOLERANCE) -> tuple[float, float]:
-    """DeepCAD's (ACC_cmd, ACC_param): position by position along the true command list, the share
-    of commands of the right type, and among those the share of parameters within `tolerance`
-    quantisation levels (a missing predicted command counts as wrong)."""
-    p, t = commands(pred), commands(truth)
-    right, params_ok, params_n = 0, 0, 0
+                     tolerance: int = PARAM_TOLERANCE, levels: int = 256) -> tuple[float, float]:
+    """DeepCAD's (ACC_cmd, ACC_param) of one model, as its `evaluate_ae_acc.py`: position by
+    position along the true command list up to (not counting) EOS, the share of commands of the
+    right type; over the commands of the right type that carry arguments (not SOL), the share of
+    arguments within `tolerance` levels (exact for `EXACT`). A missing command is wrong; when no
+    argument-carrying command matched, ACC_param is 0."""
+    p, t = commands(pred, levels), commands(truth, levels)
+    right, params = 0, []
     for i, (cmd, values) in enumerate(t):
-        if i < len(p) and p[i][0] == cmd:
-            right += 1
-            params_n += len(values)
-            params_ok += sum(abs(a - b) < tolerance for a, b in zip(p[i][1], values, strict=True))
-    acc_cmd = right / len(t)
-    acc_param = params_ok / params_n if params_n else 1.0
+        if i >= len(p) or p[i][0] != cmd:
+            continue
+        right += 1
+        exact = EXACT.get(cmd, ())
+        params += [(a == b) if k in exact else abs(a - b) < tolerance
+                   for k, (a, b) in enumerate(zip(p[i][1], values, strict=True))]
+    acc_cmd = right / len(t) if t else 0.0
+    acc_param = sum(params) / len(params) if params else 0.0
     return acc_cmd, acc_param

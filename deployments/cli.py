@@ -16,6 +16,7 @@ import typer
 
 from deployments.cli_errors import clean_errors, set_debug
 from deployments.dataset_cli import app as dataset_app
+from deployments.score_cli import score as score_command
 from deployments.train_cli import evaluate as evaluate_command
 from deployments.train_cli import model_app
 from deployments.train_cli import reconstruct as reconstruct_command
@@ -27,6 +28,7 @@ app.add_typer(model_app, name="model")
 app.command("train")(train_command)
 app.command("reconstruct")(reconstruct_command)
 app.command("evaluate")(evaluate_command)
+app.command("score")(score_command)
 
 
 @app.callback()

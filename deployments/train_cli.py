@@ -79,7 +79,7 @@ def reconstruct(
     constrain: Annotated[bool, typer.Option("--constrain/--no-constrain", help="grammar-constrained decoding")] = True,
 ) -> None:
     """3D model -> views -> generated construction sequence -> rebuilt solid (STEP) + metrics."""
-    from vlm.reconstruct import reconstruct_file
+    from tasks.reconstruction import reconstruct_file
 
     out = out or Path(f"{file.stem}_reconstruction.step")
     r = reconstruct_file(file, model, out_step=out, samples=samples, constrained=constrain)
@@ -95,8 +95,7 @@ def show_reconstruction(file: Path, r: dict, *, fail_without_step: bool = True) 
         if s is None:
             continue
         cd = ", ".join(f"CD[{k}] {v:.4g}" for k, v in s["cd"].items() if v is not None) or s["error"]
-        iou = f", IoU {s['iou']:.3f}" if s["iou"] is not None else ""
-        iou += f", IoU[cadrille] {s['iou_cadrille']:.3f}" if s.get("iou_cadrille") is not None else ""
+        iou = "".join(f", IoU[{k}] {v:.3f}" for k, v in s["iou"].items() if v is not None)
         typer.echo(f"  {key if key != 'baseline' else 'constant baseline'}: {cd}{iou}")
     if "step" in r:
         typer.echo(f"  wrote {r['step']} and {r['side_by_side']}")
@@ -115,7 +114,7 @@ def evaluate(
     limit: Annotated[int | None, typer.Option(help="only the first N models")] = None,
     constrain: Annotated[bool, typer.Option("--constrain/--no-constrain")] = True,
 ) -> None:
-    """Score an adapter on a dataset split under the deepcad and cadrille protocols, with a baseline."""
+    """Score a trained model on a dataset split under the cadrille, deepcad and aligned protocols, with a baseline."""
     from flows.evaluate import run_evaluate
 
     r = run_evaluate(dataset, str(model), split=split, samples=samples, limit=limit, constrained=constrain)

@@ -17,35 +17,17 @@ import re
 import sys
 from pathlib import Path
 
-from prefect import flow, get_run_logger, task
-from prefect.artifacts import (
-    create_markdown_artifact,
-    create_progress_artifact,
-    update_progress_artifact,
-)
+from prefect import flow
+from prefect.artifacts import create_markdown_artifact
 
 from flows.train import dataset_root
-from vlm.reconstruct import evaluate_split
+from tasks.reconstruction import score_split
 from vlm.report import record_evaluation
 
 
-@task(name="generate-and-score")
-def score_split(root: str, adapter: str, split: str, samples: int, limit: int | None, constrained: bool,
-                batch_size: int, key: str) -> dict:
-    bar = create_progress_artifact(0.0, key=f"{key}-progress", description="models scored", _sync=True)
-
-    def show(done: int, total: int) -> None:
-        update_progress_artifact(bar, 100.0 * done / total, _sync=True)
-
-    report = evaluate_split(root, adapter, split=split, samples=samples, limit=limit, constrained=constrained,
-                            batch_size=batch_size, progress=show)
-    get_run_logger().info("scored %d models", report["models"])
-    return report
-
-
 def report_markdown(report: dict, root: Path, worst: int = 5) -> str:
-    cols = ["n", "parse_rate", "invalid_ratio", "cd_deepcad", "cd_cadrille", "iou_median", "iou_cadrille_mean",
-            "acc_cmd", "acc_param"]
+    cols = ["n", "parse_rate", "build_rate", "cd_cadrille", "iou_cadrille", "cd_deepcad", "iou_aligned", "acc_cmd",
+            "acc_param"]
     lines = [f"## {Path(report['dataset']).name} / {report['split']}: {report['models']} models, "
              f"{report['samples_per_model']} sample(s) each, constrained {report['constrained']}", "",
              "| | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
@@ -53,13 +35,13 @@ def report_markdown(report: dict, root: Path, worst: int = 5) -> str:
         if key in report:
             lines.append(f"| {key} | " + " | ".join(str(report[key].get(c)) for c in cols) + " |")
     lines += ["", "Protocols: " + "; ".join(f"**{k}**: {v['description']}" for k, v in report["protocols"].items()),
-              "", f"### Worst {worst} (deepcad CD; invalid first)", ""]
-    rows = sorted(report["per_model"], key=lambda r: (r["single"]["valid"], -(r["single"]["cd"]["deepcad"] or 0)))
+              "", f"### Worst {worst} (cadrille CD; invalid first)", ""]
+    rows = sorted(report["per_model"], key=lambda r: (r["single"]["valid"], -(r["single"]["cd"]["cadrille"] or 0)))
     for r in rows[:worst]:
         img = root / r["image"]
         data = base64.b64encode(img.read_bytes()).decode() if img.is_file() else ""
         s = r["single"]
-        lines.append(f"- `{r['id']}`: valid {s['valid']}, CD {s['cd']['deepcad']}, {s['error'] or 'ok'} "
+        lines.append(f"- `{r['id']}`: valid {s['valid']}, CD {s['cd']['cadrille']}, {s['error'] or 'ok'} "
                      f"![{r['id']}](data:image/png;base64,{data})")
     return "\n".join(lines)
 

@@ -16,31 +16,12 @@ import json
 import sys
 from pathlib import Path
 
-from prefect import flow, task
+from prefect import flow
 from prefect.artifacts import create_image_artifact, create_table_artifact
 
 from cadlib.dataset import write_json_atomic
+from tasks.reconstruction import reconstruct_one, result_row
 from vlm.generate import is_trained_folder
-
-
-@task(name="reconstruct-file")
-def reconstruct_one(file: str, model: str, out_step: str, samples: int, constrained: bool) -> dict:
-    from vlm.reconstruct import reconstruct_file
-
-    return reconstruct_file(file, model, out_step=out_step, samples=samples, constrained=constrained)
-
-
-def result_row(result: dict) -> dict:
-    """The numbers of a reconstruction, flat (the table artifact the REST API reads)."""
-    row = {"file": result["file"], "samples": result["samples"], "parsed": result["parsed"], "valid": result["valid"],
-           "step": result.get("step"), "side_by_side": result.get("side_by_side")}
-    for key in ("single", "best_of_n"):
-        s = result.get(key) or {}
-        row[f"{key}_text"] = s.get("text")
-        row[f"{key}_cd_deepcad"] = (s.get("cd") or {}).get("deepcad")
-        row[f"{key}_iou"] = s.get("iou")
-        row[f"{key}_error"] = s.get("error")
-    return row
 
 
 @flow(name="reconstruct", log_prints=True)

@@ -4,8 +4,8 @@ from OCP.Message import Message, Message_Gravity
 
 from cadlib.occ.boolean import common_and_union_volume
 from cadlib.occ.build import build_solid, make_face
-from cadlib.occ.shape import bbox, count_solids, is_valid, scaled, tessellate, volume
-from cadlib.occ.step import StepContent, read_step, read_step_content, write_step
+from cadlib.occ.shape import bbox, count_solids, is_valid, scaled, tessellate, transformed, volume
+from cadlib.occ.step import StepContent, read_step, read_step_content, write_step, write_unit
 
 # OCCT's translators print transfer statistics on stdout; keep only failures.
 _printers = Message.DefaultMessenger_s().Printers()
@@ -24,6 +24,8 @@ __all__ = [
     "scaled",
     "StepContent",
     "tessellate",
+    "transformed",
     "volume",
     "write_step",
+    "write_unit",
 ]

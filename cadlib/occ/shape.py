@@ -105,3 +105,15 @@ def scaled(shape: TopoDS_Shape, scale: float, offset) -> TopoDS_Shape:
     s.SetScale(gp_Pnt(0, 0, 0), float(scale))
     t.SetTranslation(gp_Vec(*(float(x) for x in offset)))
     return BRepBuilderAPI_Transform(shape, t.Multiplied(s), True).Shape()
+
+
+def transformed(shape: TopoDS_Shape, matrix) -> TopoDS_Shape:
+    """A copy of `shape` under a 4x4 similarity `matrix` (a rotation times a uniform scale, then a
+    translation), as OCCT's gp_Trsf takes it."""
+    from OCP.BRepBuilderAPI import BRepBuilderAPI_Transform
+    from OCP.gp import gp_Trsf
+
+    m = np.asarray(matrix, dtype=float)
+    t = gp_Trsf()
+    t.SetValues(*(float(x) for x in m[:3, :4].ravel()))
+    return BRepBuilderAPI_Transform(shape, t, True).Shape()

@@ -11,7 +11,12 @@ from pathlib import Path
 from OCP.collections import Sequence_TCollection_AsciiString
 from OCP.IFSelect import IFSelect_ReturnStatus
 from OCP.Interface import Interface_Static
-from OCP.STEPControl import STEPControl_AsIs, STEPControl_Reader, STEPControl_Writer
+from OCP.STEPControl import (
+    STEPControl_AsIs,
+    STEPControl_Controller,
+    STEPControl_Reader,
+    STEPControl_Writer,
+)
 from OCP.TopoDS import TopoDS_Shape
 
 from cadlib.errors import ParseError
@@ -27,10 +32,25 @@ UNIT_MM = {
 }
 
 
+_WRITE_UNIT = {1.0: "MM", 10.0: "CM", 1000.0: "M", 1e-3: "UM", 1e6: "KM", 25.4: "INCH", 304.8: "FT", 0.0254: "MIL"}
+
+
+def write_unit(scale_to_mm: float) -> str:
+    """The STEP writer's unit for a file whose lengths were multiplied by `scale_to_mm` on loading
+    (`ModelInfo.scale_to_mm`: 25.4 for an inch STEP, 1000 for glTF's metres), so a shape goes
+    back out in the units it came in; millimetres where no writer unit matches."""
+    for factor, name in _WRITE_UNIT.items():
+        if abs(factor - scale_to_mm) <= 1e-9 * factor:
+            return name
+    return "MM"
+
+
 def write_step(shape: TopoDS_Shape, path: str | Path, *, unit: str = "MM") -> Path:
-    """Writes `shape` as an AP214 STEP file, atomically (temp file + rename)."""
+    """Writes `shape` (in millimetres) as an AP214 STEP file whose declared length unit is `unit`
+    (OCCT's writer names: MM, INCH, M, ...; values are converted), atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    STEPControl_Controller.Init_s()  # registers the write.step.* statics (else setting them is a no-op)
     Interface_Static.SetCVal_s("write.step.schema", "AP214IS")
     Interface_Static.SetCVal_s("write.step.unit", unit)
     writer = STEPControl_Writer()

@@ -1,5 +1,7 @@
-"""Metrics on known cases: identical shapes, the analytic Chamfer distance of a shifted cube,
-exact IoU, DeepCAD's ACC_cmd / ACC_param on hand-made sequences."""
+"""Metrics and protocols on hand-computed cases: the analytic Chamfer distance of a shifted cube,
+exact and mesh IoU, the protocols' normalisations (a box against its half-size shifted copy), the
+independent sampling the papers use, and DeepCAD's ACC_cmd / ACC_param as `evaluate_ae_acc.py`
+computes them."""
 
 from __future__ import annotations
 
@@ -7,23 +9,82 @@ import numpy as np
 import pytest
 
 from cadlib.mesh import Mesh
-from cadlib.metrics import chamfer, command_accuracy, invalid_ratio, sample_surface, volumetric_iou
-from cadlib.protocols import PROTOCOLS, get_protocol, shape_chamfer
+from cadlib.metrics import (
+    chamfer,
+    command_accuracy,
+    invalid_ratio,
+    manifold_iou,
+    sample_surface,
+    volumetric_iou,
+)
 from cadlib.quantize import CurveCode, CurveKind, ExtrudeCode
+from cadlib.scoring import Geometry, get_protocol, score_pair
+from cadlib.scoring.protocols import best_of, summarize
 from cadlib.sequence import ExtentType, Operation
 
 CUBE_FACES = np.array([[0, 1, 3], [0, 3, 2], [4, 6, 7], [4, 7, 5], [0, 4, 5], [0, 5, 1],
                        [2, 3, 7], [2, 7, 6], [0, 2, 6], [0, 6, 4], [1, 5, 7], [1, 7, 3]])
 
 
-def cube(shift=(0.0, 0.0, 0.0)) -> Mesh:
-    v = np.array([[x, y, z] for x in (0, 1) for y in (0, 1) for z in (0, 1)], float) + shift
+def cube(shift=(0.0, 0.0, 0.0), size=(1.0, 1.0, 1.0)) -> Mesh:
+    v = np.array([[x, y, z] for x in (0, 1) for y in (0, 1) for z in (0, 1)], float) * size + shift
     return Mesh(v, CUBE_FACES)
 
 
-@pytest.mark.parametrize("name", sorted(PROTOCOLS))
-def test_identical_shapes_have_zero_chamfer(name):
-    assert shape_chamfer(get_protocol(name), cube(), cube()) == 0.0
+def score(protocol: str, truth: Mesh, pred: Mesh, seed: int = 0) -> dict:
+    return score_pair(get_protocol(protocol), Geometry(truth), Geometry(pred), np.random.default_rng(seed))
+
+
+def test_sampling_is_independent_so_a_shape_against_itself_scores_small_but_not_zero():
+    for name, points in (("cadrille", 8192), ("deepcad", 2000)):
+        cd = score(name, cube(), cube())["cd"]
+        # two independent 8,192-point samples of a unit cube: ~2 x mean NN distance^2 ~ 1e-4 (x1e3: ~0.1)
+        assert 0 < cd < (0.5 if points == 8192 else 2.0), (name, cd)
+
+
+def test_cadrille_normalises_each_shape_so_a_scaled_shifted_copy_is_perfect():
+    # a 2x1x1 box against its half-size copy moved far away: cadrille scales each into [0,1]^3
+    truth, pred = cube(size=(2, 1, 1)), cube(shift=(10, -5, 3), size=(1, 0.5, 0.5))
+    s = score("cadrille", truth, pred)
+    assert s["iou"] == pytest.approx(1.0, abs=1e-6) and s["iou_method"] == "mesh" and s["cd"] < 0.5
+
+
+def test_deepcad_keeps_the_truths_frame_so_the_same_copy_scores_its_analytic_iou():
+    # DeepCAD scales the truth (and the prediction with it) about the origin, nothing else: a box
+    # [0,2]x[0,1]x[0,1] and its half-size copy at the origin overlap in the copy: IoU = 0.25/2 = 1/8
+    truth, pred = cube(size=(2, 1, 1)), cube(size=(1, 0.5, 0.5))
+    s = score("deepcad", truth, pred)
+    assert s["iou"] == pytest.approx(1 / 8, abs=1e-6)
+    # in DeepCAD's frame (x0.375) the analytic CD: the copy's points lie on the truth's faces or
+    # inside it; a large positive number, far above the self-distance
+    assert s["cd"] > 10 * score("deepcad", truth, truth)["cd"]
+
+
+def test_deepcad_rescales_an_out_of_bound_prediction():
+    truth = cube(shift=(-0.5, -0.5, -0.5))  # max |x| 0.5 -> scaled by 1.5
+    far = cube(shift=(9.5, -0.5, -0.5))  # x up to 10.5 -> 15.75 > 2: divided by its largest magnitude
+    s = score("deepcad", truth, far)
+    assert s["cd"] is not None and s["iou"] == 0.0
+
+
+def test_aligned_finds_the_pose_cadrille_misses():
+    truth, turned = cube(size=(3, 1, 0.5)), cube(size=(0.5, 3, 1))  # the same box, axes permuted
+    plain, aligned = score("cadrille", truth, turned), score("aligned", truth, turned)
+    assert plain["iou"] < 0.5 and aligned["iou"] == pytest.approx(1.0, abs=1e-6)
+    assert aligned["rotation"] not in (None, 0) and aligned["cd"] < plain["cd"] / 10
+
+
+def test_best_of_n_takes_the_smallest_cd_and_the_largest_iou_separately():
+    samples = [{"valid": True, "cd": 2.0, "iou": 0.9}, {"valid": True, "cd": 1.0, "iou": 0.5}, {"valid": False}]
+    assert best_of(samples) == {"valid": True, "cd": 1.0, "iou": 0.9}
+    assert best_of([{"valid": False}]) == {"valid": False, "cd": None, "iou": None}
+
+
+def test_summary_reports_the_median_cd_and_mean_iou_over_valid_models():
+    rows = [{"valid": True, "cd": 1.0, "iou": 0.2}, {"valid": True, "cd": 3.0, "iou": 0.4},
+            {"valid": True, "cd": 10.0, "iou": 0.9}, {"valid": False, "cd": None, "iou": None}]
+    s = summarize(rows)
+    assert s["median_cd"] == 3.0 and s["mean_iou"] == pytest.approx(0.5) and s["invalid_ratio"] == 0.25
 
 
 def test_shifted_cube_matches_the_analytic_chamfer_distance():
@@ -59,28 +120,52 @@ def test_volumetric_iou_is_exact():
     assert volumetric_iou(box(0), box(0.02)) == pytest.approx(0.0, abs=1e-12)
 
 
-def code(*loops, extents=(10,), op=Operation.NEW_BODY) -> ExtrudeCode:
-    return ExtrudeCode((128, 128, 128), (100, 100, 100), 50, tuple(loops), op, ExtentType.ONE_SIDE, extents)
+def code(*loops, extents=(10,), op=Operation.NEW_BODY, extent_type=ExtentType.ONE_SIDE) -> ExtrudeCode:
+    return ExtrudeCode((128, 128, 128), (100, 100, 100), 50, tuple(loops), op, extent_type, extents)
 
 
 LINE = lambda x, y: CurveCode(CurveKind.LINE, (x, y))  # noqa: E731
+ARC = lambda x, y, s: CurveCode(CurveKind.ARC, (x, y, s))  # noqa: E731
 CIRCLE = lambda x, y, r: CurveCode(CurveKind.CIRCLE, (x, y, r))  # noqa: E731
+SQUARE = (LINE(10, 0), LINE(10, 10), LINE(0, 10), LINE(0, 0))
 
 
-def test_command_and_parameter_accuracy():
-    truth = [code((LINE(10, 0), LINE(10, 10), LINE(0, 10), LINE(0, 0)), (CIRCLE(5, 5, 2),))]
+def test_command_and_parameter_accuracy_as_deepcad_computes_them():
+    truth = [code(SQUARE, (CIRCLE(5, 5, 2),))]
+    # commands, EOS not counted: SOL L L L L SOL C Ext = 8; arguments: 4 x 2 + 3 + Ext's 11 = 22
     assert command_accuracy(truth, truth) == (1.0, 1.0)
-    close = [code((LINE(12, 0), LINE(10, 10), LINE(0, 10), LINE(0, 0)), (CIRCLE(5, 5, 2),))]
+    close = [code((LINE(12, 0), *SQUARE[1:]), (CIRCLE(5, 5, 2),))]
     assert command_accuracy(close, truth) == (1.0, 1.0)  # off by 2 < 3 levels
-    far = [code((LINE(13, 0), LINE(10, 10), LINE(0, 10), LINE(0, 0)), (CIRCLE(5, 5, 2),))]
-    acc_cmd, acc_param = command_accuracy(far, truth)
-    n_params = 8 + 3 + 11  # 4 lines, 1 circle, the Ext (3 angles, 3 origin, scale, op, type, 2 extents)
-    assert acc_cmd == 1.0 and acc_param == pytest.approx((n_params - 1) / n_params)
-    wrong = [code((LINE(10, 0), LINE(10, 10), LINE(0, 10), LINE(0, 0)), (LINE(5, 5),))]
-    acc_cmd, acc_param = command_accuracy(wrong, truth)
-    # commands: SOL L L L L SOL C Ext EOS -> the circle is wrong: 8 of 9
-    assert acc_cmd == pytest.approx(8 / 9) and acc_param == 1.0
-    assert command_accuracy([], truth)[0] == 0.0
+    far = [code((LINE(13, 0), *SQUARE[1:]), (CIRCLE(5, 5, 2),))]
+    assert command_accuracy(far, truth) == (1.0, pytest.approx(21 / 22))
+    wrong = [code(SQUARE, (LINE(5, 5),))]
+    # the circle is a line: 7 of 8 commands; its 3 arguments are not counted: 19 of 19 right
+    assert command_accuracy(wrong, truth) == (pytest.approx(7 / 8), 1.0)
+    assert command_accuracy([], truth) == (0.0, 0.0)
+
+
+def test_operation_and_extent_type_are_compared_exactly():
+    truth = [code(SQUARE)]  # SOL L L L L Ext: 8 + 11 = 19 arguments
+    cut = [code(SQUARE, op=Operation.CUT)]  # index 0 -> 2: within 3 levels, but DeepCAD compares exactly
+    assert command_accuracy(cut, truth) == (1.0, pytest.approx(18 / 19))
+    sym = [code(SQUARE, extent_type=ExtentType.SYMMETRIC)]
+    assert command_accuracy(sym, truth) == (1.0, pytest.approx(18 / 19))
+
+
+def test_an_arcs_direction_is_exact_and_its_sweep_within_tolerance():
+    truth = [code((LINE(10, 0), ARC(0, 0, 130)))]  # sweep 130: 2 levels counter-clockwise of the half
+    assert command_accuracy([code((LINE(10, 0), ARC(0, 0, 131)))], truth) == (1.0, 1.0)
+    mirrored = [code((LINE(10, 0), ARC(0, 0, 126)))]  # the same sweep clockwise: only the flag is wrong
+    assert command_accuracy(mirrored, truth) == (1.0, pytest.approx(16 / 17))  # of 2 + 4 + 11
+    flipped = [code((LINE(10, 0), ARC(0, 0, 122)))]  # sweep 6 levels (4 off), clockwise: 2 wrong
+    assert command_accuracy(flipped, truth) == (1.0, pytest.approx(15 / 17))
+
+
+def test_nothing_matched_scores_zero_not_one():
+    truth = [code(SQUARE)]
+    circle = [code((CIRCLE(5, 5, 2),))]  # SOL matches, the circle is no line, the Ext is off by one position
+    acc_cmd, acc_param = command_accuracy(circle, truth)
+    assert acc_cmd == pytest.approx(1 / 6) and acc_param == 0.0
 
 
 def test_invalid_ratio():
@@ -88,8 +173,14 @@ def test_invalid_ratio():
 
 
 def test_mesh_iou_of_watertight_meshes():
-    from cadlib.metrics import mesh_iou
+    from cadlib.metrics import voxel_iou
 
-    assert mesh_iou(cube(), cube()) == pytest.approx(1.0)
-    assert mesh_iou(cube(), cube((0.5, 0, 0))) == pytest.approx(1 / 3, abs=0.02)  # half overlap
-    assert mesh_iou(cube(), cube((2.0, 0, 0))) == 0.0
+    for iou, tol in ((manifold_iou, 1e-9), (voxel_iou, 0.02)):
+        assert iou(cube(), cube()) == pytest.approx(1.0)
+        assert iou(cube(), cube((0.5, 0, 0))) == pytest.approx(1 / 3, abs=tol)  # half overlap
+        assert iou(cube(), cube((2.0, 0, 0))) == 0.0
+
+
+def test_manifold_iou_refuses_an_open_surface():
+    with pytest.raises(ValueError, match="not a closed manifold"):
+        manifold_iou(Mesh(cube().vertices, CUBE_FACES[:-2]), cube())

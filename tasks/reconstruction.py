@@ -1,5 +1,7 @@
-"""Reconstruction and evaluation with a trained adapter: views -> generated construction sequence
--> rebuilt solid -> metrics (`cadlib.evaluation`), for one file or a dataset split.
+"""The reconstruction and evaluation steps with a trained model: views -> generated construction
+sequence (`vlm.generate`) -> rebuilt solid -> scores (`cadlib.evaluation`, under the protocols of
+`cadlib.scoring`), for one file or a dataset split. The flows (`flows.reconstruct`,
+`flows.evaluate`) run these as Prefect tasks.
 
 The views are rendered with the settings of the dataset the adapter was trained on (read from its
 training_report.json and the dataset's dataset_info.json), and the prompts are the dataset's.
@@ -8,11 +10,15 @@ training_report.json and the dataset's dataset_info.json), and the prompts are t
 from __future__ import annotations
 
 import json
-import statistics
 from pathlib import Path
 
+from prefect import get_run_logger, task
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
+
 from cadlib.dataset.prompts import prompt_for
-from cadlib.protocols import PROTOCOLS, aggregate
+from cadlib.scoring import PROTOCOLS
+from cadlib.scoring.protocols import best_of
+from cadlib.scoring.protocols import summarize as summarize_protocol
 
 
 def training_context(adapter_dir: str | Path) -> dict:
@@ -36,7 +42,8 @@ def _prompt(ctx: dict, model_id: str, view: str | None) -> str:
     return text.replace("<image>\n", "")
 
 
-def _best(scored: list[dict], protocol: str = "deepcad") -> dict | None:
+def _best(scored: list[dict], protocol: str = "cadrille") -> dict | None:
+    """The sample cadrille keeps (the smallest CD under `protocol`), or None when none builds."""
     valid = [s for s in scored if s["valid"]]
     return min(valid, key=lambda s: s["cd"][protocol]) if valid else None
 
@@ -77,10 +84,10 @@ def reconstruct_file(path: str | Path, adapter_dir: str | Path, *, out_step: str
                              constrained=constrained and ctx["target"] == "sequence", samples=samples,
                              limits=Limits(bits=ctx["bits"]))[0]
         texts += [(name, t) for t in got]
-    truth, scale, offset = truth_from_model(model)
+    truth, frame = truth_from_model(model)
     scored = []
-    for view, text in texts:
-        s = score_text(text, truth, bits=ctx["bits"])
+    for k, (view, text) in enumerate(texts):
+        s = score_text(text, truth, bits=ctx["bits"], frame=frame, seed=k)
         scored.append({"view": view, "text": text, **s})
     first, best = scored[0], _best(scored)
     baseline = None
@@ -89,15 +96,15 @@ def reconstruct_file(path: str | Path, adapter_dir: str | Path, *, out_step: str
 
         train = json.loads((Path(ctx["dataset"]) / "train.json").read_text())
         baseline = _public(score_text(constant_target([r["conversations"][1]["value"] for r in train]), truth,
-                                      bits=ctx["bits"]))
+                                      bits=ctx["bits"], frame=frame))
     result = {"file": str(path), "adapter": str(adapter_dir), "constrained": constrained, "samples": len(scored),
-              "parsed": sum(1 for s in scored if not s["error"].startswith(("TextSyntaxError", "ParseError"))),
+              "parsed": sum(1 for s in scored if s["parsed"]),
               "valid": sum(1 for s in scored if s["valid"]),
               "single": _public(first), "best_of_n": _public(best) if best else None, "baseline": baseline,
               "protocols": {k: PROTOCOLS[k].as_dict() for k in PROTOCOLS}}
     if best is not None and out_step is not None:
-        shape = occ.scaled(best["shape"], 1.0 / scale, -offset / scale)
-        occ.write_step(shape, out_step)
+        # in the input's frame already; in its units too (an inch STEP comes back in inches)
+        occ.write_step(best["geometry"].shape, out_step, unit=occ.write_unit(model.info.scale_to_mm))
         rec = render_views(model_from_sequence(from_text(best["text"], ctx["bits"]), file="reconstruction"),
                            ctx["views"], size=ctx["size"], style=ctx["style"], svg=False)
         side = _side_by_side(views.images, rec.images)
@@ -107,7 +114,7 @@ def reconstruct_file(path: str | Path, adapter_dir: str | Path, *, out_step: str
 
 
 def _public(s: dict | None) -> dict | None:
-    return None if s is None else {k: v for k, v in s.items() if k != "shape"}
+    return None if s is None else {k: v for k, v in s.items() if k != "geometry"}
 
 
 def _side_by_side(top: dict, bottom: dict):
@@ -153,10 +160,10 @@ def evaluate_split(dataset_root: str | Path, adapter_dir: str | Path, *, split: 
                               samples=samples, limits=Limits(bits=ctx["bits"]))
         for mid, texts in zip(chunk, outs, strict=True):
             truth = truth_from_text((root / "sources" / f"{mid}.txt").read_text(), ctx["bits"])
-            scored = [_public(score_text(t, truth, bits=ctx["bits"])) | {"text": t} for t in texts]
+            scored = [_public(score_text(t, truth, bits=ctx["bits"], seed=k)) | {"text": t} for k, t in enumerate(texts)]
             base = _public(score_text(baseline_text, truth, bits=ctx["bits"]))
             rows.append({"id": mid, "image": first[mid]["image"], "single": scored[0],
-                         "best_of_n": _public(_best(scored)) if samples > 1 else None, "baseline": base})
+                         "best_of_n": best_of_samples(scored) if samples > 1 else None, "baseline": base})
             if progress:
                 progress(len(rows), len(models))
     report = {"dataset": str(root), "split": split, "adapter": str(adapter_dir), "models": len(rows),
@@ -169,22 +176,67 @@ def evaluate_split(dataset_root: str | Path, adapter_dir: str | Path, *, split: 
     return report
 
 
+def best_of_samples(scored: list[dict]) -> dict:
+    """A model's best-of-N as cadrille takes it, per protocol: the smallest CD and, separately,
+    the largest IoU among the samples that build; parsed/valid when any sample is."""
+    out = {"parsed": any(s["parsed"] for s in scored), "valid": any(s["valid"] for s in scored), "error": "",
+           "cd": {}, "iou": {}, "acc_cmd": max((s["acc_cmd"] for s in scored if s["acc_cmd"] is not None), default=None),
+           "acc_param": max((s["acc_param"] for s in scored if s["acc_param"] is not None), default=None)}
+    if not out["valid"]:
+        out["error"] = scored[0]["error"]
+    for name in PROTOCOLS:
+        b = best_of([{"valid": s["valid"], "cd": s["cd"][name], "iou": s["iou"][name]} for s in scored])
+        out["cd"][name], out["iou"][name] = b["cd"], b["iou"]
+    return out
+
+
 def summarize(rows: list[dict], key: str) -> dict:
-    """Per protocol: the aggregated Chamfer distance over valid answers, the median IoU, the
-    invalid ratio, mean ACC_cmd / ACC_param and the parse rate."""
+    """Over models: the parse rate and the build rate (answers that parse / build a valid solid),
+    the invalid ratio, per protocol the median CD (x1e3) and the mean and median IoU
+    (`cadlib.scoring.protocols.summarize`), and the mean ACC_cmd / ACC_param."""
     got = [r[key] for r in rows if r.get(key) is not None]
-    n = len(rows)
-    valid = [g for g in got if g["valid"]]
-    out = {"n": n, "invalid_ratio": round(1 - len(valid) / n, 4) if n else None,
-           "parse_rate": round(sum(1 for g in got if not g["error"].startswith("TextSyntaxError")) / n, 4) if n else None}
-    for name, proto in PROTOCOLS.items():
-        cds = [g["cd"][name] for g in valid if g["cd"].get(name) is not None]
-        out[f"cd_{name}"] = None if not cds else round(aggregate(proto, cds), 6)
-    ious = [g["iou"] for g in valid if g["iou"] is not None]
-    out["iou_median"] = round(statistics.median(ious), 4) if ious else None
-    unit = [g["iou_cadrille"] for g in valid if g.get("iou_cadrille") is not None]
-    out["iou_cadrille_mean"] = round(statistics.fmean(unit), 4) if unit else None  # cadrille reports the mean
+    n = len(got)
+    out = {"n": n, "parse_rate": round(sum(g["parsed"] for g in got) / n, 4) if n else None,
+           "build_rate": round(sum(g["valid"] for g in got) / n, 4) if n else None}
+    for name in PROTOCOLS:
+        s = summarize_protocol([{"valid": g["valid"], "cd": g["cd"][name], "iou": g["iou"][name]} for g in got])
+        out["invalid_ratio"] = s["invalid_ratio"]
+        out[f"cd_{name}"], out[f"iou_{name}"], out[f"iou_median_{name}"] = s["median_cd"], s["mean_iou"], s["median_iou"]
     accs = [g for g in got if g["acc_cmd"] is not None]
     out["acc_cmd"] = round(sum(g["acc_cmd"] for g in accs) / len(accs), 4) if accs else None
     out["acc_param"] = round(sum(g["acc_param"] for g in accs) / len(accs), 4) if accs else None
     return out
+
+
+def result_row(result: dict) -> dict:
+    """The numbers of a reconstruction, flat (the table artifact the REST API reads): per sample
+    kind, the text, the cadrille and deepcad CD, cadrille's IoU and the error."""
+    row = {"file": result["file"], "samples": result["samples"], "parsed": result["parsed"], "valid": result["valid"],
+           "step": result.get("step"), "side_by_side": result.get("side_by_side")}
+    for key in ("single", "best_of_n"):
+        s = result.get(key) or {}
+        row[f"{key}_text"] = s.get("text")
+        for name in ("cadrille", "deepcad"):
+            row[f"{key}_cd_{name}"] = (s.get("cd") or {}).get(name)
+        row[f"{key}_iou"] = (s.get("iou") or {}).get("cadrille")
+        row[f"{key}_error"] = s.get("error")
+    return row
+
+
+@task(name="reconstruct-file")
+def reconstruct_one(file: str, model: str, out_step: str, samples: int, constrained: bool) -> dict:
+    return reconstruct_file(file, model, out_step=out_step, samples=samples, constrained=constrained)
+
+
+@task(name="generate-and-score")
+def score_split(root: str, adapter: str, split: str, samples: int, limit: int | None, constrained: bool,
+                batch_size: int, key: str) -> dict:
+    bar = create_progress_artifact(0.0, key=f"{key}-progress", description="models scored", _sync=True)
+
+    def show(done: int, total: int) -> None:
+        update_progress_artifact(bar, 100.0 * done / total, _sync=True)
+
+    report = evaluate_split(root, adapter, split=split, samples=samples, limit=limit, constrained=constrained,
+                            batch_size=batch_size, progress=show)
+    get_run_logger().info("scored %d models", report["models"])
+    return report
