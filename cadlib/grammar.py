@@ -18,6 +18,9 @@ _OPS = ("new", "join", "cut", "intersect")
 _EXTENTS = ("one", "sym", "two")
 _ARITY = {"bits": 1, "sketch": 7, "loop": 0, "line": 2, "arc": 3, "circle": 3}
 _CURVES = ("line", "arc", "circle")
+_LINE = {"bits": 7, "sketch": 21, "loop": 5, "line": 9, "arc": 10, "circle": 13, "extrude": 18}
+"""The shortest line of each command, newline included (single-digit numbers, `extrude new one 1`)."""
+_SKETCH_FULL = _LINE["sketch"] + _LINE["loop"] + _LINE["circle"] + _LINE["extrude"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +55,9 @@ class Limits:
             return (1, unit, None)
         if keyword in _CURVES:
             return (0, unit, None)
-        return (0, 2 * top + 1 if self.header else top, None)  # extrude extents
+        if self.header:  # extrude extents, signed: 2^bits is zero depth, which builds nothing
+            return (0, 2 * top + 1, 2**self.bits if index == 3 else None)
+        return (0, top, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +180,81 @@ class TextPrefix:
             if state is None:
                 return None
         return state
+
+    def min_to_finish(self) -> int:
+        """The length in characters of a shortest way to finish the text from here (single-digit
+        numbers, the shortest keywords, a loop closed with one arc, one extrude), such that each
+        character along it lowers the value by one. A decoder with a token budget keeps this
+        within the tokens it has left (a token is at least one character), so the answer is
+        always whole when the budget runs out."""
+        if self.can_end:
+            return 0
+        if not self.words and not self.word:
+            return self._after_cost()
+        if not self.words:  # a keyword being typed: the cheapest allowed one it can still become
+            return min(_LINE[k] - len(self.word) + self._post(k) for k in self._allowed_keywords()
+                       if k.startswith(self.word))
+        kw = self.words[0]
+        return self._rest_of_line(kw) + self._post(kw)
+
+    def _rest_of_line(self, kw: str) -> int:
+        """Characters left in the current line (its newline included) on the shortest path."""
+        slot = self._slot()
+        n = 0
+        if self.word:  # finish the partial word
+            word = self.word
+            if isinstance(slot, tuple):
+                word = min((w for w in slot if w.startswith(self.word)), key=len)
+            elif not self._word_ok(self.word, complete=True):
+                word += "0"
+            n += len(word) - len(self.word)
+            after = replace(self, words=self.words + (word,), word="")
+        else:
+            after = self
+            n -= 1  # the state follows a space: the next word's separator is typed already
+        if kw == "extrude":
+            typed = len(after.words) - 1  # op, extent type, values
+            kind = after.words[2] if len(after.words) > 2 else "one"
+            need = [4, 4] + [2] * (2 if kind == "two" else 1)
+            n += sum(need[typed:])
+        else:
+            n += 2 * (_ARITY[kw] - (len(after.words) - 1))
+        return n + 1
+
+    def _post(self, kw: str) -> int:
+        """The shortest finish once the current line (keyword `kw`) is complete."""
+        if kw == "bits":
+            return _SKETCH_FULL
+        if kw == "sketch":
+            return _LINE["loop"] + _LINE["circle"] + _LINE["extrude"]
+        if kw == "loop":
+            return _LINE["circle"] + _LINE["extrude"]
+        if kw == "extrude":
+            return 0
+        return _LINE["extrude"] + (0 if self._closes_with(kw) else _LINE["arc"])
+
+    def _closes_with(self, kw: str) -> bool:
+        """Whether the loop can be closed once the curve `kw` being written is complete."""
+        if kw == "circle" or self.first_kind == "circle":
+            return True
+        curves = self.curves + 1
+        if curves < 2 or (curves == 2 and self.all_lines and kw == "line"):
+            return False
+        if len(self.words) >= 3 and self.first_end is not None:  # its end is known
+            return (int(self.words[1]), int(self.words[2])) != self.first_end
+        return True  # its end can still avoid the loop's start
+
+    def _after_cost(self) -> int:
+        """The shortest finish at the start of a line."""
+        if self.after == "" and self.limits.header:
+            return 6 + len(str(self.limits.bits)) + _SKETCH_FULL
+        if self.after in ("", "bits"):
+            return _SKETCH_FULL
+        if self.after == "extrude":
+            return 0 if self.extrudes else _SKETCH_FULL
+        if self.after in ("sketch", "loop"):
+            return self._post(self.after)
+        return _LINE["extrude"] + (0 if self._loop_closable() else _LINE["arc"])
 
     @property
     def can_end(self) -> bool:

@@ -42,6 +42,59 @@ def _prompt(ctx: dict, model_id: str, view: str | None) -> str:
     return text.replace("<image>\n", "")
 
 
+REDRAWS = 4
+"""Constrained decoding guarantees text that parses; a sample that still does not build a valid
+solid (a self-intersecting profile, a cut that removes everything) is drawn again, sampled with
+another seed (four draws a round), up to this many rounds. Reports give the first draws' build rate too."""
+
+
+def generate_building(net, processor, images: list[list[str]], prompts, *, samples: int, max_new_tokens: int,
+                      constrained: bool, bits: int, redraws: int = REDRAWS) -> tuple[list[list[str]], dict]:
+    """`vlm.generate.generate_batch`, then (constrained only) each answer that does not build is
+    drawn again, up to `redraws` rounds. Returns the answers and the counts of the first draws:
+    ``{"n", "parsed", "built", "redrawn"}``."""
+    from cadlib.errors import CadlibError
+    from cadlib.evaluation import build_text
+    from cadlib.grammar import Limits
+    from vlm.generate import generate_batch
+
+    limits = Limits(bits=bits)
+    prompts = [prompts] * len(images) if isinstance(prompts, str) else list(prompts)
+    outs = generate_batch(net, processor, images, prompts, max_new_tokens=max_new_tokens, constrained=constrained,
+                          samples=samples, limits=limits)
+
+    def status(text: str) -> str:
+        try:
+            build_text(text, bits)
+            return "built"
+        except CadlibError as exc:
+            return "unparsed" if type(exc).__name__ in ("TextSyntaxError", "ParseError") else "parsed"
+
+    first = [[status(t) for t in row] for row in outs]
+    counts = {"n": sum(len(r) for r in first), "parsed": sum(s != "unparsed" for r in first for s in r),
+              "built": sum(s == "built" for r in first for s in r), "redrawn": 0}
+    if not constrained:
+        return outs, counts
+    bad = [(i, k) for i, row in enumerate(first) for k, st in enumerate(row) if st != "built"]
+    for round_ in range(1, redraws + 1):
+        if not bad:
+            break
+        items = sorted({i for i, _ in bad})
+        again = generate_batch(net, processor, [images[i] for i in items], [prompts[i] for i in items],
+                               max_new_tokens=max_new_tokens, constrained=True, samples=4, limits=limits,
+                               seed=1000 * round_)
+        fresh = {i: [t for t in row if status(t) == "built"] for i, row in zip(items, again, strict=True)}
+        still = []
+        for i, k in bad:
+            if fresh[i]:
+                outs[i][k] = fresh[i].pop()
+                counts["redrawn"] += 1
+            else:
+                still.append((i, k))
+        bad = still
+    return outs, counts
+
+
 def _best(scored: list[dict], protocol: str = "cadrille") -> dict | None:
     """The sample cadrille keeps (the smallest CD under `protocol`), or None when none builds."""
     valid = [s for s in scored if s["valid"]]
@@ -54,12 +107,11 @@ def reconstruct_file(path: str | Path, adapter_dir: str | Path, *, out_step: str
     a side-by-side image (input views above, reconstruction below) when `out_step` is given."""
     from cadlib import occ
     from cadlib.evaluation import score_text, truth_from_model
-    from cadlib.grammar import Limits
     from cadlib.ingest import load_model
     from cadlib.ingest.brep import model_from_sequence
     from cadlib.render import render_views
     from cadlib.text import from_text
-    from vlm.generate import generate_batch, load_trained
+    from vlm.generate import load_trained
 
     ctx = training_context(adapter_dir)
     path = Path(path)
@@ -78,12 +130,14 @@ def reconstruct_file(path: str | Path, adapter_dir: str | Path, *, out_step: str
     net, processor = load_trained(adapter_dir)
     per_view = [(name, [str(f)]) for name, f in files.items()]
     texts: list[tuple[str, str]] = []
+    draws = {"n": 0, "parsed": 0, "built": 0, "redrawn": 0}
     for name, imgs in per_view:
         prompt = _prompt(ctx, path.stem, None if ctx["tile"] else name)
-        got = generate_batch(net, processor, [imgs], prompt, max_new_tokens=max_new_tokens,
-                             constrained=constrained and ctx["target"] == "sequence", samples=samples,
-                             limits=Limits(bits=ctx["bits"]))[0]
-        texts += [(name, t) for t in got]
+        got, counts = generate_building(net, processor, [imgs], prompt, max_new_tokens=max_new_tokens,
+                                        constrained=constrained and ctx["target"] == "sequence", samples=samples,
+                                        bits=ctx["bits"])
+        texts += [(name, t) for t in got[0]]
+        draws = {k: draws[k] + counts[k] for k in draws}
     truth, frame = truth_from_model(model)
     scored = []
     for k, (view, text) in enumerate(texts):
@@ -100,6 +154,7 @@ def reconstruct_file(path: str | Path, adapter_dir: str | Path, *, out_step: str
     result = {"file": str(path), "adapter": str(adapter_dir), "constrained": constrained, "samples": len(scored),
               "parsed": sum(1 for s in scored if s["parsed"]),
               "valid": sum(1 for s in scored if s["valid"]),
+              "first_draws": draws,
               "single": _public(first), "best_of_n": _public(best) if best else None, "baseline": baseline,
               "protocols": {k: PROTOCOLS[k].as_dict() for k in PROTOCOLS}}
     if best is not None and out_step is not None:
@@ -136,8 +191,7 @@ def evaluate_split(dataset_root: str | Path, adapter_dir: str | Path, *, split: 
     """Generates for every model of a split (its first view, or its tile) and scores the answers
     under every protocol; the constant baseline (`cadlib.baselines.constant_target`) is scored too."""
     from cadlib.evaluation import score_text, truth_from_text
-    from cadlib.grammar import Limits
-    from vlm.generate import generate_batch, load_trained
+    from vlm.generate import load_trained
 
     root = Path(dataset_root)
     ctx = training_context(adapter_dir)
@@ -152,12 +206,14 @@ def evaluate_split(dataset_root: str | Path, adapter_dir: str | Path, *, split: 
                                      for r in json.loads((root / "train.json").read_text())])
     net, processor = load_trained(adapter_dir)
     rows = []
+    draws = {"n": 0, "parsed": 0, "built": 0, "redrawn": 0}
     for start in range(0, len(models), batch_size):
         chunk = models[start: start + batch_size]
         prompts = [first[m]["conversations"][0]["value"].replace("<image>\n", "") for m in chunk]
-        outs = generate_batch(net, processor, [[str(root / first[m]["image"])] for m in chunk], prompts,
-                              max_new_tokens=max_new_tokens, constrained=constrained and ctx["target"] == "sequence",
-                              samples=samples, limits=Limits(bits=ctx["bits"]))
+        outs, counts = generate_building(net, processor, [[str(root / first[m]["image"])] for m in chunk], prompts,
+                                         max_new_tokens=max_new_tokens, samples=samples, bits=ctx["bits"],
+                                         constrained=constrained and ctx["target"] == "sequence")
+        draws = {k: draws[k] + counts[k] for k in draws}
         for mid, texts in zip(chunk, outs, strict=True):
             truth = truth_from_text((root / "sources" / f"{mid}.txt").read_text(), ctx["bits"])
             scored = [_public(score_text(t, truth, bits=ctx["bits"], seed=k)) | {"text": t} for k, t in enumerate(texts)]
@@ -167,7 +223,7 @@ def evaluate_split(dataset_root: str | Path, adapter_dir: str | Path, *, split: 
             if progress:
                 progress(len(rows), len(models))
     report = {"dataset": str(root), "split": split, "adapter": str(adapter_dir), "models": len(rows),
-              "samples_per_model": samples, "constrained": constrained,
+              "samples_per_model": samples, "constrained": constrained, "first_draws": draws,
               "protocols": {k: PROTOCOLS[k].as_dict() for k in PROTOCOLS},
               "single": summarize(rows, "single"), "baseline": summarize(rows, "baseline"),
               "baseline_text": baseline_text, "per_model": rows}

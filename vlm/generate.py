@@ -81,7 +81,8 @@ def generate_batch(model, processor, images: list[list[str]], prompt: str | list
     else:
         kwargs["do_sample"] = False
     if constrained:
-        kwargs["logits_processor"] = [SequenceConstraint(processor.tokenizer, n_prompt, limits or Limits())]
+        kwargs["logits_processor"] = [SequenceConstraint(processor.tokenizer, n_prompt, limits or Limits(),
+                                                         max_new_tokens=max_new_tokens)]
     with torch.no_grad():
         out = model.generate(**inputs, **kwargs)
     decoded = processor.tokenizer.batch_decode(out[:, n_prompt:], skip_special_tokens=True)
