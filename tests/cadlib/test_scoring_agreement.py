@@ -37,7 +37,7 @@ def _reference(gt_path, pred_path, seed):
     a, _ = trimesh.sample.sample_surface(gt, 8192, seed=seed)
     b, _ = trimesh.sample.sample_surface(pred, 8192, seed=seed + 1)
     cd = np.mean(cKDTree(a).query(b)[0] ** 2) + np.mean(cKDTree(b).query(a)[0] ** 2)
-    inter = sum((g.intersection(p).volume for g in gt.split(only_watertight=False) for p in pred.split(only_watertight=False)))
+    inter = sum(g.intersection(p).volume for g in gt.split(only_watertight=False) for p in pred.split(only_watertight=False))
     iou = inter / (gt.volume + pred.volume - inter)
     return cd, iou
 

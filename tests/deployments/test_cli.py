@@ -128,7 +128,7 @@ def test_demo_builds_the_demo_dataset_and_says_where(tmp_path, monkeypatch):
     # then a short training and the reconstruction of a held-out part, beside the constant baseline
     demo = json.loads((tmp_path / "runs" / "demo-tiny_cpu-demo" / "training_report.json").read_text())
     assert demo["train_mode"] == "full" and demo["max_minutes"] == 0.2 and demo["train_seconds"] < 60
-    assert "4 generated, 4 parsed" in res.stdout and "constant baseline: CD[deepcad]" in res.stdout
+    assert "4 generated, 4 parsed" in res.stdout and "constant baseline: CD[cadrille]" in res.stdout
     assert "wrote " in res.stdout or "no valid reconstruction among the samples" in res.stdout
     if "wrote " in res.stdout:
         assert list((tmp_path / "runs" / "demo-tiny_cpu-demo" / "reconstruction").glob("*/side_by_side.png"))
