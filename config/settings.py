@@ -102,9 +102,11 @@ class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(7001, ge=1, le=65535, description="the seed's port")
     token: SecretStr | None = Field(
-        None, description="bearer token for mutating endpoints; none: one is generated at start-up and logged")
+        None, description="bearer token for mutating endpoints; none: one is generated at start-up and written to "
+                          "<data_dir>/api-token (mode 0600)")
     protect_reads: bool = Field(False, description="require the token on GET endpoints too")
     max_upload_mb: float = Field(100.0, gt=0, description="larger uploads to POST /reconstruct answer 413")
+    max_body_kb: float = Field(1024.0, gt=0, description="larger JSON or form bodies answer 413, checked as they stream")
     upload_suffixes: list[str] = Field(
         default_factory=lambda: [".step", ".stp", ".ifc", ".obj", ".stl", ".json", ".ply", ".off", ".glb", ".gltf"],
         description="file suffixes POST /reconstruct accepts")

@@ -3,7 +3,9 @@
     cadrecon api --host 0.0.0.0 --port 7001
 
 Mutating endpoints need ``Authorization: Bearer <token>`` (`api.token`, ``CADRECON_API__TOKEN``;
-without one, a token is generated at start-up and logged). Swagger UI at /docs, ReDoc at /redoc.
+without one, a token is generated at start-up and written to ``<data_dir>/api-token``, mode 0600:
+the log says where, never the token). A request with a body is refused before its body is read
+when the token is wrong, and cut off at the size limit as it streams (`deployments.body_guard`). Swagger UI at /docs, ReDoc at /redoc.
 The API only starts runs and reads them back (deployments/jobs.py); `cadrecon serve` (or a worker)
 runs them, against the same Prefect API (``PREFECT_API_URL``).
 """
@@ -12,7 +14,9 @@ from __future__ import annotations
 
 import importlib.metadata as md
 import logging
+import os
 import secrets
+from pathlib import Path
 
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
@@ -21,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from config import Settings, get_settings
 from deployments import jobs
+from deployments.body_guard import BodyGuard
 from deployments.routes import datasets, reconstruct, training
 from deployments.routes import jobs as job_routes
 from deployments.schemas import ErrorBody, Health
@@ -92,8 +97,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     token = settings.api.token.get_secret_value() if settings.api.token else None
     if not token:
         token = secrets.token_urlsafe(24)
-        log.warning("no api.token set (CADRECON_API__TOKEN): generated one for this process: %s", token)
+        where = _write_token(Path(settings.data_dir), token)
+        log.warning("no api.token set (CADRECON_API__TOKEN): generated one for this process, written to %s "
+                    "(readable by this user only)", where)
     app.state.token = token
+    app.add_middleware(BodyGuard, token_of=lambda: app.state.token, max_body=int(settings.api.max_body_kb * 1024),
+                       max_upload=int(settings.api.max_upload_mb * 2**20) + UPLOAD_SLACK)
     _install_error_handlers(app)
     for r in (datasets.router, job_routes.router, training.router, reconstruct.router):
         app.include_router(r)
@@ -104,11 +113,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             prefect = await jobs.health()
         except Exception as exc:  # noqa: BLE001 - health reports it rather than failing
-            prefect = {"reachable": False, "error": f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}"}
+            log.warning("health: Prefect does not answer: %s", exc)
+            prefect = {"reachable": False, "error": type(exc).__name__}
         ok = prefect.get("reachable") and prefect.get("deployments")
         return Health(status="ok" if ok else "degraded", version=_version(), prefect=prefect)
 
     return app
+
+
+UPLOAD_SLACK = 64 * 1024
+"""Bytes a multipart body may carry beyond `api.max_upload_mb` (its part headers); the route itself
+refuses a file over the limit with the limit in the message."""
+
+
+def _write_token(data_dir: Path, token: str) -> Path:
+    """The generated token in `<data_dir>/api-token`, created with mode 0600."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "api-token"
+    tmp = path.with_name(".api-token.tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(token + "\n")
+    tmp.replace(path)
+    return path.resolve()
 
 
 def serve_api(settings: Settings, host: str | None = None, port: int | None = None) -> None:

@@ -231,4 +231,4 @@ async def health() -> dict:
             if flows:
                 deps = await client.read_deployments(flow_filter=FlowFilter(name=FlowFilterName(any_=FLOWS)))
                 names = sorted(f"{flows.get(d.flow_id, '?')}/{d.name}" for d in deps)
-        return {"api_url": str(client.api_url), "reachable": ok, "deployments": names}
+        return {"reachable": ok, "deployments": names}  # no URL: the client needs none, an attacker would

@@ -94,7 +94,7 @@ def test_every_mutating_endpoint_needs_the_token(tmp_path):
 def test_a_generated_token_when_none_is_set(tmp_path, caplog):
     settings = load_settings("demo", data_dir=str(tmp_path / "data"))
     app = create_app(settings)
-    assert len(app.state.token) >= 24 and app.state.token in caplog.text
+    assert len(app.state.token) >= 24 and app.state.token not in caplog.text
     r = call(app, "POST", "/training/jobs/x/stop", headers={"Authorization": f"Bearer {app.state.token}"})
     assert r.status_code == 404
 
@@ -279,3 +279,67 @@ def test_convergence_results_and_overfitting():
     assert res.convergence == "good" and res.overfitting and res.total_improvement == 75.0
     assert res.performance.avg_batch_time == 0.2 and res.epochs == 3
     assert convergence_results(_job("RUNNING", {"k-epochs": rows[:1]})).convergence == "pending"
+
+
+def _streamed(total: int, counter: list, chunk: int = 1 << 20, head: bytes = b""):
+    """A body of `total` bytes made as it is read (after `head`); `counter[0]` says how much was read."""
+
+    async def gen():
+        yield head
+        sent = 0
+        while sent < total:
+            n = min(chunk, total - sent)
+            counter[0] += n
+            sent += n
+            yield b"0" * n
+
+    return gen()
+
+
+def test_bodies_are_refused_before_they_cost_anything(tmp_path):
+    """No token: a 300 MB upload and a 50 MB JSON body are answered 401 with (almost) nothing read;
+    with the token, an upload past the limit is cut off as it streams (413), and a declared size
+    over the limit is refused at once. Nothing is written under the data folder."""
+    import resource
+
+    settings = _settings(tmp_path, max_upload_mb=1, max_body_kb=64)
+    app = create_app(settings)
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    read = [0]
+    r = call(app, "POST", "/reconstruct", content=_streamed(300 << 20, read),
+             headers={"Content-Type": "multipart/form-data; boundary=x"})
+    assert r.status_code == 401 and read[0] <= 1 << 20, read
+    read = [0]
+    r = call(app, "POST", "/training/datasets/extract", content=_streamed(50 << 20, read),
+             headers={"Content-Type": "application/json", "Authorization": "Bearer wrong"})
+    assert r.status_code == 401 and read[0] <= 1 << 20, read
+    read = [0]
+    part = b'--x\r\nContent-Disposition: form-data; name="file"; filename="big.stl"\r\n\r\n'
+    r = call(app, "POST", "/reconstruct", content=_streamed(300 << 20, read, head=part),
+             headers={**AUTH, "Content-Type": "multipart/form-data; boundary=x"})
+    assert r.status_code == 413 and "over the limit" in r.json()["detail"]
+    assert read[0] <= (1 << 20) + (64 << 10) + (1 << 20), read  # the limit, the slack, one chunk
+    r = call(app, "POST", "/training/datasets/extract", content=b"{}",
+             headers={**AUTH, "Content-Type": "application/json", "Content-Length": str(50 << 20)})
+    assert r.status_code == 413 and "52428800 bytes" in r.json()["detail"]
+    read = [0]
+    r = call(app, "POST", "/training/datasets/extract", content=_streamed(5 << 20, read),
+             headers={**AUTH, "Content-Type": "application/json"})
+    assert r.status_code == 413 and read[0] <= (64 << 10) + (1 << 20)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0 < 20 * 1024  # KiB: < 20 MB
+    written = [p for p in Path(settings.data_dir).rglob("*") if p.is_file() and p.name != "api-token"]
+    assert sum(p.stat().st_size for p in written) < 1 << 20
+
+
+def test_a_generated_token_is_written_to_a_private_file_and_never_logged(tmp_path, caplog):
+    import stat
+
+    settings = load_settings("demo", data_dir=str(tmp_path / "data"))
+    with caplog.at_level("WARNING", logger="cadrecon.api"):
+        app = create_app(settings)
+    path = Path(settings.data_dir) / "api-token"
+    token = path.read_text().strip()
+    assert token == app.state.token and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert str(path.resolve()) in caplog.text and token not in caplog.text
+    r = call(app, "GET", "/health")
+    assert "http" not in r.text and "api_url" not in r.text
