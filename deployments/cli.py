@@ -7,7 +7,9 @@ Bad input prints one line, ``error: <file>: <cause>``, on stderr and exits with 
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -34,6 +36,16 @@ app.command("score")(score_command)
 @app.callback()
 def _main(debug: Annotated[bool, typer.Option("--debug", help="show tracebacks")] = False) -> None:
     set_debug(debug)
+    _exit_on_sigterm()
+
+
+def _exit_on_sigterm() -> None:
+    """SIGTERM (a process manager's stop, `docker stop`) becomes SystemExit in the main thread, so
+    `finally` blocks and atexit hooks run: the ephemeral Prefect server a command started stops
+    with it instead of living on without a parent (uvicorn re-raises the signal after its own
+    graceful shutdown; the default action would kill the process before atexit)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
 def _bits() -> int:

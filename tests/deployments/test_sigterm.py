@@ -1,0 +1,81 @@
+"""Stopped by SIGTERM mid-work, the entry points that start an ephemeral Prefect server leave no
+process behind: the process tree is listed before and after."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _env(tmp_path: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    env.update(PREFECT_HOME=str(tmp_path / "prefect"), CADRECON_DATA_DIR=str(tmp_path / "data"),
+               PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    return env
+
+
+def _stop_and_check(proc: subprocess.Popen, tree: list[psutil.Process]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+    gone, alive = psutil.wait_procs(tree, timeout=30)
+    assert not alive, [(p.pid, p.cmdline()) for p in alive]
+
+
+@pytest.mark.slow
+def test_cadrecon_api_stops_its_prefect_server_on_sigterm(tmp_path):
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "deployments.cli", "api", "--port", str(port)], cwd=ROOT,
+                            env=_env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=30).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("the API did not answer in 120 s")
+        tree = psutil.Process(proc.pid).children(recursive=True)
+        assert tree, "the API started no Prefect server (is PREFECT_API_URL set?)"
+        _stop_and_check(proc, tree)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+@pytest.mark.slow
+def test_cadrecon_dataset_build_stops_its_prefect_server_on_sigterm(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-m", "deployments.cli", "dataset", "build", "demo", "--quiet"],
+                            cwd=ROOT, env=_env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline, tree = time.monotonic() + 120, []
+        while time.monotonic() < deadline and proc.poll() is None:
+            tree = psutil.Process(proc.pid).children(recursive=True)
+            if any("uvicorn" in " ".join(p.cmdline()) or "prefect" in " ".join(p.cmdline()) for p in tree):
+                break
+            time.sleep(0.5)
+        assert proc.poll() is None, "the build ended before it could be stopped"
+        time.sleep(3)  # mid-work
+        tree = psutil.Process(proc.pid).children(recursive=True)
+        _stop_and_check(proc, tree)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
