@@ -125,6 +125,9 @@ def describe_items(
     out: dict[str, ModelRecord] = {}
     todo = []
     for item in items:
+        if item.problem is not None:  # not a readable model file: a failure row, never opened
+            out[item.id] = _record(item, None, *item.problem)
+            continue
         old = previous.get(item.id)
         try:
             st = item.path.stat()

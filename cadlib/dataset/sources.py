@@ -3,8 +3,11 @@ generator. Each listing is a list of `SourceItem`s in a deterministic order."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +30,9 @@ class SourceItem:
     path: Path
     rel: str
     split: str = ""
+    problem: tuple[str, str] | None = None
+    """(error class, message) of an entry that is no readable model file (`list_files`): it becomes a
+    row of the failure table without being opened."""
 
 
 def model_id(rel: str) -> str:
@@ -38,18 +44,64 @@ def model_id(rel: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", ident)
 
 
-def list_files(root: str | Path) -> list[SourceItem]:
-    """Every model file under `root`, recursively, sorted by path."""
+def list_files(root: str | Path, *, links_outside: bool = False) -> list[SourceItem]:
+    """Every entry under `root` that is named like a model, recursively, sorted by path: model
+    files, and as items with a `problem` (rows of the failure table, never opened): names that are
+    not UTF-8 (`UnreadableName`, shown with the bad bytes escaped), symbolic links that dangle,
+    loop or leave `root` (`Symlink`; `links_outside` allows the last), and entries that are no
+    regular file, such as FIFOs, sockets, directories named like a model or links to directories
+    (`NotAFile`). Hidden folders (.git, .cache) and files with other suffixes (companions such as
+    .mtl and textures) are not listed."""
     root = Path(root)
     if not root.is_dir():
         raise ParseError("not a folder (dataset.path of the files source)", source=str(root))
+    real_root = root.resolve()
     items = []
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in MODEL_SUFFIXES):
-        if any(part.startswith(".") for part in path.relative_to(root).parts):
-            continue  # hidden folders (.git, .cache) hold no models
-        rel = path.relative_to(root).as_posix()
-        items.append(SourceItem(model_id(rel), path, rel))
-    return items
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        here = Path(dirpath)
+        for name in dirnames:
+            path = here / name
+            if path.is_symlink() or name.lower().endswith(MODEL_SUFFIXES):
+                items.append(_entry(root, path, ("NotAFile", "a link to a folder" if path.is_symlink()
+                                                 else "a folder named like a model file")))
+        for name in filenames:
+            path = here / name
+            if name.startswith(".") or not name.lower().endswith(MODEL_SUFFIXES):
+                continue
+            items.append(_entry(root, path, _problem(path, real_root, links_outside)))
+    return sorted(items, key=lambda i: i.rel)
+
+
+def _problem(path: Path, real_root: Path, links_outside: bool) -> tuple[str, str] | None:
+    if _readable(path.name) != path.name:
+        return ("UnreadableName", "the file name is not UTF-8")
+    if path.is_symlink():
+        try:
+            target = path.resolve(strict=True)
+        except (OSError, RuntimeError) as exc:  # dangling, or a loop
+            kind = "loops" if isinstance(exc, RuntimeError) or getattr(exc, "errno", 0) == errno.ELOOP else "dangles"
+            return ("Symlink", f"the link {kind} (-> {_readable(os.readlink(path))})")
+        if not links_outside and not target.is_relative_to(real_root):
+            return ("Symlink", f"the link leaves the source folder (-> {_readable(str(target))}); "
+                               "allow with links_outside")
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        return ("NotAFile", f"cannot be read ({exc.strerror})")
+    if not stat.S_ISREG(mode):
+        return ("NotAFile", "a folder" if stat.S_ISDIR(mode) else "not a regular file (a FIFO, socket or device)")
+    return None
+
+
+def _entry(root: Path, path: Path, problem: tuple[str, str] | None) -> SourceItem:
+    rel = _readable(path.relative_to(root).as_posix())
+    return SourceItem(model_id(rel), path, rel, problem=problem)
+
+
+def _readable(name: str) -> str:
+    """A file name as text: undecodable bytes (kept by Python as surrogates) shown as \\xNN."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 def find_deepcad(root: str | Path) -> tuple[Path, Path]:
