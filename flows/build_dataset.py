@@ -311,11 +311,27 @@ def _summary_markdown(summary: dict, validation: dict) -> str:
     return "\n".join(lines)
 
 
+def check_source(ds) -> None:
+    """The source a build reads is there (or will be downloaded).
+
+    Raises:
+        CadlibError: naming the path and what is missing.
+    """
+    if ds.source == "deepcad" and ds.path is not None and not ds.download:
+        find_deepcad(ds.path)
+    if ds.source == "files":
+        if ds.path is None:
+            raise ValueError("the files source needs dataset.path (--path): the folder to scan")
+        if not Path(ds.path).is_dir():
+            raise CadlibError("not a folder (dataset.path of the files source)", source=str(ds.path))
+
+
 def run_build(preset: str = "demo", *, source: str | None = None, path: str | None = None, name: str | None = None,
               overrides: dict | None = None, force: bool = False, until: str = "validate") -> dict:
     """Runs the flow with the task runner its settings ask for."""
     settings = resolve_settings(preset, source, path, name, overrides)
     ds = settings.dataset
+    check_source(ds)  # a wrong path is one error line, before a run exists
     runner = task_runner_for(ds.task_runner, concurrency=ds.concurrency, address=ds.runner_address)
     return asyncio.run(build_dataset.with_options(task_runner=runner)(preset, source, path, name, overrides, force,
                                                                               until))

@@ -61,6 +61,12 @@ def _reconstruct(file: str, model: str, out: str | None, samples: int, constrain
 
 
 def run_reconstruct(file: str, model: str, *, out: str | None = None, samples: int = 4, constrained: bool = True) -> dict:
+    """Runs the flow after checking its arguments (one error line, no Failed run)."""
+    if not Path(file).is_file():
+        raise ValueError(f"{file}: no such file")
+    if not is_trained_folder(model):
+        raise ValueError(f"{model}: not a trained model folder (neither a LoRA adapter nor a model with its "
+                         "training_report.json); train one with cadrecon train")
     return asyncio.run(reconstruct(file, model, out, samples, constrained))
 
 

@@ -100,6 +100,10 @@ def summary_row(report: dict) -> dict:
 
 def run_train(dataset: str = "demo", recipe: str = "tiny_cpu", *, test_run: bool = False, out: str | None = None,
               overrides: dict | None = None) -> dict:
+    """Runs the flow after checking its arguments, so a wrong dataset or recipe is one error line
+    and no Failed run."""
+    load_recipe(recipe, overrides)
+    dataset_root(dataset)
     return asyncio.run(train(dataset, recipe, test_run, out, overrides))
 
 

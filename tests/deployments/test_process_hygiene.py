@@ -1,5 +1,6 @@
-"""Stopped by SIGTERM mid-work, the entry points that start an ephemeral Prefect server leave no
-process behind: the process tree is listed before and after."""
+"""Entry points as a process manager and a user see them: stopped by SIGTERM mid-work they leave no
+process behind (the process tree is listed before and after); wrong arguments are one error line
+and no run."""
 
 from __future__ import annotations
 
@@ -79,3 +80,18 @@ def test_cadrecon_dataset_build_stops_its_prefect_server_on_sigterm(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+@pytest.mark.parametrize("args, says", [
+    (["train", "--dataset", "nope"], "no built dataset here"),
+    (["train", "--recipe", "nope"], "unknown training recipe 'nope'"),
+    (["dataset", "build", "demo", "--source", "deepcad", "--path", "/nonexistent"], "no DeepCAD download here"),
+    (["dataset", "build", "demo", "--source", "files", "--path", "/nonexistent"], "not a folder"),
+    (["evaluate", "--model", "/nonexistent"], "not a trained model folder"),
+])
+def test_flow_commands_check_their_arguments_before_a_run_starts(tmp_path, args, says):
+    """One error line, exit status 2, and no run: no Prefect server was even started."""
+    r = subprocess.run([sys.executable, "-m", "deployments.cli", *args], cwd=ROOT, env=_env(tmp_path),
+                       capture_output=True, text=True, timeout=120)
+    lines = [x for x in (r.stdout + r.stderr).splitlines() if x.strip()]
+    assert r.returncode == 2 and len(lines) == 1 and says in lines[0], (r.returncode, lines)
