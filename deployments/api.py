@@ -94,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    422: {"model": ErrorBody}, 503: {"model": ErrorBody}},
     )
     app.state.settings = settings
+    jobs.LOCK_DIR = Path(settings.data_dir) / "datasets" / ".locks"
     token = settings.api.token.get_secret_value() if settings.api.token else None
     if not token:
         token = secrets.token_urlsafe(24)

@@ -8,10 +8,13 @@ must not work on at once (one dataset folder, one training run folder).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -31,6 +34,8 @@ from prefect.client.schemas.sorting import ArtifactSort, FlowRunSort
 from prefect.deployments import arun_deployment
 from prefect.exceptions import ObjectNotFound
 from prefect.states import State
+
+from cadlib.dataset.lock import held
 
 API_TAG = "cadrecon-api"
 SCOPE_TAG = "cadrecon-scope:"
@@ -183,6 +188,36 @@ async def start(deployment: str, parameters: dict, *, scope: str, kind: str, key
     scope's latest run; an identical request made while its run is still going gets that run back
     (reused=True). With `exclusive`, a different request on a busy scope raises ScopeBusy.
     """
+    async with _deciding(scope):  # "is it busy? start it" as one step, across API processes
+        return await _start(deployment, parameters, scope=scope, kind=kind, key=key, route=route, exclusive=exclusive)
+
+
+LOCK_DIR: Path | None = None
+"""Where the API's start locks live (`create_app` sets it under the data folder, which API
+replicas share); None: only this process is serialised."""
+_scope_locks: dict[str, asyncio.Lock] = {}
+
+
+@contextlib.asynccontextmanager
+async def _deciding(scope: str):
+    """Serialises the busy check and the run's creation for one scope: an asyncio lock within this
+    process, and an OS file lock (`cadlib.dataset.lock`) across the processes sharing LOCK_DIR."""
+    lock = _scope_locks.setdefault(scope, asyncio.Lock())
+    async with lock:
+        if LOCK_DIR is None:
+            yield
+            return
+        name = hashlib.sha256(scope.encode()).hexdigest()[:24]
+        cm = held(LOCK_DIR / f"start-{name}.lock", wait_s=30, what=f"starting a run for {scope}")
+        await asyncio.to_thread(cm.__enter__)
+        try:
+            yield
+        finally:
+            cm.__exit__(None, None, None)
+
+
+async def _start(deployment: str, parameters: dict, *, scope: str, kind: str, key: str | None, route: str,
+                 exclusive: bool) -> tuple[Job, bool]:
     busy = await scope_runs(scope, active_only=True, limit=1)
     if busy:
         if busy[0].parameters == parameters:

@@ -39,6 +39,7 @@ from cadlib.dataset import (
     write_json_atomic,
 )
 from cadlib.dataset.catalog import claim_origin
+from cadlib.dataset.lock import build_lock_path, held
 from cadlib.dataset.plan import SourceSpec
 from cadlib.dataset.sources import find_deepcad
 from cadlib.errors import CadlibError
@@ -188,8 +189,13 @@ def _build(preset: str, source: str | None, path: str | None, name: str | None, 
            force: bool, until: str = "validate") -> dict:
     t0 = time.perf_counter()
     settings = resolve_settings(preset, source, path, name, overrides)
-    ds = settings.dataset
     name = dataset_name(preset, settings)
+    with held(build_lock_path(Path(settings.data_dir) / "datasets", name), what=f"dataset {name!r}"):
+        return _build_locked(preset, settings, name, force, until, t0)
+
+
+def _build_locked(preset: str, settings: Settings, name: str, force: bool, until: str, t0: float) -> dict:
+    ds = settings.dataset
     layout = DatasetLayout(dataset_dir(settings, name).resolve())
     cfg = build_config(settings)
     claim_origin(layout, build_origin(preset, settings), force=force)
@@ -333,8 +339,12 @@ def run_build(preset: str = "demo", *, source: str | None = None, path: str | No
     ds = settings.dataset
     check_source(ds)  # a wrong path is one error line, before a run exists
     runner = task_runner_for(ds.task_runner, concurrency=ds.concurrency, address=ds.runner_address)
-    return asyncio.run(build_dataset.with_options(task_runner=runner)(preset, source, path, name, overrides, force,
-                                                                              until))
+    target = dataset_name(preset, settings)
+    # a second build of the same dataset refuses here, before its run exists; the flow takes the
+    # lock again (re-entrant in this process), which is what guards runs started elsewhere
+    with held(build_lock_path(Path(settings.data_dir) / "datasets", target), what=f"dataset {target!r}"):
+        return asyncio.run(build_dataset.with_options(task_runner=runner)(preset, source, path, name, overrides,
+                                                                                  force, until))
 
 
 def main(argv: list[str] | None = None) -> int:

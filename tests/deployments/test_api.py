@@ -343,3 +343,22 @@ def test_a_generated_token_is_written_to_a_private_file_and_never_logged(tmp_pat
     assert str(path.resolve()) in caplog.text and token not in caplog.text
     r = call(app, "GET", "/health")
     assert "http" not in r.text and "api_url" not in r.text
+
+
+def test_twenty_concurrent_extracts_of_one_dataset_start_one_run(app):
+    """The busy check and the run's creation are one step: 20 different requests for one dataset
+    at once give exactly one run; the 19 others are 409 naming it."""
+
+    async def go():
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api", timeout=120) as client:
+            return await asyncio.gather(*(
+                client.post("/training/datasets/extract", headers=AUTH,
+                            json={"source": "synthetic", "train_size": 4 + i, "val_size": 1, "output_name": "raced"})
+                for i in range(20)))
+
+    answers = asyncio.run(go())
+    started = [r for r in answers if r.status_code == 202]
+    assert len(started) == 1, [(r.status_code, r.text[:80]) for r in answers]
+    job_id = started[0].json()["job_id"]
+    assert all(r.status_code == 409 and job_id in r.json()["detail"] for r in answers if r is not started[0])

@@ -95,3 +95,23 @@ def test_flow_commands_check_their_arguments_before_a_run_starts(tmp_path, args,
                        capture_output=True, text=True, timeout=120)
     lines = [x for x in (r.stdout + r.stderr).splitlines() if x.strip()]
     assert r.returncode == 2 and len(lines) == 1 and says in lines[0], (r.returncode, lines)
+
+
+@pytest.mark.slow
+def test_a_second_build_of_a_dataset_refuses_while_the_first_runs(tmp_path):
+    first = subprocess.Popen([sys.executable, "-m", "deployments.cli", "dataset", "build", "demo", "--quiet"],
+                             cwd=ROOT, env=_env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        lock = tmp_path / "data" / "datasets" / ".locks" / "demo.lock"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (lock.is_file() and lock.read_text()):
+            time.sleep(0.2)
+        assert first.poll() is None, "the first build ended before the second started"
+        r = subprocess.run([sys.executable, "-m", "deployments.cli", "dataset", "build", "demo", "--quiet"],
+                           cwd=ROOT, env=_env(tmp_path), capture_output=True, text=True, timeout=120)
+        lines = [x for x in (r.stdout + r.stderr).splitlines() if x.strip()]
+        assert r.returncode == 2 and len(lines) == 1, lines
+        assert f"dataset 'demo' is busy: held by pid {first.pid}" in lines[0]
+    finally:
+        first.kill()
+        first.wait()
