@@ -84,7 +84,21 @@ def describe_json_kind(data: Any) -> str | None:
 
 
 def parse_sequence(data: Any, *, source: str = "<json>", name: str = "") -> CadSequence:
-    """Turns an already-decoded reconstruction JSON document into a `CadSequence`."""
+    """Turns an already-decoded reconstruction JSON document into a `CadSequence`.
+
+    Raises:
+        ParseError: the document is not a reconstruction file, or one whose entities do not have
+            the shapes the format gives them (a string where an object belongs, a missing key).
+    """
+    try:
+        return _parse_sequence(data, source, name)
+    except (AttributeError, KeyError, TypeError, IndexError, ValueError) as exc:
+        if isinstance(exc, ParseError):
+            raise
+        raise ParseError(f"malformed reconstruction JSON ({type(exc).__name__}: {exc})", source=source) from None
+
+
+def _parse_sequence(data: Any, source: str, name: str) -> CadSequence:
     kind = describe_json_kind(data)
     if kind:
         raise ParseError(f"{kind}", source=source)

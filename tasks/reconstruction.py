@@ -42,17 +42,19 @@ def _prompt(ctx: dict, model_id: str, view: str | None) -> str:
     return text.replace("<image>\n", "")
 
 
-REDRAWS = 4
+REDRAWS = 3
 """Constrained decoding guarantees text that parses; a sample that still does not build a valid
 solid (a self-intersecting profile, a cut that removes everything) is drawn again, sampled with
-another seed (four draws a round), up to this many rounds. Reports give the first draws' build rate too."""
+another seed (two draws for each answer missing), up to this many rounds. Reports give the first
+draws' build rate too."""
 
 
 def generate_building(net, processor, images: list[list[str]], prompts, *, samples: int, max_new_tokens: int,
-                      constrained: bool, bits: int, redraws: int = REDRAWS) -> tuple[list[list[str]], dict]:
+                      constrained: bool, bits: int, redraws: int = REDRAWS, seed: int = 0
+                      ) -> tuple[list[list[str]], dict]:
     """`vlm.generate.generate_batch`, then (constrained only) each answer that does not build is
-    drawn again, up to `redraws` rounds. Returns the answers and the counts of the first draws:
-    ``{"n", "parsed", "built", "redrawn"}``."""
+    drawn again, up to `redraws` rounds, all items of a round in one batch. Returns the answers and
+    the counts of the first draws: ``{"n", "parsed", "built", "redrawn"}``."""
     from cadlib.errors import CadlibError
     from cadlib.evaluation import build_text
     from cadlib.grammar import Limits
@@ -61,7 +63,7 @@ def generate_building(net, processor, images: list[list[str]], prompts, *, sampl
     limits = Limits(bits=bits)
     prompts = [prompts] * len(images) if isinstance(prompts, str) else list(prompts)
     outs = generate_batch(net, processor, images, prompts, max_new_tokens=max_new_tokens, constrained=constrained,
-                          samples=samples, limits=limits)
+                          samples=samples, limits=limits, seed=seed)
 
     def status(text: str) -> str:
         try:
@@ -79,10 +81,14 @@ def generate_building(net, processor, images: list[list[str]], prompts, *, sampl
     for round_ in range(1, redraws + 1):
         if not bad:
             break
-        items = sorted({i for i, _ in bad})
+        missing: dict[int, int] = {}
+        for i, _ in bad:
+            missing[i] = missing.get(i, 0) + 1
+        draws = max(2, 2 * max(missing.values()))
+        items = sorted(missing)
         again = generate_batch(net, processor, [images[i] for i in items], [prompts[i] for i in items],
-                               max_new_tokens=max_new_tokens, constrained=True, samples=4, limits=limits,
-                               seed=1000 * round_)
+                               max_new_tokens=max_new_tokens, constrained=True, samples=draws, limits=limits,
+                               seed=seed + 1000 * round_)
         fresh = {i: [t for t in row if status(t) == "built"] for i, row in zip(items, again, strict=True)}
         still = []
         for i, k in bad:
@@ -129,15 +135,18 @@ def reconstruct_file(path: str | Path, adapter_dir: str | Path, *, out_step: str
         img.save(files[name])
     net, processor = load_trained(adapter_dir)
     per_view = [(name, [str(f)]) for name, f in files.items()]
-    texts: list[tuple[str, str]] = []
-    draws = {"n": 0, "parsed": 0, "built": 0, "redrawn": 0}
-    for name, imgs in per_view:
-        prompt = _prompt(ctx, path.stem, None if ctx["tile"] else name)
-        got, counts = generate_building(net, processor, [imgs], prompt, max_new_tokens=max_new_tokens,
-                                        constrained=constrained and ctx["target"] == "sequence", samples=samples,
-                                        bits=ctx["bits"])
-        texts += [(name, t) for t in got[0]]
-        draws = {k: draws[k] + counts[k] for k in draws}
+    # every view in one batch; the best valid sample is kept, so only a file none of whose samples
+    # builds is drawn again (one round)
+    prompts = [_prompt(ctx, path.stem, None if ctx["tile"] else name) for name, _ in per_view]
+    constrain = constrained and ctx["target"] == "sequence"
+    got, draws = generate_building(net, processor, [imgs for _, imgs in per_view], prompts, samples=samples,
+                                   max_new_tokens=max_new_tokens, constrained=constrain, bits=ctx["bits"], redraws=0)
+    if constrain and not draws["built"]:
+        got, _ = generate_building(net, processor, [imgs for _, imgs in per_view], prompts, samples=samples,
+                                   max_new_tokens=max_new_tokens, constrained=True, bits=ctx["bits"], redraws=0,
+                                   seed=1000)
+        draws["redrawn"] = draws["n"]
+    texts = [(name, t) for (name, _), row in zip(per_view, got, strict=True) for t in row]
     truth, frame = truth_from_model(model)
     scored = []
     for k, (view, text) in enumerate(texts):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cadlib import occ
-from cadlib.errors import ParseError
+from cadlib.errors import BuildError, ParseError
 from cadlib.ingest.model import LoadedModel, ModelInfo, mesh_facts
 from cadlib.quantize import DEFAULT_BITS
 from cadlib.sequence import CadSequence
@@ -48,6 +48,10 @@ def load_sequence_model(path: str | Path, *, bits: int = DEFAULT_BITS) -> Loaded
 def model_from_sequence(seq: CadSequence, *, file: str, fmt: str = "reconstruction-json") -> LoadedModel:
     """Builds, meshes and describes a sequence (scaled to millimetres by its `unit_mm`)."""
     shape = occ.build_solid(in_mm(seq))
+    lo, hi = occ.bbox(shape)
+    box = float((hi - lo).prod()) if len(lo) else 0.0
+    if occ.volume(shape) <= 1e-9 * max(box, 1e-12):
+        raise BuildError("the solid has no volume: its profiles self-intersect or collapse", source=file)
     mesh = occ.tessellate(shape)
     info = ModelInfo(
         file=file, format=fmt, kind="sequence", units=_UNIT_NAMES.get(seq.unit_mm),

@@ -40,6 +40,8 @@ def load_mesh_file(path: str | Path, fmt: str) -> LoadedModel:
     path = Path(path)
     trimesh = _trimesh()
     repairs: list[str] = []
+    if fmt == "stl":
+        _check_ascii_stl_ending(path)
     try:
         loaded = trimesh.load(str(path), file_type=fmt, process=False)
         vertices, faces, parts = _flatten(loaded, trimesh)
@@ -65,6 +67,20 @@ def load_mesh_file(path: str | Path, fmt: str) -> LoadedModel:
         **mesh_facts(mesh),
     )
     return LoadedModel(mesh, info)
+
+
+def _check_ascii_stl_ending(path: Path) -> None:
+    """An ASCII STL ends with `endsolid`; one that does not was cut off. (A binary STL whose size
+    does not match its triangle count is refused by format detection.)"""
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        head = fh.read(84)
+        if head[:5].lower() != b"solid" or (len(head) == 84 and 84 + 50 * int.from_bytes(head[80:84], "little") == size):
+            return  # binary
+        fh.seek(max(0, size - 1024))
+        tail = fh.read()
+    if b"endsolid" not in tail.lower():
+        raise ParseError("ASCII STL is truncated: it does not end with endsolid", source=str(path))
 
 
 def merge_vertices(mesh: Mesh) -> Mesh:

@@ -62,7 +62,37 @@ def load_model(path: str | Path, *, max_mb: float | None = DEFAULT_MAX_MB) -> Lo
     size_mb = path.stat().st_size / 1e6
     if max_mb is not None and size_mb > max_mb:
         raise ParseError(f"file is {size_mb:.1f} MB, over the {max_mb:g} MB limit (dataset.max_file_mb)", source=str(path))
-    return LOADERS[detect_format(path)](path)
+    fmt = detect_format(path)
+    if fmt in ("step", "ifc"):
+        _check_step_ending(path, fmt)
+    try:
+        model = LOADERS[fmt](path)
+    except RecursionError:
+        raise ParseError("nested too deeply to read (a malformed or hostile file)", source=str(path)) from None
+    _check_extent(model, path)
+    return model
+
+
+MAX_COORD_MM = 1e7
+"""Coordinates beyond +-10 km (in millimetres) are a corrupt or mis-scaled file, not a part."""
+
+
+def _check_extent(model: LoadedModel, path: Path) -> None:
+    v = model.mesh.vertices
+    top = float(abs(v).max()) if len(v) else 0.0
+    if not top < MAX_COORD_MM:  # also catches inf / NaN
+        raise ParseError(f"coordinates reach {top:.3g} mm, beyond +-{MAX_COORD_MM:.0e} mm: a corrupt or mis-scaled "
+                         "file", source=str(path))
+
+
+def _check_step_ending(path: Path, fmt: str) -> None:
+    """A STEP or IFC file (ISO 10303-21) ends with END-ISO-10303-21; one that does not was cut off
+    (a partial model would load silently otherwise)."""
+    with path.open("rb") as fh:
+        fh.seek(max(0, path.stat().st_size - 4096))
+        tail = fh.read()
+    if b"END-ISO-10303-21" not in tail.upper():
+        raise ParseError(f"{fmt.upper()} file is truncated: it does not end with END-ISO-10303-21;", source=str(path))
 
 
 def summarize_model(path: str | Path, max_mb: float | None = DEFAULT_MAX_MB) -> dict:

@@ -75,7 +75,7 @@ def test_reconstruct_rebuilds_scores_and_writes_step(trained, tmp_path, monkeypa
     src = tmp_path / "cube.json"
     src.write_text(json.dumps(b.json()))
     text = to_text(normalize(read_sequence(src)[0]))
-    monkeypatch.setattr("vlm.generate.generate_batch", lambda *a, samples=1, **k: [[text] * samples])
+    monkeypatch.setattr("vlm.generate.generate_batch", lambda net, proc, images, *a, samples=1, **k: [[text] * samples for _ in images])
     r = rec.reconstruct_file(src, adapter, out_step=tmp_path / "out.step", samples=2)
     assert r["valid"] == r["samples"] and r["best_of_n"]["iou"]["cadrille"] == pytest.approx(1.0, abs=1e-6)
     # independent 2,000-point samples of the same solid: the protocol's noise floor (~1 at DeepCAD's scale)
@@ -102,7 +102,7 @@ def test_reconstruct_flow_writes_its_result_and_publishes_it(trained, tmp_path, 
     src = tmp_path / "plate.json"
     src.write_text(json.dumps(b.json()))
     text = to_text(normalize(read_sequence(src)[0]))
-    monkeypatch.setattr("vlm.generate.generate_batch", lambda *a, samples=1, **k: [[text] * samples])
+    monkeypatch.setattr("vlm.generate.generate_batch", lambda net, proc, images, *a, samples=1, **k: [[text] * samples for _ in images])
     result = run_reconstruct(str(src), str(adapter), samples=1)
     assert result["step"] == str(tmp_path / "plate_reconstruction.step") and result["valid"] == 3
     saved = json.loads((tmp_path / "plate_reconstruction" / "result.json").read_text())
@@ -154,7 +154,7 @@ def test_reconstruct_returns_the_inputs_frame_and_units(trained, tmp_path, monke
         src = tmp_path / f"box.{fmt}"
         box.export(src)
         text = _box_text(10, 30, 20)  # turned Z-up: y' = -z (30 wide), z' = y (20 high)
-    monkeypatch.setattr("vlm.generate.generate_batch", lambda *a, samples=1, **k: [[text] * samples])
+    monkeypatch.setattr("vlm.generate.generate_batch", lambda net, proc, images, *a, samples=1, **k: [[text] * samples for _ in images])
     out = tmp_path / "out.step"
     r = rec.reconstruct_file(src, adapter, out_step=out, samples=1)
     assert r["single"]["iou"]["deepcad"] > 0.98, r["single"]  # the truth's frame: pose and place count

@@ -1,0 +1,121 @@
+"""A hostile corpus made by the test from realdata: truncations, random bytes under every suffix,
+empty files, NaN and huge coordinates, deeply nested JSON, lying STL counts, a non-UTF-8 name,
+links in and out of the folder, a FIFO, folders named like models. Every file loads or fails with
+one clean line that names it (no traceback, no hang, no crash, each in an isolated worker); an
+extract over the folder accounts for every entry. The counts are printed."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import struct
+from collections import Counter
+
+import pytest
+
+from tests.conftest import record
+
+pytestmark = pytest.mark.realdata
+
+SUFFIXES = (".step", ".ifc", ".obj", ".stl", ".ply", ".off", ".glb", ".json", ".txt")
+
+
+def _pick(realdata, kind: str, suffix: str):
+    files = sorted(p for p in (realdata / kind).rglob(f"*{suffix}") if p.is_file() and p.stat().st_size > 2000)
+    return files[len(files) // 2] if files else None
+
+
+def _corpus(realdata, out):
+    rng = random.Random(0)
+    out.mkdir()
+    for kind, suffix in (("step", ".step"), ("ifc", ".ifc"), ("obj", ".obj"), ("stl", ".stl"),
+                         ("deepcad_json", ".json")):
+        src = _pick(realdata, kind, suffix)
+        if src is None:
+            continue
+        data = src.read_bytes()
+        for frac in (0.1, 0.5, 0.9):
+            (out / f"trunc{int(frac * 100)}_{src.stem}{suffix}").write_bytes(data[: int(len(data) * frac)])
+    for suffix in SUFFIXES:
+        (out / f"random{suffix}").write_bytes(bytes(rng.randrange(256) for _ in range(4096)))
+        (out / f"empty{suffix}").write_bytes(b"")
+    tri = "facet normal 0 0 1\nouter loop\nvertex {0} 0 0\nvertex 0 1 0\nvertex 0 0 1\nendloop\nendfacet\n"
+    (out / "nan.stl").write_text("solid x\n" + tri.format("nan") + "endsolid x\n")
+    (out / "huge.stl").write_text("solid x\n" + tri.format("3e38") + "endsolid x\n")
+    (out / "huge.obj").write_text("v 1e30 0 0\nv 0 1 0\nv 0 0 1\nf 1 2 3\n")
+    (out / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    (out / "deep_obj.json").write_text('{"a":' * 50_000 + "1" + "}" * 50_000)
+    (out / "not_cad.json").write_text(json.dumps({"entities": {}, "sequence": "oops"}))
+    one = struct.pack("<12fH", *([0.0] * 12), 0)
+    (out / "lying_count.stl").write_bytes(b"\0" * 80 + struct.pack("<I", 1000) + one)
+    (out / "lying_zero.stl").write_bytes(b"\0" * 80 + struct.pack("<I", 0) + one * 3)
+    with open(os.path.join(os.fsencode(out), b"bad\xffname.stl"), "w") as fh:
+        fh.write("solid x\n" + tri.format(1) + "endsolid x\n")
+    good = _pick(realdata, "stl", ".stl")
+    os.symlink(good, out / "link_out.stl")
+    (out / "inside.stl").write_bytes(good.read_bytes())
+    os.symlink(out / "inside.stl", out / "link_in.stl")
+    os.symlink(out / "missing.stl", out / "dangling.stl")
+    os.symlink(out / "loop.stl", out / "loop.stl")
+    os.mkfifo(out / "fifo.stl")
+    (out / "folder.step").mkdir()
+    (out / "folder.json").mkdir()
+    os.symlink(out / "folder.step", out / "dirlink.obj")
+    return out
+
+
+def test_every_bad_input_is_one_clean_line(realdata, tmp_path):
+    from cadlib.dataset.sources import list_files
+    from cadlib.ingest import summarize_model
+    from cadlib.workers import Status, run_isolated
+
+    corpus = _corpus(realdata, tmp_path / "bad")
+    entries = list_files(corpus, links_outside=False)
+    counts: Counter = Counter()
+    bad = []
+    loadable = [e for e in entries if e.problem is None]
+    for e in entries:
+        if e.problem is not None:
+            counts[f"listed as a failure row ({e.problem[0]})"] += 1
+    for out in run_isolated(summarize_model, [str(e.path) for e in loadable], workers=2, timeout=120):
+        if out.status is Status.OK:
+            counts["loaded"] += 1
+        elif out.status is Status.ERROR and out.error_class in (
+                "ParseError", "UnsupportedFormat", "BuildError", "TextSyntaxError", "QuantizeError",
+                "QuantisationChangesTopology"):
+            one_line = "\n" not in out.message and os.path.basename(out.item).split(".")[0][:8] in out.message
+            counts["clean error" if one_line else "unclear error"] += 1
+            if not one_line:
+                bad.append((out.item, out.message))
+        else:
+            counts[out.status.value.upper() if out.status is not Status.ERROR else "TRACEBACK"] += 1
+            bad.append((out.item, out.error_class, out.message))
+    for k, v in counts.items():
+        record("bad inputs", k, v)
+    assert not bad, bad
+    assert counts["loaded"] + counts["clean error"] + sum(v for k, v in counts.items() if k.startswith("listed")) \
+        == len(entries)
+    assert len(entries) >= 45
+
+
+def test_an_extract_over_the_bad_corpus_accounts_for_every_entry(realdata, tmp_path, prefect_server):
+    from cadlib.dataset.sources import list_files
+    from config import get_settings
+    from flows.build_dataset import run_build
+
+    corpus = _corpus(realdata, tmp_path / "bad")
+    settings_file = tmp_path / "bad.yaml"
+    settings_file.write_text(f"dataset:\n  source: files\n  path: {corpus}\n  name: bad\n")
+    os.environ["CADRECON_DATA_DIR"] = str(tmp_path / "data")
+    try:
+        get_settings.cache_clear()
+        run_build(str(settings_file), until="extract")
+    finally:
+        os.environ.pop("CADRECON_DATA_DIR", None)
+        get_settings.cache_clear()
+    rows = [json.loads(x) for x in (tmp_path / "data" / "datasets" / "bad" / "manifest.jsonl").read_text().splitlines()]
+    assert len(rows) == len(list_files(corpus))
+    statuses = Counter(r["status"] for r in rows)
+    record("bad inputs", f"extract rows {dict(statuses)}", 1)
+    assert statuses["failed"] >= 30
