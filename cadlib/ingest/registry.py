@@ -73,8 +73,9 @@ def load_model(path: str | Path, *, max_mb: float | None = DEFAULT_MAX_MB) -> Lo
     return model
 
 
-MAX_COORD_MM = 1e7
-"""Coordinates beyond +-10 km (in millimetres) are a corrupt or mis-scaled file, not a part."""
+MAX_COORD_MM = 1e12
+"""Coordinates beyond +-1e12 mm (a million kilometres) are a corrupt file, not a part; georeferenced
+buildings (IFC) sit millions of metres from their origin and stay well inside."""
 
 
 def _check_extent(model: LoadedModel, path: Path) -> None:
