@@ -23,9 +23,6 @@ MIN_VOLUME = 1e-9
 """In the normalised frame (a 1.5-wide box); a smaller solid counts as invalid, as DeepCAD's
 invalid ratio counts sequences that build nothing."""
 
-_Y_UP_TO_Z_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
-
-
 @dataclass(frozen=True, slots=True, eq=False)
 class Truth:
     """A ground truth in its own frame, and its codes where it is a sequence."""
@@ -69,9 +66,10 @@ def truth_from_model(model) -> tuple[Truth, np.ndarray]:
     """The truth of any loaded file (`cadlib.ingest.LoadedModel`) in the file's own frame and
     units, and the 4x4 `frame` that takes the file into the normalised frame a model sees (Y-up
     formats turned Z-up, centred, largest half-size 0.75, as `cadlib.ingest.frame`)."""
+    from cadlib.ingest.frame import Y_UP_TO_Z_UP
     from cadlib.transform import NORM_FACTOR
 
-    rot = _Y_UP_TO_Z_UP if (model.shape is None and model.info.up_axis == "y") else np.eye(3)
+    rot = Y_UP_TO_Z_UP if (model.shape is None and model.info.up_axis == "y") else np.eye(3)
     v = model.mesh.vertices @ rot.T
     lo, hi = v.min(axis=0), v.max(axis=0)
     size = float(np.max(hi - lo)) or 1.0

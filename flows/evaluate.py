@@ -75,11 +75,9 @@ def _evaluate(dataset: str, model: str, split: str, samples: int, limit: int | N
 
 def run_evaluate(dataset: str, model: str, **kw) -> dict:
     """Runs the flow after checking its arguments (one error line, no Failed run)."""
-    from vlm.generate import is_trained_folder
+    from vlm.generate import require_trained_folder
 
-    if not model or not is_trained_folder(model):
-        raise ValueError(f"{model or '--model'}: not a trained model folder (neither a LoRA adapter nor a model with "
-                         "its training_report.json); train one with cadrecon train")
+    require_trained_folder(model)
     dataset_root(dataset)
     return asyncio.run(evaluate(dataset, model, **kw))
 

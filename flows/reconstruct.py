@@ -21,7 +21,7 @@ from prefect.artifacts import create_image_artifact, create_table_artifact
 
 from cadlib.dataset import write_json_atomic
 from tasks.reconstruction import reconstruct_one, result_row
-from vlm.generate import is_trained_folder
+from vlm.generate import require_trained_folder
 
 
 @flow(name="reconstruct", log_prints=True)
@@ -39,13 +39,15 @@ async def reconstruct(file: str, model: str, out: str | None = None, samples: in
     return await asyncio.to_thread(_reconstruct, file, model, out, samples, constrained)
 
 
-def _reconstruct(file: str, model: str, out: str | None, samples: int, constrained: bool) -> dict:
-    path = Path(file)
-    if not path.is_file():
+def _check(file: str, model: str) -> None:
+    if not Path(file).is_file():
         raise ValueError(f"{file}: no such file")
-    if not is_trained_folder(model):
-        raise ValueError(f"{model}: not a trained model folder (neither a LoRA adapter nor a model with its "
-                         "training_report.json); train one with cadrecon train")
+    require_trained_folder(model)
+
+
+def _reconstruct(file: str, model: str, out: str | None, samples: int, constrained: bool) -> dict:
+    _check(file, model)  # again here: a run the API or a schedule starts skips run_reconstruct
+    path = Path(file)
     out_step = Path(out) if out else path.with_name(f"{path.stem}_reconstruction.step")
     result = reconstruct_one(str(path), model, str(out_step), samples, constrained)
     write_json_atomic(out_step.with_suffix("") / "result.json", result)
@@ -62,11 +64,7 @@ def _reconstruct(file: str, model: str, out: str | None, samples: int, constrain
 
 def run_reconstruct(file: str, model: str, *, out: str | None = None, samples: int = 4, constrained: bool = True) -> dict:
     """Runs the flow after checking its arguments (one error line, no Failed run)."""
-    if not Path(file).is_file():
-        raise ValueError(f"{file}: no such file")
-    if not is_trained_folder(model):
-        raise ValueError(f"{model}: not a trained model folder (neither a LoRA adapter nor a model with its "
-                         "training_report.json); train one with cadrecon train")
+    _check(file, model)
     return asyncio.run(reconstruct(file, model, out, samples, constrained))
 
 

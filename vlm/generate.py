@@ -16,6 +16,13 @@ def is_trained_folder(path: str | Path) -> bool:
         (path / "config.json").is_file() and (path.parent / "training_report.json").is_file())
 
 
+def require_trained_folder(path: str | Path) -> None:
+    """Raises ValueError (one line, what to do) unless `path` is a folder `load_trained` reads."""
+    if not path or not is_trained_folder(path):
+        raise ValueError(f"{path or '--model'}: not a trained model folder (neither a LoRA adapter nor a model with "
+                         "its training_report.json); train one with cadrecon train")
+
+
 def load_trained(weights_dir: str | Path):
     """A trained model and its processor, in eval mode: a LoRA adapter folder (the base model named
     in its config with the adapter applied) or a whole model (from full or freeze_vision training)."""

@@ -52,7 +52,7 @@ def detect_format(path: str | Path) -> str:
         return "ifc" if schema and schema.group(1).upper().startswith(b"IFC") else "step"
     if head[:4] == b"glTF":
         return "glb"
-    if _is_binary_stl(head, size):
+    if is_binary_stl(head, size):
         return "stl"
     if text.startswith(b"{"):
         return "gltf" if b'"asset"' in head and b'"entities"' not in head else "reconstruction-json"
@@ -77,7 +77,7 @@ def detect_format(path: str | Path) -> str:
     )
 
 
-def _is_binary_stl(head: bytes, size: int) -> bool:
+def is_binary_stl(head: bytes, size: int) -> bool:
     """Binary STL: 80-byte header, uint32 count, 50 bytes per triangle; the size must match."""
     if size < 84 or len(head) < 84:
         return False

@@ -12,7 +12,7 @@ import numpy as np
 from cadlib.mesh import Mesh
 from cadlib.transform import NORM_FACTOR
 
-_Y_UP_TO_Z_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+Y_UP_TO_Z_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
 
 
 def to_canonical_frame(mesh: Mesh, up_axis: str = "z", *, half_size: float = NORM_FACTOR) -> Mesh:
@@ -23,7 +23,7 @@ def to_canonical_frame(mesh: Mesh, up_axis: str = "z", *, half_size: float = NOR
     """
     if up_axis not in ("y", "z"):
         raise ValueError(f"up_axis must be 'y' or 'z', got {up_axis!r}")
-    v = mesh.vertices @ _Y_UP_TO_Z_UP.T if up_axis == "y" else mesh.vertices.copy()
+    v = mesh.vertices @ Y_UP_TO_Z_UP.T if up_axis == "y" else mesh.vertices.copy()
     if len(v):
         lo, hi = v.min(axis=0), v.max(axis=0)
         size = float(np.max(hi - lo))

@@ -72,10 +72,12 @@ def load_mesh_file(path: str | Path, fmt: str) -> LoadedModel:
 def _check_ascii_stl_ending(path: Path) -> None:
     """An ASCII STL ends with `endsolid`; one that does not was cut off. (A binary STL whose size
     does not match its triangle count is refused by format detection.)"""
+    from cadlib.ingest.detect import is_binary_stl
+
     size = path.stat().st_size
     with path.open("rb") as fh:
         head = fh.read(84)
-        if head[:5].lower() != b"solid" or (len(head) == 84 and 84 + 50 * int.from_bytes(head[80:84], "little") == size):
+        if head[:5].lower() != b"solid" or is_binary_stl(head, size):
             return  # binary
         fh.seek(max(0, size - 1024))
         tail = fh.read()

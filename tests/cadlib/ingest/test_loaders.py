@@ -244,8 +244,8 @@ def test_canonical_frame_turns_y_up_and_fits_the_unit_box(box_mesh):
 
 
 def test_binary_stl_size_detection_ignores_text():
-    from cadlib.ingest.detect import _is_binary_stl
+    from cadlib.ingest.detect import is_binary_stl
 
     head = b"solid x".ljust(80, b" ") + struct.pack("<I", 1)
-    assert _is_binary_stl(head, 84 + 50)
-    assert not _is_binary_stl(head, 84 + 51)
+    assert is_binary_stl(head, 84 + 50)
+    assert not is_binary_stl(head, 84 + 51)
