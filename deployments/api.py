@@ -29,6 +29,7 @@ from deployments.body_guard import BodyGuard
 from deployments.routes import datasets, reconstruct, training
 from deployments.routes import jobs as job_routes
 from deployments.schemas import ErrorBody, Health
+from deployments.shown_paths import HidePaths, hide, server_roots
 
 log = logging.getLogger("cadrecon.api")
 
@@ -44,8 +45,9 @@ def _error(code: int, detail: str, headers: dict | None = None) -> JSONResponse:
     return JSONResponse(status_code=code, content={"detail": detail}, headers=headers)
 
 
-def _install_error_handlers(app: FastAPI) -> None:
-    """Every error is JSON ``{"detail": "..."}`` with one clear message; never a stack trace."""
+def _install_error_handlers(app: FastAPI, roots: list[tuple[str, str]]) -> None:
+    """Every error is JSON ``{"detail": "..."}`` with one clear message; never a stack trace, never a
+    server path (the 500 handler sits outside the middlewares: it hides them itself)."""
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -71,7 +73,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Prefect unreachable, a full disk, a bug: logged with its traceback here, one line to the client.
         log.exception("%s %s failed", request.method, request.url.path)
-        first = (str(exc).splitlines() or [""])[0][:300]
+        first = hide((str(exc).splitlines() or [""])[0], roots)[:300]
         return _error(status.HTTP_503_SERVICE_UNAVAILABLE if _is_connection(exc) else status.HTTP_500_INTERNAL_SERVER_ERROR,
                       f"{type(exc).__name__}: {first}" if first else type(exc).__name__)
 
@@ -104,7 +106,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.token = token
     app.add_middleware(BodyGuard, token_of=lambda: app.state.token, max_body=int(settings.api.max_body_kb * 1024),
                        max_upload=int(settings.api.max_upload_mb * 2**20) + UPLOAD_SLACK)
-    _install_error_handlers(app)
+    app.add_middleware(HidePaths, data_dir=settings.data_dir)
+    _install_error_handlers(app, server_roots(settings.data_dir))
     for r in (datasets.router, job_routes.router, training.router, reconstruct.router):
         app.include_router(r)
 

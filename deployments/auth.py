@@ -54,5 +54,5 @@ def under_data_dir(settings, path: str) -> str:
     except (ValueError, OSError) as exc:  # a NUL byte, a path too long, ...
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"path {path!r}: {exc}") from None
     if not p.is_relative_to(root):
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"path {path!r} must lie under the data folder {root}")
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"path {path!r} must lie under the data folder (give it relative to it)")
     return str(p)

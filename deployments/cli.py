@@ -43,9 +43,22 @@ def _exit_on_sigterm() -> None:
     """SIGTERM (a process manager's stop, `docker stop`) becomes SystemExit in the main thread, so
     `finally` blocks and atexit hooks run: the ephemeral Prefect server a command started stops
     with it instead of living on without a parent (uvicorn re-raises the signal after its own
-    graceful shutdown; the default action would kill the process before atexit)."""
+    graceful shutdown; the default action would kill the process before atexit). SIGTERM and
+    Ctrl-C also raise the stop request that work in other threads (training) looks at: the
+    process would otherwise wait for that thread to finish on its own."""
+    from cadlib.stop_request import request_stop
+
+    def on_term(signum, frame):
+        request_stop()
+        sys.exit(128 + signum)
+
+    def on_int(signum, frame):
+        request_stop()
+        signal.default_int_handler(signum, frame)
+
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+        signal.signal(signal.SIGTERM, on_term)
+        signal.signal(signal.SIGINT, on_int)
 
 
 def _bits() -> int:

@@ -1,4 +1,5 @@
-"""One error line per failure for every `cadrecon` command: ``error: <file>: <cause>``, exit 2."""
+"""One error line per failure for every `cadrecon` command: ``error: <file>: <cause>``, exit 2; one
+``stopped`` line when a signal ends it (exit 128 + the signal)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from functools import wraps
 import typer
 
 from cadlib.errors import CadlibError
+from cadlib.stop_request import Stopped
 
 _state = {"debug": False}
 
@@ -43,7 +45,28 @@ def clean_errors(fn: Callable) -> Callable:
             if _state["debug"]:
                 raise
             _fail(str(exc))
+        except BaseException as exc:
+            signum = _stop_signal(exc)
+            if signum is None or _state["debug"]:
+                raise
+            typer.echo(f"stopped by signal {signum}: work finished so far is kept; the same command resumes it",
+                       err=True)
+            raise typer.Exit(128 + signum) from None
 
     return wrapper
+
+
+def _stop_signal(exc: BaseException) -> int | None:
+    """The signal behind a stop: Ctrl-C, our stop request, or Prefect's SIGTERM bridge (which
+    replaces our handler while a flow runs and raises TerminationSignal)."""
+    import signal
+
+    if isinstance(exc, KeyboardInterrupt):
+        return signal.SIGINT
+    if isinstance(exc, Stopped):
+        return signal.SIGTERM
+    if type(exc).__name__ == "TerminationSignal":
+        return int(getattr(exc, "signal", signal.SIGTERM))
+    return None
 
 

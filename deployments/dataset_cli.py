@@ -73,7 +73,7 @@ def build(
     path: Annotated[str | None, typer.Option(help="DeepCAD download or folder of files")] = None,
     name: Annotated[str | None, typer.Option(help="dataset folder name (default: the preset)")] = None,
     force: Annotated[bool, typer.Option("--force", help="ignore cached shard results; replace a dataset of this "
-                                                        "name built from another source or preset")] = False,
+                                                        "name built from another source, preset or settings")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="no progress bars")] = False,
     until: Annotated[str, typer.Option(help="the last stage to run: extract, render, convert or validate")] = "validate",
 ) -> None:
@@ -84,13 +84,9 @@ def build(
         raise ValueError(f"--source {source!r}: expected synthetic, deepcad or files")
     if until not in UNTIL:
         raise ValueError(f"--until {until!r}: expected one of {', '.join(UNTIL)}")
-    from cadlib.dataset.catalog import claim_origin
-    from cadlib.dataset.layout import DatasetLayout
-    from flows.build_dataset import build_origin, dataset_dir, dataset_name, resolve_settings
+    from flows.build_dataset import check_build
 
-    settings = resolve_settings(preset, source, path, name)
-    claim_origin(DatasetLayout(dataset_dir(settings, dataset_name(preset, settings))), build_origin(preset, settings),
-                 force=force, check_only=True)  # refuse before any flow starts
+    check_build(preset, source, path, name, force=force, until=until)  # refuse before any flow starts
     with _progress_bars(not quiet):
         summary = run_build(preset, source=source, path=path, name=name, force=force, until=until)
     if until != "validate":

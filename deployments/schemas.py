@@ -62,10 +62,12 @@ class ExtractRequest(Body):
     layout: Literal["tile", "per_view"] | None = Field(
         None, description="tile: one 2x2 image (front/top/right/iso) per model; per_view: a sample per view "
                           "(default: the server's setting, tile)")
+    force: bool = Field(False, description="replace the dataset if it was built from another source or with "
+                                           "other settings (else 409)")
 
 
 class ExtractResponse(Started):
-    output_path: str
+    output_path: str = Field(description="the dataset folder, relative to the data folder")
     dataset: str
 
 
@@ -74,6 +76,8 @@ class RenderRequest(Body):
     resolution: int = Field(512, ge=32, le=4096)
     batch_size: int | None = Field(None, ge=1, le=100_000, description="models per shard (a Prefect task)")
     style: Literal["shaded", "lines"] | None = None
+    force: bool = Field(False, description="replace the dataset if it was built from another source or with "
+                                           "other settings (else 409)")
 
 
 class RenderResponse(Started):
@@ -85,6 +89,8 @@ class ConvertRequest(Body):
     format: Literal["tinyllava", "llava", "messages", "parquet"] = Field(
         "tinyllava", description="every format is written; this names the file reported in `output`")
     randomize_templates: bool = Field(True, description="varied, seeded prompt wordings; false: one template")
+    force: bool = Field(False, description="replace the dataset if it was built from another source or with "
+                                           "other settings (else 409)")
     wait_s: float = Field(0.0, ge=0, le=3600, description="wait up to this long for the run and report its files")
 
 
@@ -142,7 +148,7 @@ class DatasetSummary(BaseModel):
     size: str
     size_bytes: int
     status: str = Field(description="ready, invalid, partial, empty; or building while a run works on it")
-    path: str
+    path: str = Field(description="the dataset folder, relative to the data folder")
 
 
 class DatasetList(BaseModel):
@@ -211,7 +217,7 @@ class TestRunRequest(Body):
 
 
 class TrainingStarted(Started):
-    checkpoint_dir: str
+    checkpoint_dir: str = Field(description="where the run writes, relative to the data folder")
 
 
 class LossPoint(BaseModel):
@@ -292,8 +298,8 @@ class TrainingStatus(BaseModel):
 
 
 class ReconstructStarted(Started):
-    upload: str = Field(description="where the uploaded file was stored")
-    output_step: str
+    upload: str = Field(description="where the uploaded file was stored, relative to the data folder")
+    output_step: str = Field(description="the STEP the run writes, relative to the data folder")
 
 
 class ReconstructResult(BaseModel):

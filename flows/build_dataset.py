@@ -77,6 +77,30 @@ def build_origin(preset: str, s: Settings) -> dict:
             "source": s.dataset.source, "path": path}
 
 
+def stage_settings(s: Settings, until: str = "validate") -> dict[str, dict]:
+    """The settings each stage up to `until` writes its outputs with (recorded by `claim_origin`; a
+    later build that changes one is refused unless forced). Not the machine's (GL platform, workers,
+    shard size): they change how, not what."""
+    d, r = s.dataset, s.render
+    every = {
+        "extract": {"train_size": d.train_size, "val_size": d.val_size, "test_size": d.test_size, "seed": d.seed,
+                    "bits": s.sequence.bits, "max_file_mb": d.max_file_mb, "min_iou": s.sequence.min_iou},
+        "render": {"views": list(r.views), "size": r.size, "style": r.style, "layout": d.layout},
+        "convert": {"target": d.target, "max_tokens": d.max_tokens, "tokenizer": d.tokenizer or "",
+                    "vary_prompts": d.vary_prompts},
+    }
+    return {stage: every[stage] for stage in UNTIL[:UNTIL.index(until) + 1] if stage in every}
+
+
+def check_build(preset: str, source: str | None = None, path: str | None = None, name: str | None = None,
+                overrides: dict | None = None, force: bool = False, until: str = "validate") -> None:
+    """Refuses (`DatasetConflict`) before any run starts a build the run itself would refuse."""
+    settings = resolve_settings(preset, source, path, name, overrides)
+    layout = DatasetLayout(dataset_dir(settings, dataset_name(preset, settings)))
+    claim_origin(layout, build_origin(preset, settings), stages=stage_settings(settings, until), force=force,
+                 check_only=True)
+
+
 def build_config(s: Settings) -> BuildConfig:
     d = s.dataset
     return BuildConfig(views=tuple(s.render.views), size=s.render.size, style=s.render.style,
@@ -198,7 +222,7 @@ def _build_locked(preset: str, settings: Settings, name: str, force: bool, until
     ds = settings.dataset
     layout = DatasetLayout(dataset_dir(settings, name).resolve())
     cfg = build_config(settings)
-    claim_origin(layout, build_origin(preset, settings), force=force)
+    claim_origin(layout, build_origin(preset, settings), stages=stage_settings(settings, until), force=force)
     root = str(layout.root)
     listener = _ProgressArtifacts(name)
     progress.add_listener(listener)

@@ -23,6 +23,7 @@ from pathlib import Path
 from prefect import flow
 from prefect.artifacts import create_image_artifact, create_markdown_artifact, create_table_artifact
 
+from cadlib.stop_request import to_thread_stoppable
 from config import get_settings
 from config.recipes import TINY, load_recipe
 from tasks.train import fit, init_tiny
@@ -54,7 +55,7 @@ async def train(dataset: str = "demo", recipe: str = "tiny_cpu", test_run: bool 
         out: the run folder (default <data_dir>/runs/<dataset>-<recipe>-<test|full>).
         overrides: recipe values on top of the YAML, e.g. {"epochs": 2, "lora": {"r": 16}}.
     """
-    return await asyncio.to_thread(_train, dataset, recipe, test_run, out, overrides)
+    return await to_thread_stoppable(_train, dataset, recipe, test_run, out, overrides)
 
 
 def _train(dataset: str, recipe_name: str, test_run: bool, out: str | None, overrides: dict | None = None) -> dict:

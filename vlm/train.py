@@ -176,6 +176,7 @@ def fit(model, processor, choice: DeviceChoice, train: list[Sample], val: list[S
     whichever comes first; a resumed timed run gets a fresh budget."""
     from transformers import Trainer, TrainerCallback, TrainingArguments
 
+    from cadlib.stop_request import Stopped, stop_requested
     from vlm.budget import Clock, time_budget_callback
 
     ckpt_dir = Path(spec.out_dir) / "checkpoints"
@@ -208,7 +209,16 @@ def fit(model, processor, choice: DeviceChoice, train: list[Sample], val: list[S
             if not val:
                 self._emit(state)
 
-    callbacks = [EpochReport()]
+    class StopOnRequest(TrainerCallback):
+        """A SIGTERM or Ctrl-C: a checkpoint after the step in progress, then the run ends."""
+
+        def on_step_end(self, args, state, control, **kw):
+            if stop_requested():
+                control.should_training_stop = True
+                control.should_save = True
+            return control
+
+    callbacks = [EpochReport(), StopOnRequest()]
     optimizers = (None, None)
     if timed:
         clock = Clock(spec.max_minutes * 60)
@@ -219,6 +229,9 @@ def fit(model, processor, choice: DeviceChoice, train: list[Sample], val: list[S
     t0 = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     seconds = time.perf_counter() - t0
+    if stop_requested():
+        raise Stopped(f"training stopped at step {trainer.state.global_step}; the checkpoint under {ckpt_dir} "
+                      "resumes it (run the same command again)")
     if timed and val and not _ended_on_evaluation(trainer.state.log_history):
         trainer.evaluate()  # the partial last epoch gets its val loss
     return {"history": _history(trainer.state.log_history), "metrics": result.metrics, "resumed": bool(resume),

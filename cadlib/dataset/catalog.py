@@ -18,15 +18,20 @@ class DatasetConflict(CadlibError):
     """A build would mix another source or preset into an existing dataset."""
 
 
-def claim_origin(layout: DatasetLayout, origin: dict, *, force: bool = False, check_only: bool = False) -> None:
-    """Makes sure the dataset at `layout` is built from `origin` ({"preset", "source", "path"}).
+def claim_origin(layout: DatasetLayout, origin: dict, *, stages: dict[str, dict] | None = None, force: bool = False,
+                 check_only: bool = False) -> None:
+    """Makes sure the dataset at `layout` is built from `origin` ({"preset", "source", "path"}) and
+    with the settings `stages` ({stage: the settings its outputs depend on}) of the stages this
+    build runs.
 
-    A new folder is claimed for it; a folder built from the same origin is left as it is. A folder
-    built from another one is refused (so `dataset build demo --source files` cannot silently turn
-    the demo into another dataset), unless `force`, which empties it first.
+    A new folder is claimed for it; a folder built from the same origin with the same settings is
+    left as it is (a stage not run before records its settings now). A folder built from another
+    origin, or whose stages were built with other settings, is refused (a rebuild must not mix
+    96 px and 128 px images, or silently turn the demo into another dataset), unless `force`,
+    which empties it first.
 
     Raises:
-        DatasetConflict: the folder holds a dataset of another origin and `force` is off.
+        DatasetConflict: the folder holds a dataset of another origin or settings and `force` is off.
     """
     old = None
     if layout.origin.is_file():
@@ -36,20 +41,40 @@ def claim_origin(layout: DatasetLayout, origin: dict, *, force: bool = False, ch
         path = src.get("path") or ""
         old = {"preset": origin.get("preset"), "source": src.get("kind"),
                "path": str(Path(path).resolve()) if path and src.get("kind") != "synthetic" else ""}
-    if old is not None and old != origin:
+    recorded = dict((old or {}).get("stages") or {})
+    changed = _changed_settings(recorded, stages or {})
+    base = None if old is None else {k: old.get(k) for k in ("preset", "source", "path")}
+    if base is not None and (base != origin or changed):
         if not force:
+            why = (f"was built from {_origin_words(base)}, not {_origin_words(origin)}" if base != origin
+                   else f"was built with other settings ({'; '.join(changed)})")
             raise DatasetConflict(
-                f"dataset {layout.root.name!r} was built from {_origin_words(old)}, not {_origin_words(origin)}: "
-                "pass --name to build a new dataset, or --force to replace this one", source=str(layout.root))
+                f"dataset {layout.root.name!r} {why}: pass --name to build a new dataset, or --force to "
+                "replace this one", source=str(layout.root))
         if not check_only:
             shutil.rmtree(layout.root)
+        recorded = {}
     if not check_only:
-        write_json_atomic(layout.origin, origin)
+        write_json_atomic(layout.origin, {**origin, "stages": {**recorded, **(stages or {})}})
+
+
+def _changed_settings(recorded: dict[str, dict], wanted: dict[str, dict]) -> list[str]:
+    """'render size 96 -> 128' for each setting of a recorded stage that `wanted` changes."""
+    out = []
+    for stage, new in wanted.items():
+        old = recorded.get(stage)
+        if old is None:
+            continue
+        for key in sorted(set(old) | set(new)):
+            if old.get(key) != new.get(key):
+                out.append(f"{stage} {key} {old.get(key)!r} -> {new.get(key)!r}")
+    return out
 
 
 def _origin_words(o: dict) -> str:
     where = f" at {o['path']}" if o.get("path") else ""
     return f"preset {o.get('preset')} (source {o.get('source')}{where})"
+
 
 STAGE_NAMES = {"extract": "extraction", "render": "rendering", "convert": "conversion", "validate": "validation"}
 """Stage -> the seed's name for it."""

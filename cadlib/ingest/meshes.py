@@ -42,6 +42,8 @@ def load_mesh_file(path: str | Path, fmt: str) -> LoadedModel:
     repairs: list[str] = []
     if fmt == "stl":
         _check_ascii_stl_ending(path)
+    elif fmt == "obj":
+        _check_obj_ending(path)
     try:
         loaded = trimesh.load(str(path), file_type=fmt, process=False)
         vertices, faces, parts = _flatten(loaded, trimesh)
@@ -83,6 +85,67 @@ def _check_ascii_stl_ending(path: Path) -> None:
         tail = fh.read()
     if b"endsolid" not in tail.lower():
         raise ParseError("ASCII STL is truncated: it does not end with endsolid", source=str(path))
+
+
+def _check_obj_ending(path: Path) -> None:
+    """An OBJ has no counts to check, but a file cut off mid-record ends without a newline in a
+    record shaped unlike the one of its kind before it: fewer numbers (`v`, `vt`, `vn`), a face
+    with fewer corners or another index layout, a number cut in half, a dangling space. A file
+    that ends with a newline, or in a record as complete as the one before, is taken as whole
+    (a cut exactly there cannot be told from the end of a file)."""
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        fh.seek(max(0, size - 4096))
+        tail = fh.read()
+    if not tail or tail.endswith((b"\n", b"\r")):
+        return
+    lines = tail.decode("utf-8", errors="replace").splitlines()
+    last_line = lines[-1]
+    last = last_line.split()
+    if last and last_line != last_line.rstrip():  # a writer ends a record with a newline, not a space
+        raise ParseError(f"OBJ is truncated: its last line {' '.join(last)[:60]!r} is cut off (no newline, a "
+                         "dangling space)", source=str(path))
+    if not last or last[0] not in ("v", "vt", "vn", "f"):
+        return
+    before = next((ln.split() for ln in reversed(lines[:-1]) if ln.split()[:1] == [last[0]]), None)
+    if last[0] == "f":
+        layout = {t.count("/") for t in last[1:]}
+        cut = len(last) < 4 or len(layout) > 1 or last[-1].endswith("/") or (
+            before is not None and ({t.count("/") for t in before[1:]} != layout or len(last) < len(before))) or \
+            _same_indices_but_last(last[1:] + (before[1:] if before else []), last[-1])
+    else:
+        least = {"v": 4, "vt": 2, "vn": 4}[last[0]]
+        cut = len(last) < least or (before is not None and len(last) < len(before)) or \
+            any(np.isnan(_number(t)) for t in last[1:]) or last[-1].endswith(("e", "E", "-", "+")) or \
+            _fewer_digits(last[1:], before[1:] if before else [])
+    if cut:
+        raise ParseError(f"OBJ is truncated: its last line {' '.join(last)[:60]!r} is cut off (no newline, an "
+                         "incomplete record)", source=str(path))
+
+
+def _decimals(token: str) -> int:
+    mantissa = token.lower().split("e")[0]
+    return len(mantissa.split(".")[1]) if "." in mantissa else -1
+
+
+def _fewer_digits(last: list[str], before: list[str]) -> bool:
+    """A fixed-precision writer (every number of the record before and of this one, its last
+    aside, with the same decimals) whose last number has fewer: cut off mid-number."""
+    if not before or not last:
+        return False
+    digits = {_decimals(t) for t in before + last[:-1]}
+    return len(digits) == 1 and _decimals(last[-1]) < digits.pop()
+
+
+def _same_indices_but_last(corners: list[str], last: str) -> bool:
+    """Corners like `12/12/12` (one index for vertex, texture and normal) everywhere but in the
+    last, cut off mid-number (`1140//11`)."""
+    def same(t: str) -> bool:
+        parts = [x for x in t.split("/") if x]
+        return len(parts) > 1 and len(set(parts)) == 1
+
+    others = [t for t in corners if t is not last]
+    return bool(others) and all(same(t) for t in others) and not same(last)
 
 
 def merge_vertices(mesh: Mesh) -> Mesh:

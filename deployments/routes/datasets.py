@@ -10,8 +10,15 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, status
 from fastapi import Path as PathParam
 
-from cadlib.dataset.catalog import STAGE_NAMES, dataset_status, list_datasets, stage_progress
+from cadlib.dataset.catalog import (
+    STAGE_NAMES,
+    DatasetConflict,
+    dataset_status,
+    list_datasets,
+    stage_progress,
+)
 from cadlib.dataset.layout import DatasetLayout, read_json
+from cadlib.errors import CadlibError
 from config import deep_merge
 from deployments import jobs
 from deployments.auth import IdempotencyKey, Read, SettingsDep, Write, under_data_dir
@@ -34,7 +41,9 @@ from deployments.schemas import (
     ValidationStats,
 )
 from deployments.serve import ON_DEMAND
+from deployments.shown_paths import shown
 from deployments.views import build_stages, started
+from flows.build_dataset import check_build
 
 router = APIRouter(prefix="/training/datasets", tags=["datasets"])
 DEPLOYMENT = ON_DEMAND["build_dataset"]
@@ -94,10 +103,27 @@ async def previous_parameters(settings, name: str) -> dict:
 
 
 async def start_build(settings, name: str, parameters: dict, route: str, key: str | None) -> tuple[jobs.Job, bool]:
+    """Starts the build run, unless the dataset is busy or was built with other settings (409)."""
+    over = {**(parameters.get("overrides") or {}), "data_dir": str(settings.data_dir)}
+    try:
+        await asyncio.to_thread(check_build, parameters["preset"], parameters.get("source"), parameters.get("path"),
+                                name, over, bool(parameters.get("force")), parameters.get("until") or "validate")
+    except DatasetConflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    except (ValueError, CadlibError) as exc:  # an unknown preset, a setting out of range: the run would fail
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, _one_line(exc)) from None
     try:
         return await jobs.start(DEPLOYMENT, parameters, scope=scope(name), kind="build", key=key, route=route)
     except jobs.ScopeBusy as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+
+
+def _one_line(exc: Exception) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors) and errors():  # a pydantic ValidationError: the first field and why
+        first = errors()[0]
+        return f"{'.'.join(str(x) for x in first.get('loc', ())) or 'settings'}: {first.get('msg')}"
+    return (str(exc).splitlines() or [type(exc).__name__])[0]
 
 
 async def wait_for(job: jobs.Job, wait_s: float, limit: float) -> jobs.Job:
@@ -116,6 +142,7 @@ async def get_datasets(settings: SettingsDep) -> DatasetList:
     for d in found:
         if scope(d["name"]) in busy:
             d["status"] = "building"
+        d["path"] = shown(d["path"], settings.data_dir)
     return DatasetList(datasets=[DatasetSummary(**d) for d in found])
 
 
@@ -158,11 +185,11 @@ async def post_extract(req: ExtractRequest, settings: SettingsDep, idempotency_k
               "overrides": {"dataset": {"train_size": req.train_size, "val_size": req.val_size,
                                         "test_size": req.test_size, "seed": req.seed,
                                         **({"layout": req.layout} if req.layout else {})}},
-              "force": False, "until": "extract"}
+              "force": req.force, "until": "extract"}
     job, reused = await start_build(settings, req.output_name, params, "extract", idempotency_key)
     eta = estimate(settings, req.train_size + req.val_size + req.test_size)
     return {**started(job, reused, DEPLOYMENT, round(eta / 4, 1) if eta else None),  # extract: about a quarter of a build
-            "output_path": str(layout.root), "dataset": req.output_name}
+            "output_path": shown(layout.root, settings.data_dir), "dataset": req.output_name}
 
 
 @router.post("/{name}/render", response_model=RenderResponse, status_code=status.HTTP_202_ACCEPTED,
@@ -174,7 +201,7 @@ async def post_render(name: Name, req: RenderRequest, settings: SettingsDep,
     base = await previous_parameters(settings, name)
     render = {"views": list(req.views), "size": req.resolution, **({"style": req.style} if req.style else {})}
     over = {"render": render, **({"dataset": {"shard_size": req.batch_size}} if req.batch_size else {})}
-    params = {**base, "overrides": deep_merge(base.get("overrides") or {}, over), "until": "render"}
+    params = {**base, "overrides": deep_merge(base.get("overrides") or {}, over), "until": "render", "force": req.force}
     job, reused = await start_build(settings, name, params, "render", idempotency_key)
     models = stage_progress(layout)["models"]
     tile = (params["overrides"].get("dataset") or {}).get("layout", settings.dataset.layout) == "tile"
@@ -198,13 +225,14 @@ async def post_convert(name: Name, req: ConvertRequest, settings: SettingsDep,
     layout = layout_for(settings, name)
     base = await previous_parameters(settings, name)
     over = {"dataset": {"vary_prompts": req.randomize_templates}}
-    params = {**base, "overrides": deep_merge(base.get("overrides") or {}, over), "until": "validate"}
+    params = {**base, "overrides": deep_merge(base.get("overrides") or {}, over), "until": "validate",
+              "force": req.force}
     job, reused = await start_build(settings, name, params, "convert", idempotency_key)
     job = await wait_for(job, req.wait_s, settings.api.wait_max_s)
     ext = {"messages": "jsonl", "parquet": "parquet"}.get(req.format, "json")
     counts = _split_counts(layout) if job.state_type == "COMPLETED" else {}
     return {**started(job, reused, DEPLOYMENT, estimate(settings, stage_progress(layout)["models"])),
-            "output": ConvertOutput(**{f"{s}_file": str(layout.split_file(s, ext)) for s in ("train", "val", "test")},
+            "output": ConvertOutput(**{f"{s}_file": shown(layout.split_file(s, ext), settings.data_dir) for s in ("train", "val", "test")},
                                     **{f"{s}_conversations": counts.get(s) for s in ("train", "val", "test")})}
 
 
@@ -248,7 +276,7 @@ async def post_validate(name: Name, req: ValidateRequest, settings: SettingsDep,
     """Validates the dataset (a build-dataset run through validation: finished shards are cache hits)."""
     layout = layout_for(settings, name)
     base = await previous_parameters(settings, name)
-    params = {**base, "until": "validate"}
+    params = {**base, "until": "validate", "force": False}
     job, reused = await start_build(settings, name, params, "validate", idempotency_key)
     job = await wait_for(job, req.wait_s, settings.api.wait_max_s)
     found = _checks(layout, settings)

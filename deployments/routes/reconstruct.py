@@ -13,6 +13,7 @@ from deployments import jobs
 from deployments.auth import Read, SettingsDep, Write, under_data_dir
 from deployments.schemas import JobId, ReconstructResult, ReconstructStarted
 from deployments.serve import ON_DEMAND
+from deployments.shown_paths import shown
 from deployments.views import seed_status, started
 from vlm.generate import is_trained_folder
 
@@ -42,7 +43,7 @@ def _model(settings, model: str | None) -> str:
                                 "no trained model: train one (POST /training/start) or set CADRECON_API__MODEL")
         path = found[-1].parent
     if not is_trained_folder(path):
-        raise HTTPException(status.HTTP_409_CONFLICT, f"{path}: not a trained model folder (neither a LoRA adapter "
+        raise HTTPException(status.HTTP_409_CONFLICT, f"{shown(path, settings.data_dir)}: not a trained model folder (neither a LoRA adapter "
                             "nor a model with its training_report.json)")
     return str(path)
 
@@ -97,7 +98,8 @@ async def post_reconstruct(
         dest.unlink(missing_ok=True)
         dest.parent.rmdir()
         raise
-    return {**started(job, reused, DEPLOYMENT), "upload": str(dest), "output_step": str(out_step)}
+    return {**started(job, reused, DEPLOYMENT), "upload": shown(dest, settings.data_dir),
+            "output_step": shown(out_step, settings.data_dir)}
 
 
 @router.get("/{job_id}", response_model=ReconstructResult, dependencies=[Read],

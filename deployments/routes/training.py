@@ -59,7 +59,7 @@ async def post_test_run(req: TestRunRequest, settings: SettingsDep, idempotency_
               "overrides": {"device": req.device, "test_run": {"train_samples": req.train_samples,
                                                                "val_samples": req.val_samples, "epochs": req.epochs}}}
     out = await _start(req.dataset, params, "test-run", idempotency_key, None)
-    return {**out, "checkpoint_dir": str(Path(settings.data_dir).resolve() / "runs" / f"{root.name}-{recipe}-test")}
+    return {**out, "checkpoint_dir": f"runs/{root.name}-{recipe}-test"}
 
 
 @router.get("/test-run/{job_id}/results", response_model=TestRunResultsResponse, dependencies=[Read],
@@ -86,7 +86,7 @@ async def post_start(req: TrainingStartRequest, settings: SettingsDep, idempoten
     over = {k: v for k, v in over.items() if v is not None and v != {}}
     params = {"dataset": req.dataset, "recipe": recipe, "test_run": False, "out": None, "overrides": over}
     out = await _start(req.dataset, params, "full", idempotency_key, None)
-    return {**out, "checkpoint_dir": str(Path(settings.data_dir).resolve() / "runs" / f"{root.name}-{recipe}-full")}
+    return {**out, "checkpoint_dir": f"runs/{root.name}-{recipe}-full"}
 
 
 @router.get("/{job_id}/status", response_model=TrainingStatus, dependencies=[Read],

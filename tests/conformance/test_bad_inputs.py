@@ -35,6 +35,7 @@ def _corpus(realdata, out):
         if src is None:
             continue
         data = src.read_bytes()
+        (out / f"good_{src.stem}{suffix}").write_bytes(data)  # the whole file: a model among the bad
         for frac in (0.1, 0.5, 0.9):
             (out / f"trunc{int(frac * 100)}_{src.stem}{suffix}").write_bytes(data[: int(len(data) * frac)])
     for suffix in SUFFIXES:
@@ -81,6 +82,8 @@ def test_every_bad_input_is_one_clean_line(realdata, tmp_path):
     for out in run_isolated(summarize_model, [str(e.path) for e in loadable], workers=2, timeout=120):
         if out.status is Status.OK:
             counts["loaded"] += 1
+            if os.path.basename(out.item).startswith("trunc"):
+                bad.append((out.item, "a truncated file loaded"))
         elif out.status is Status.ERROR and out.error_class in (
                 "ParseError", "UnsupportedFormat", "BuildError", "TextSyntaxError", "QuantizeError",
                 "QuantisationChangesTopology"):
@@ -99,23 +102,52 @@ def test_every_bad_input_is_one_clean_line(realdata, tmp_path):
     assert len(entries) >= 45
 
 
-def test_an_extract_over_the_bad_corpus_accounts_for_every_entry(realdata, tmp_path, prefect_server):
-    from cadlib.dataset.sources import list_files
+def _build(tmp_path, name: str, folder, until: str) -> dict:
     from config import get_settings
     from flows.build_dataset import run_build
 
-    corpus = _corpus(realdata, tmp_path / "bad")
-    settings_file = tmp_path / "bad.yaml"
-    settings_file.write_text(f"dataset:\n  source: files\n  path: {corpus}\n  name: bad\n")
+    settings_file = tmp_path / f"{name}.yaml"
+    settings_file.write_text(f"dataset:\n  source: files\n  path: {folder}\n  name: {name}\n  layout: per_view\n"
+                             "render:\n  size: 64\n  style: lines\n")
     os.environ["CADRECON_DATA_DIR"] = str(tmp_path / "data")
     try:
         get_settings.cache_clear()
-        run_build(str(settings_file), until="extract")
+        return run_build(str(settings_file), until=until)
     finally:
         os.environ.pop("CADRECON_DATA_DIR", None)
         get_settings.cache_clear()
-    rows = [json.loads(x) for x in (tmp_path / "data" / "datasets" / "bad" / "manifest.jsonl").read_text().splitlines()]
+
+
+def _outputs(root) -> dict[str, str]:
+    """sha256 of each model's rendered views and sequence text, by file name."""
+    import hashlib
+
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for folder in ("images", "sources") if (root / folder).is_dir() for p in sorted((root / folder).iterdir())}
+
+
+def test_a_build_over_the_bad_corpus_accounts_for_every_entry_and_keeps_the_good(realdata, tmp_path, prefect_server):
+    """Every entry is a model or a failure row; the good files' views and sequences are byte for
+    byte those of a build over the good files alone."""
+    import shutil
+
+    from cadlib.dataset.sources import list_files
+
+    corpus = _corpus(realdata, tmp_path / "bad")
+    _build(tmp_path, "bad", corpus, "render")
+    root = tmp_path / "data" / "datasets" / "bad"
+    rows = [json.loads(x) for x in (root / "manifest.jsonl").read_text().splitlines()]
     assert len(rows) == len(list_files(corpus))
     statuses = Counter(r["status"] for r in rows)
     record("bad inputs", f"extract rows {dict(statuses)}", 1)
     assert statuses["failed"] >= 30
+    good = tmp_path / "good"
+    good.mkdir()
+    for r in rows:
+        if r["status"] != "failed":
+            shutil.copyfile(corpus / r["source"], good / r["source"])
+    assert len(list(good.iterdir())) >= 5
+    _build(tmp_path, "good", good, "render")
+    with_bad, alone = _outputs(root), _outputs(tmp_path / "data" / "datasets" / "good")
+    assert alone and with_bad == alone
+    record("bad inputs", f"good models' outputs identical with and without the bad entries ({len(alone)} files)", 1)

@@ -145,8 +145,9 @@ def test_upload_limits(tmp_path):
              files={"file": ("../../evil name.STL", b"solid x\nendsolid x\n")})
     assert r.status_code == 202, r.text
     body = r.json()
-    stored = Path(body["upload"])
-    assert stored.is_file() and stored.name == "evil_name.STL" and stored.is_relative_to(uploads.resolve())
+    assert body["upload"].startswith("uploads/") and body["output_step"].startswith("uploads/")  # relative
+    stored = Path(settings.data_dir) / body["upload"]
+    assert stored.is_file() and stored.name == "evil_name.STL" and stored.resolve().is_relative_to(uploads.resolve())
     got = call(app, "GET", f"/reconstruct/{body['job_id']}").json()
     assert got["status"] == "pending" and got["result"] is None
 
@@ -235,6 +236,35 @@ def test_unexpected_errors_are_one_json_line(app, monkeypatch):
     monkeypatch.setattr(jobs, "scope_runs", unreachable)
     r = call(app, "GET", "/training/datasets/demo/status")
     assert r.status_code == 503 and "ConnectError" in r.json()["detail"]
+
+
+def test_no_absolute_server_path_in_a_response(tmp_path, monkeypatch):
+    """Fields name places relative to the data folder; text the API did not write (an exception, a
+    run's message) has the server's folders rewritten on its way out."""
+    from deployments import jobs
+
+    settings = _settings(tmp_path)
+    _register(settings, True)
+    app = create_app(settings)
+    data = Path(settings.data_dir).resolve()
+    r = call(app, "POST", "/training/datasets/extract", headers=AUTH,
+             json={"source": "synthetic", "train_size": 4, "val_size": 1, "output_name": "rel"})
+    assert r.status_code == 202 and r.json()["output_path"] == "datasets/rel", r.text
+    r = call(app, "POST", "/training/datasets/extract", headers=AUTH,
+             json={"source": "files", "output_name": "x", "path": "../../etc"})
+    assert r.status_code == 400 and str(data) not in r.text
+    r = call(app, "POST", "/training/datasets/extract", headers=AUTH,
+             json={"source": "synthetic", "output_name": "x", "preset": "nope"})  # found by schemathesis
+    assert r.status_code == 400 and r.json()["detail"].startswith("unknown preset 'nope'") and str(Path.cwd()) not in r.text, r.text
+
+    async def leaky(*a, **k):
+        raise OSError(f"[Errno 28] No space left on device: '{data}/datasets/demo/images/a.png' "
+                      f"(cwd {Path.cwd()})")
+
+    monkeypatch.setattr(jobs, "scope_runs", leaky)
+    r = call(app, "GET", "/training/datasets/demo/status")
+    assert r.status_code == 500
+    assert r.json()["detail"] == "OSError: [Errno 28] No space left on device: 'datasets/demo/images/a.png' (cwd <server>)"
 
 
 def test_openapi_docs_and_redoc(app):

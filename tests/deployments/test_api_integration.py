@@ -5,7 +5,9 @@ as Prefect runs that reach Completed, progress is read back through the API, and
 from __future__ import annotations
 
 import os
+import tempfile
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -139,6 +141,33 @@ def test_token_and_input_checks_on_the_live_api(stack):
     assert api.post("/training/datasets/extract", json={"output_name": "../etc"}).status_code == 422
 
 
+def test_twenty_concurrent_extracts_on_two_replicas_start_one_run(stack):
+    """20 requests for one new dataset at once, split over two API processes on the PostgreSQL-backed
+    Prefect server (the `docker compose --scale api=2` case): exactly one run, 19 answers 409 naming it."""
+    import asyncio
+
+    second = stack.start_api("api-2")
+
+    async def go():
+        headers = {"Authorization": f"Bearer {stack.token}"}
+        async with httpx.AsyncClient(headers=headers, timeout=120) as client:
+            return await asyncio.gather(*(
+                client.post(f"{(stack.api, second)[i % 2]}/training/datasets/extract",
+                            json={"source": "synthetic", "train_size": 4 + i, "val_size": 1, "test_size": 0,
+                                  "output_name": "it-raced"})
+                for i in range(20)))
+
+    answers = asyncio.run(go())
+    started = [r for r in answers if r.status_code == 202]
+    assert len(started) == 1, [(r.status_code, r.text[:100]) for r in answers]
+    job_id = started[0].json()["job_id"]
+    refused = [r for r in answers if r is not started[0]]
+    assert all(r.status_code == 409 and job_id in r.json()["detail"] for r in refused), [r.text[:100] for r in refused]
+    done = _wait(_client(stack, stack.token), job_id)
+    assert done["status"] == "completed", done
+    stack.stop_process("api-2")
+
+
 @pytest.fixture(scope="module")
 def fuzz_api(stack):
     """The API with nothing serving the deployments (the runs fuzzing starts stay Scheduled and
@@ -158,6 +187,8 @@ def test_property_based_requests_find_no_server_error(fuzz_api, stack, mode):
 
     schema = schemathesis.openapi.from_url(f"{fuzz_api}/openapi.json")
     auth = {"Authorization": f"Bearer {stack.token}"}
+    # No absolute path in any body: not the data folder, the stack's folder, the repository, the temp folder.
+    server_folders = [str(stack.dir), str(stack.dir.resolve()), str(Path.cwd()), tempfile.gettempdir() + "/"]
     seen: dict[str, set[int]] = {}
     nothing_to_break = []
     for result in schema.get_all_operations():
@@ -170,6 +201,8 @@ def test_property_based_requests_find_no_server_error(fuzz_api, stack, mode):
             response = case.call(headers=auth, timeout=30)
             seen.setdefault(case.operation.label, set()).add(response.status_code)
             assert response.status_code < 500, f"{case.method} {case.formatted_path}: {response.status_code} {response.text[:300]}"
+            leaked = [root for root in server_folders if root in response.text]
+            assert not leaked, f"{case.method} {case.formatted_path}: {leaked[0]} in {response.text[:300]}"
 
         try:
             call()

@@ -82,6 +82,60 @@ def test_cadrecon_dataset_build_stops_its_prefect_server_on_sigterm(tmp_path):
             proc.kill()
 
 
+def _stop_mid_work(proc: subprocess.Popen, started, what: str, timeout: float = 180) -> None:
+    """Waits until `started(tree)` says the work is under way, then SIGTERM and the check."""
+    try:
+        deadline, tree = time.monotonic() + timeout, []
+        while time.monotonic() < deadline and proc.poll() is None:
+            tree = psutil.Process(proc.pid).children(recursive=True)
+            if started(tree):
+                break
+            time.sleep(0.5)
+        assert proc.poll() is None, f"{what} ended before it could be stopped"
+        assert time.monotonic() < deadline, f"{what} never got under way"
+        tree = psutil.Process(proc.pid).children(recursive=True)
+        _stop_and_check(proc, tree)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def _runs_a_server(tree: list[psutil.Process]) -> bool:
+    try:
+        return any("uvicorn" in " ".join(p.cmdline()) or "prefect" in " ".join(p.cmdline()) for p in tree)
+    except psutil.Error:
+        return False
+
+
+@pytest.mark.slow
+def test_cadrecon_serve_stops_its_prefect_server_on_sigterm(tmp_path):
+    """`cadrecon serve` with no PREFECT_API_URL starts the embedded server and serves the
+    deployments on it: stopped while serving, both go."""
+    proc = subprocess.Popen([sys.executable, "-m", "deployments.cli", "serve"], cwd=ROOT, env=_env(tmp_path),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    home = tmp_path / "prefect"
+    # Serving: the server is up and the deployments are registered in its database.
+    _stop_mid_work(proc, lambda tree: _runs_a_server(tree) and any(home.rglob("*.db")) and time.sleep(5) is None,
+                   "serve")
+
+
+@pytest.mark.slow
+def test_cadrecon_train_stops_its_server_and_workers_on_sigterm(tmp_path):
+    """Training (the tiny recipe on a small dataset folder) stopped mid-epoch: no process left, and
+    a checkpoint of the steps done, which the same command resumes from."""
+    from tests.vlm.conftest import make_dataset
+
+    data = make_dataset(tmp_path / "ds", n_train=200, n_val=8)  # 30 epochs of it: minutes
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "deployments.cli", "train", "--dataset", str(data),
+                             "--out", str(out), "--minutes", "5"], cwd=ROOT, env=_env(tmp_path),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Mid-work: the model is built (its tokenizer saved in the run folder) and training has begun.
+    _stop_mid_work(proc, lambda tree: _runs_a_server(tree) and any(out.rglob("*.json"))
+                   and time.sleep(5) is None, "train")
+    assert list((out / "checkpoints").glob("checkpoint-*/trainer_state.json"))
+
+
 @pytest.mark.parametrize("args, says", [
     (["train", "--dataset", "nope"], "no built dataset here"),
     (["train", "--recipe", "nope"], "unknown training recipe 'nope'"),

@@ -199,6 +199,39 @@ def test_files_without_surfaces_are_clear_errors(tmp_path, name, text, message):
     assert str(info.value).startswith(str(tmp_path / name))
 
 
+CUBE_OBJ = ("v 0.000000 0.000000 0.000000\nv 1.000000 0.000000 0.000000\nv 1.000000 1.000000 0.000000\n"
+            "v 0.000000 1.000000 0.000000\nv 0.000000 0.000000 1.000000\nv 1.000000 0.000000 1.000000\n"
+            "v 1.000000 1.000000 1.000000\nv 0.000000 1.000000 1.000000\n"
+            "f 1//1 2//2 3//3 4//4\nf 5//5 6//6 7//7 8//8\nf 1//1 2//2 6//6 5//5\nf 2//2 3//3 7//7 6//6\n"
+            "f 3//3 4//4 8//8 7//7\nf 4//4 1//1 5//5 8//8")
+
+
+@pytest.mark.parametrize("cut, why", [
+    ("f 4//4 1//1 5//5 8//", "cut off"),      # an index layout cut in half
+    ("f 4//4 1//1 5//5 8//8 ", "dangling space"),
+    ("f 4//4 1//1 5//5 8//88"[:-3], "cut off"),  # "8/" ... ends with '/'
+    ("f 4//4 1//1", "cut off"),              # fewer corners than a face has
+    ("f 4//4 1//1 5//5 8//80"[:-1] + "1", "cut off"),  # 8//81: the vertex's own index cut
+])
+def test_a_truncated_obj_is_refused(tmp_path, cut, why):
+    text = CUBE_OBJ.rsplit("\n", 1)[0] + "\n" + cut
+    with pytest.raises(ParseError, match=f"OBJ is truncated.*{why}") as info:
+        load_model(_obj(tmp_path, "cut.obj", text))
+    assert str(info.value).startswith(str(tmp_path / "cut.obj")) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("text", [CUBE_OBJ, CUBE_OBJ + "\n",
+                                  "v 0 0 0\nv 1 0 0\nv 0 1 0\nv 0 0 1\nf 1 2 3\nf 1 2 4\nf 1 3 4\nf 2 3 4"])
+def test_an_obj_ending_in_a_whole_record_loads(tmp_path, text):
+    assert load_model(_obj(tmp_path, "whole.obj", text)).info.faces > 0
+
+
+def test_a_vertex_cut_mid_number_is_refused(tmp_path):
+    text = "v 0.000000 0.000000 0.000000\nv 1.000000 0.000000 0.000000\nf 1 2 3\nv 0.000000 1.000000 0.00"
+    with pytest.raises(ParseError, match="OBJ is truncated"):
+        load_model(_obj(tmp_path, "cutv.obj", text))
+
+
 def test_supporting_files_and_unknown_formats(tmp_path):
     with pytest.raises(UnsupportedFormat, match="material library"):
         load_model(_obj(tmp_path, "a.mtl", "newmtl red\nKd 1 0 0\n"))
