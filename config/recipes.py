@@ -97,6 +97,10 @@ class TrainingRecipe(BaseModel):
     warmup_ratio: float = Field(0.0, ge=0, lt=1)
     scheduler: Literal["linear", "cosine", "constant"] = "linear"
     max_length: int | None = Field(None, ge=16)
+    number_smoothing: float = Field(0.0, ge=0, le=64, description="ordinal targets for number tokens: a Gaussian "
+                                    "of this standard deviation (quantisation steps) over the numbers instead of "
+                                    "one-hot (vlm/number_loss.py); 0: plain cross-entropy. Needs a tokenizer with "
+                                    "every number one token (the 'tiny' model's)")
     device: Literal["auto", "cuda", "mps", "cpu"] = "auto"
     precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
     gradient_checkpointing: bool = False

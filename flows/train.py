@@ -79,7 +79,7 @@ def _train(dataset: str, recipe_name: str, test_run: bool, out: str | None, over
         lora_r=recipe.lora.r, lora_alpha=recipe.lora.alpha, lora_dropout=recipe.lora.dropout,
         lora_modules=tuple(recipe.lora.target_modules), lora_vision=recipe.lora.vision, device=recipe.device,
         precision=recipe.precision, seed=recipe.seed, max_length=recipe.max_length, save_merged=recipe.save_merged,
-        gradient_checkpointing=recipe.gradient_checkpointing)
+        gradient_checkpointing=recipe.gradient_checkpointing, number_smoothing=recipe.number_smoothing)
     key = re.sub(r"[^a-z0-9]+", "-", f"train-{root.name}-{recipe.name}-{mode}".lower()).strip("-")
     report = fit(spec, str(root), recipe.test_run.train_samples if test_run else None,
                  recipe.test_run.val_samples if test_run else None, mode, key)

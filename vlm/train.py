@@ -57,6 +57,7 @@ class TrainSpec:
     max_length: int | None = None
     save_merged: bool = False
     gradient_checkpointing: bool = False
+    number_smoothing: float = 0.0
     image: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
 
@@ -225,7 +226,8 @@ def fit(model, processor, choice: DeviceChoice, train: list[Sample], val: list[S
         callbacks.append(time_budget_callback(clock))
         optimizers = _optimizers(model, spec, clock)
     trainer = Trainer(model=model, args=args, train_dataset=train, eval_dataset=val or None,
-                      data_collator=Collator(processor, spec.max_length), callbacks=callbacks, optimizers=optimizers)
+                      data_collator=Collator(processor, spec.max_length), callbacks=callbacks, optimizers=optimizers,
+                      compute_loss_func=_loss_for(spec, processor))
     t0 = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     seconds = time.perf_counter() - t0
@@ -236,6 +238,25 @@ def fit(model, processor, choice: DeviceChoice, train: list[Sample], val: list[S
         trainer.evaluate()  # the partial last epoch gets its val loss
     return {"history": _history(trainer.state.log_history), "metrics": result.metrics, "resumed": bool(resume),
             "seconds": seconds, "global_step": trainer.state.global_step, "epochs_done": trainer.state.epoch}
+
+
+def _loss_for(spec: TrainSpec, processor):
+    """The recipe's loss: plain next-token cross-entropy (None: the model's own), or ordinal
+    number targets (`vlm.number_loss`) when `number_smoothing` is set.
+
+    Raises:
+        ValueError: number smoothing asked of a tokenizer that splits numbers into pieces.
+    """
+    if not spec.number_smoothing:
+        return None
+    from vlm.number_loss import number_smoothing_loss, number_token_ids
+    from vlm.tiny import NUMBER_LIMIT
+
+    ids = number_token_ids(processor.tokenizer, NUMBER_LIMIT)
+    if ids is None:
+        raise ValueError(f"{spec.model}: number_smoothing needs every number below {NUMBER_LIMIT} as one token, and "
+                         "this tokenizer splits them; set number_smoothing: 0")
+    return number_smoothing_loss(ids, spec.number_smoothing)
 
 
 def _ended_on_evaluation(log_history: list[dict]) -> bool:
