@@ -22,10 +22,13 @@ def stop_requested() -> bool:
 async def to_thread_stoppable(fn, /, *args, **kwargs):
     """`asyncio.to_thread`, raising the stop request when the awaiting task ends early: cancelled,
     or interrupted by Prefect's own SIGTERM handler (which replaces ours while a flow runs). The
-    event loop's shutdown then waits for a thread that is stopping, not for one that runs on."""
+    event loop's shutdown then waits for a thread that is stopping, not for one that runs on. An
+    error of `fn` itself is not a stop: its thread has ended, and later work in the process runs."""
     try:
         return await asyncio.to_thread(fn, *args, **kwargs)
-    except BaseException:
+    except Exception:
+        raise
+    except BaseException:  # CancelledError, TerminationSignal, KeyboardInterrupt, SystemExit
         request_stop()
         raise
 
