@@ -45,7 +45,7 @@ def _error(code: int, detail: str, headers: dict | None = None) -> JSONResponse:
     return JSONResponse(status_code=code, content={"detail": detail}, headers=headers)
 
 
-def _install_error_handlers(app: FastAPI, roots: list[tuple[str, str]]) -> None:
+def _install_error_handlers(app: FastAPI, roots: list) -> None:
     """Every error is JSON ``{"detail": "..."}`` with one clear message; never a stack trace, never a
     server path (the 500 handler sits outside the middlewares: it hides them itself)."""
 

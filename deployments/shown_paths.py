@@ -29,8 +29,9 @@ def shown(path: str | Path, data_dir: str | Path) -> str:
     return rel.as_posix() or "."
 
 
-def server_roots(data_dir: str | Path) -> list[tuple[str, str]]:
-    """(absolute folder, what a client sees instead), longest first so nested folders win."""
+def server_roots(data_dir: str | Path) -> list[tuple[re.Pattern, str]]:
+    """(a server folder as a whole path component, what a client sees instead), longest folder
+    first so nested folders win; compiled once, used on every response."""
     data = Path(data_dir).resolve()
     others = {os.environ.get("PREFECT_HOME"), os.getcwd(), tempfile.gettempdir(), os.path.expanduser("~")}
     pairs = {str(data): "."}
@@ -38,16 +39,16 @@ def server_roots(data_dir: str | Path) -> list[tuple[str, str]]:
         if root and root != "/" and os.path.isabs(root):
             pairs.setdefault(str(Path(root).resolve()), "<server>")
             pairs.setdefault(root.rstrip("/"), "<server>")
-    return sorted(pairs.items(), key=lambda kv: -len(kv[0]))
+    # The folder followed by '/' (consumed), or by a quote, whitespace, punctuation or the end.
+    return [(re.compile(re.escape(root) + r"(?:(/)|(?=[^A-Za-z0-9._-]|$))"), instead)
+            for root, instead in sorted(pairs.items(), key=lambda kv: -len(kv[0]))]
 
 
-def hide(text: str, roots: list[tuple[str, str]]) -> str:
+def hide(text: str, roots: list[tuple[re.Pattern, str]]) -> str:
     """`text` with every server root replaced (``<data>/datasets/x`` -> ``datasets/x``)."""
-    for root, instead in roots:
-        # The root as a whole path component: followed by '/', a quote, whitespace or the end.
-        pattern = re.escape(root) + r"(?:(/)|(?=[^A-Za-z0-9._-]|$))"
-        text = re.sub(pattern, lambda m, instead=instead: "" if instead == "." and m.group(1) else
-                      (instead + (m.group(1) or "")), text)
+    for pattern, instead in roots:
+        text = pattern.sub(lambda m, instead=instead: "" if instead == "." and m.group(1) else
+                           (instead + (m.group(1) or "")), text)
     return text
 
 
@@ -79,9 +80,11 @@ class HidePaths:
                 return None
             raw = b"".join(body)
             try:
-                text = hide(raw.decode("utf-8"), self.roots)
-                json.loads(text)  # a rewrite must leave valid JSON
-                raw = text.encode("utf-8")
+                original = raw.decode("utf-8")
+                text = hide(original, self.roots)
+                if text != original:
+                    json.loads(text)  # a rewrite must leave valid JSON
+                    raw = text.encode("utf-8")
             except ValueError:
                 pass
             headers = [(k, v) for k, v in start.get("headers", []) if k != b"content-length"]

@@ -112,7 +112,7 @@ def _check_obj_ending(path: Path) -> None:
         layout = {t.count("/") for t in last[1:]}
         cut = len(last) < 4 or len(layout) > 1 or last[-1].endswith("/") or (
             before is not None and ({t.count("/") for t in before[1:]} != layout or len(last) < len(before))) or \
-            _same_indices_but_last(last[1:] + (before[1:] if before else []), last[-1])
+            _same_indices_but_last(last[1:-1] + (before[1:] if before else []), last[-1])
     else:
         least = {"v": 4, "vt": 2, "vn": 4}[last[0]]
         cut = len(last) < least or (before is not None and len(last) < len(before)) or \
@@ -137,14 +137,13 @@ def _fewer_digits(last: list[str], before: list[str]) -> bool:
     return len(digits) == 1 and _decimals(last[-1]) < digits.pop()
 
 
-def _same_indices_but_last(corners: list[str], last: str) -> bool:
-    """Corners like `12/12/12` (one index for vertex, texture and normal) everywhere but in the
-    last, cut off mid-number (`1140//11`)."""
+def _same_indices_but_last(others: list[str], last: str) -> bool:
+    """Corners like `12/12/12` (one index for vertex, texture and normal) in every one of `others`
+    but not in `last`, cut off mid-number (`1140//11`)."""
     def same(t: str) -> bool:
         parts = [x for x in t.split("/") if x]
         return len(parts) > 1 and len(set(parts)) == 1
 
-    others = [t for t in corners if t is not last]
     return bool(others) and all(same(t) for t in others) and not same(last)
 
 
