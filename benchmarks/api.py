@@ -1,12 +1,16 @@
 """The REST API's cost: latency of starting a run and of reading one back, through the API and
 straight through Prefect's client, measured in the same run against the same server.
 
-    python benchmarks/api.py [--n 50] [--postgres postgresql+asyncpg://user@host:port/db]
+    python benchmarks/api.py [--n 50] [--load 2000] [--connections 20] [--postgres postgresql+asyncpg://...]
 
 Starts `prefect server start` (SQLite under a temporary PREFECT_HOME, or the given PostgreSQL),
 registers the on-demand deployments without serving them (runs stay Scheduled: this measures the
-API and Prefect, not the flows), then times N requests of each kind in process (httpx over ASGI,
-so no network stack is counted). Prints one JSON object.
+API and Prefect, not the flows), then
+1. times N requests of each kind in process (httpx over ASGI, so no network stack is counted);
+2. under load: a real `cadrecon api` process (uvicorn) and `--load` requests each of GET /health
+   and GET /training/datasets over `--connections` keep-alive connections at once, from a minimal
+   asyncio HTTP/1.1 client (so the client's own cost stays small next to the server's): p50/p99.
+Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -100,9 +104,81 @@ async def _measure(n: int, data_dir: str) -> dict:
     return out
 
 
+async def _load(host: str, port: int, path: str, total: int, connections: int) -> dict:
+    """`total` GETs of `path` over `connections` keep-alive connections; latency per request."""
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    left = [total]
+
+    async def one_connection() -> None:
+        reader, writer = await asyncio.open_connection(host, port)
+        request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+        try:
+            while left[0] > 0:
+                left[0] -= 1
+                t = time.perf_counter()
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":")[1])
+                await reader.readexactly(length)
+                latencies.append(time.perf_counter() - t)
+                code = int(head.split(b" ", 2)[1])
+                statuses[code] = statuses.get(code, 0) + 1
+        finally:
+            writer.close()
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(one_connection() for _ in range(connections)))
+    wall = time.perf_counter() - t0
+    ms = sorted(1000 * x for x in latencies)
+    return {"requests": len(ms), "connections": connections, "statuses": statuses,
+            "p50_ms": round(statistics.median(ms), 2), "p99_ms": round(ms[int(0.99 * (len(ms) - 1))], 2),
+            "max_ms": round(ms[-1], 2), "requests_per_s": round(len(ms) / wall, 1)}
+
+
+def _under_load(data_dir: str, total: int, connections: int) -> dict:
+    """A real `cadrecon api` process (with the benchmark's datasets on disk) under concurrent GETs."""
+    from flows.build_dataset import run_build
+
+    os.environ["CADRECON_DATA_DIR"] = data_dir
+    for name in ("listed-a", "listed-b"):  # something to list: two small built datasets
+        run_build("demo", name=name, overrides={"data_dir": data_dir, "dataset": {"train_size": 8, "val_size": 2,
+                                                                                    "test_size": 2}})
+    port = _port()
+    env = {**os.environ, "CADRECON_DATA_DIR": data_dir, "CADRECON_API__TOKEN": "bench"}
+    api = subprocess.Popen([str(Path(sys.executable).parent / "cadrecon"), "api", "--port", str(port)], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        import httpx
+
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or api.poll() is not None:
+                raise SystemExit("cadrecon api did not start")
+            time.sleep(0.5)
+        out = {}
+        for label, path in (("health", "/health"), ("list_datasets", "/training/datasets")):
+            asyncio.run(_load("127.0.0.1", port, path, 100, connections))  # warm-up
+            out[label] = asyncio.run(_load("127.0.0.1", port, path, total, connections))
+        return out
+    finally:
+        api.terminate()
+        api.wait(30)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=50)
+    ap.add_argument("--load", type=int, default=2000, help="requests per endpoint in the load phase (0: skip it)")
+    ap.add_argument("--connections", type=int, default=20)
     ap.add_argument("--postgres", help="a PostgreSQL URL for the server (default: SQLite)")
     args = ap.parse_args()
     home = tempfile.mkdtemp(prefix="cadrecon-bench-api-")
@@ -130,6 +206,8 @@ def main() -> None:
         os.environ["PREFECT_API_URL"] = url
         os.environ["PREFECT_HOME"] = home
         result = asyncio.run(_measure(args.n, str(Path(home) / "data")))
+        if args.load:
+            result["under_load"] = _under_load(str(Path(home) / "data"), args.load, args.connections)
         result = {"database": "postgresql" if args.postgres else "sqlite", "cpus": os.cpu_count(), **result}
         print(json.dumps(result, indent=1))
     finally:

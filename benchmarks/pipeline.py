@@ -5,6 +5,7 @@ Input is a DeepCAD-format download made by the synthetic generator (cad_json/ + 
 file layout), so extract parses DeepCAD JSON exactly as for the real dataset.
 
     python benchmarks/pipeline.py [--models 600] [--style lines] [--size 512]
+    python benchmarks/pipeline.py --scale 10000     # one cold build: memory over time, Prefect's DB
 
 Prints one JSON object. Stage numbers come from the plain run (stages one after another over one
 shard holding every model); `flow_over_plain` divides the flow's wall time by the plain run's.
@@ -71,7 +72,7 @@ def plain(layout_root: Path, spec, cfg, workers: int) -> dict:
     c = convert_shard(layout, shard, recs, r, cfg, estimate_tokens)
     times["convert"] = time.perf_counter() - t
     t = time.perf_counter()
-    v = validate_shard(layout, shard, recs, c, cfg, run)
+    v = validate_shard(layout, shard, recs, c, cfg, run, rendered=r)
     times["validate"] = time.perf_counter() - t
     t = time.perf_counter()
     a = assemble(layout, [c], [v])
@@ -83,14 +84,105 @@ def plain(layout_root: Path, spec, cfg, workers: int) -> dict:
     return {"models": len(shard.ids), "seconds": times, "failed": len(r["failed"]) + len(v["failed"])}
 
 
+class RssSampler:
+    """The resident memory of this process and its children (the worker pool), sampled each second."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.samples: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> RssSampler:
+        self._t0 = time.perf_counter()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        import psutil
+
+        me = psutil.Process()
+        while not self._stop.wait(1.0):
+            total = 0
+            for p in [me, *me.children(recursive=True)]:
+                try:
+                    total += p.memory_info().rss
+                except psutil.Error:
+                    continue
+            self.samples.append((time.perf_counter() - self._t0, total))
+
+    def summary(self, warm_fraction: float = 0.2) -> dict:
+        """RSS after warm-up (the first `warm_fraction` of the run) against its peak later on."""
+        if len(self.samples) < 5:
+            return {"samples": len(self.samples)}
+        end = self.samples[-1][0]
+        later = [r for t, r in self.samples if t >= warm_fraction * end]
+        warm = later[0]
+        return {"samples": len(self.samples), "rss_mb_after_warmup": round(warm / 2**20, 1),
+                "rss_mb_peak_after_warmup": round(max(later) / 2**20, 1),
+                "rss_mb_last": round(later[-1] / 2**20, 1),
+                "growth_after_warmup": round(max(later) / warm - 1, 4),
+                "rss_mb_each_10s": [round(r / 2**20) for t, r in self.samples[::10]]}
+
+
+def scale(n: int, args) -> dict:
+    """One cold flow build of `n` models under the RSS sampler; Prefect's database afterwards."""
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_DATABASE_CONNECTION_URL, PREFECT_HOME
+
+    from flows.build_dataset import run_build
+
+    tmp = Path(tempfile.mkdtemp(prefix="cadrecon-bench-scale-"))
+    try:
+        t = time.perf_counter()
+        make_download(tmp / "deepcad", n)
+        made = time.perf_counter() - t
+        over = {"data_dir": str(tmp / "data"),
+                "dataset": {"source": "deepcad", "path": str(tmp / "deepcad"), "workers": args.workers,
+                            "shard_size": args.shard_size, "name": "scale", "train_size": n - 2 * (n // 20),
+                            "val_size": n // 20, "test_size": n // 20},
+                "render": {"style": args.style, "size": args.size}}
+        with RssSampler() as rss:
+            t = time.perf_counter()
+            out = run_build("demo", overrides=over)
+            wall = time.perf_counter() - t
+
+        async def task_runs() -> int:
+            async with get_client() as client:
+                return await client.count_task_runs()
+
+        db_url = PREFECT_API_DATABASE_CONNECTION_URL.value() or ""
+        db = Path(db_url.split("///", 1)[1]) if "sqlite" in db_url and "///" in db_url else Path(PREFECT_HOME.value()) / "prefect.db"
+        return {"models": n, "made_download_s": round(made, 1), "flow_seconds": round(wall, 1),
+                "models_per_min": round(60 * n / wall, 1), "samples": out["samples"], "failures": out["failures"],
+                "shards": out["shards"], "memory": rss.summary(),
+                "prefect_db_mb": round(db.stat().st_size / 2**20, 1) if db.is_file() else None,
+                "prefect_db": str(db), "prefect_task_runs_total": asyncio.run(task_runs())}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--scale", type=int, help="instead: one cold build of this many models, memory sampled each second")
     ap.add_argument("--models", type=int, default=600)
     ap.add_argument("--style", default="lines")
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--shard-size", type=int, default=256)
     args = ap.parse_args()
+    if args.scale:
+        print(json.dumps({"scale": scale(args.scale, args), "style": args.style, "size": args.size,
+                          "workers": args.workers, "shard_size": args.shard_size, "cpu_count": os.cpu_count()},
+                         indent=1))
+        return
 
     from prefect import flow
 

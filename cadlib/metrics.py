@@ -74,37 +74,51 @@ def manifold_iou(a: Mesh, b: Mesh) -> float:
 def voxel_occupancy(mesh: Mesh, lo: np.ndarray, hi: np.ndarray, n: int = 64) -> np.ndarray:
     """Which cells of an n^3 grid over [lo, hi] have their centre inside a closed mesh: a ray
     along +z through each column's centre (nudged off the grid lines, so it misses edges), and the
-    parity of the crossings below each cell centre."""
+    parity of the crossings below each cell centre. Vectorised over (triangle, column) pairs, in
+    chunks of about PAIRS_PER_CHUNK pairs."""
     step = (hi - lo) / n
     xs = lo[0] + (np.arange(n) + 0.5 + 1e-4) * step[0]
     ys = lo[1] + (np.arange(n) + 0.5 + 2e-4) * step[1]
     zc = lo[2] + (np.arange(n) + 0.5) * step[2]
-    hits: list[list[float]] = [[] for _ in range(n * n)]
     tri = mesh.vertices[mesh.faces]
-    for a, b, c in tri:
-        x0, x1 = min(a[0], b[0], c[0]), max(a[0], b[0], c[0])
-        y0, y1 = min(a[1], b[1], c[1]), max(a[1], b[1], c[1])
-        i = np.nonzero((xs >= x0) & (xs <= x1))[0]
-        j = np.nonzero((ys >= y0) & (ys <= y1))[0]
-        if not len(i) or not len(j):
-            continue
-        px, py = np.meshgrid(xs[i], ys[j], indexing="ij")
-        d = (b[1] - c[1]) * (a[0] - c[0]) + (c[0] - b[0]) * (a[1] - c[1])
-        if abs(d) < 1e-18:
-            continue  # the triangle is edge-on to the rays
-        w0 = ((b[1] - c[1]) * (px - c[0]) + (c[0] - b[0]) * (py - c[1])) / d
-        w1 = ((c[1] - a[1]) * (px - c[0]) + (a[0] - c[0]) * (py - c[1])) / d
-        w2 = 1 - w0 - w1
-        inside = (w0 >= 0) & (w1 >= 0) & (w2 >= 0)
-        z = w0 * a[2] + w1 * b[2] + w2 * c[2]
-        for ii, jj in zip(*np.nonzero(inside), strict=True):
-            hits[i[ii] * n + j[jj]].append(float(z[ii, jj]))
-    occ = np.zeros((n, n, n), dtype=bool)
-    for k, zs in enumerate(hits):
-        if zs:
-            crossings = np.searchsorted(np.sort(zs), zc)  # crossings below each cell centre
-            occ[k // n, k % n] = crossings % 2 == 1
-    return occ
+    a, b, c = tri[:, 0], tri[:, 1], tri[:, 2]
+    d = (b[:, 1] - c[:, 1]) * (a[:, 0] - c[:, 0]) + (c[:, 0] - b[:, 0]) * (a[:, 1] - c[:, 1])
+    tri = tri[np.abs(d) >= 1e-18]  # a triangle edge-on to the rays is never crossed
+    # the columns whose centre lies in each triangle's x and y range: i0 <= i < i1, j0 <= j < j1
+    i0, i1 = np.searchsorted(xs, tri[:, :, 0].min(1), "left"), np.searchsorted(xs, tri[:, :, 0].max(1), "right")
+    j0, j1 = np.searchsorted(ys, tri[:, :, 1].min(1), "left"), np.searchsorted(ys, tri[:, :, 1].max(1), "right")
+    ni, nj = np.maximum(i1 - i0, 0), np.maximum(j1 - j0, 0)
+    pairs = ni * nj
+    crossings = np.zeros(n * n * (n + 1), dtype=np.int64)  # per column: crossings starting at cell m
+    ends = np.cumsum(pairs)
+    first = 0
+    while first < len(tri):
+        last = int(np.searchsorted(ends, (ends[first - 1] if first else 0) + PAIRS_PER_CHUNK, "right"))
+        last = max(last, first + 1)
+        sel = slice(first, last)
+        count = pairs[sel]
+        t = np.repeat(np.arange(first, last), count)
+        if len(t):
+            offs = np.arange(len(t)) - np.repeat(np.cumsum(count) - count, count)
+            ii, jj = i0[t] + offs // nj[t], j0[t] + offs % nj[t]
+            px, py = xs[ii], ys[jj]
+            ta, tb, tc = tri[t, 0], tri[t, 1], tri[t, 2]
+            dd = (tb[:, 1] - tc[:, 1]) * (ta[:, 0] - tc[:, 0]) + (tc[:, 0] - tb[:, 0]) * (ta[:, 1] - tc[:, 1])
+            w0 = ((tb[:, 1] - tc[:, 1]) * (px - tc[:, 0]) + (tc[:, 0] - tb[:, 0]) * (py - tc[:, 1])) / dd
+            w1 = ((tc[:, 1] - ta[:, 1]) * (px - tc[:, 0]) + (ta[:, 0] - tc[:, 0]) * (py - tc[:, 1])) / dd
+            w2 = 1 - w0 - w1
+            inside = (w0 >= 0) & (w1 >= 0) & (w2 >= 0)
+            z = (w0 * ta[:, 2] + w1 * tb[:, 2] + w2 * tc[:, 2])[inside]
+            column = (ii * n + jj)[inside]
+            # a crossing at height z counts for every cell whose centre is above it
+            crossings += np.bincount(column * (n + 1) + np.searchsorted(zc, z, "right"), minlength=len(crossings))
+        first = last
+    below = np.cumsum(crossings.reshape(n * n, n + 1)[:, :n], axis=1)
+    return (below % 2 == 1).reshape(n, n, n)
+
+
+PAIRS_PER_CHUNK = 1 << 20
+"""(triangle, column) pairs handled at once by `voxel_occupancy` (bounds its memory: ~200 MB)."""
 
 
 def voxel_iou(a: Mesh, b: Mesh, n: int = 64) -> float:

@@ -107,6 +107,7 @@ class ApiSettings(BaseModel):
     protect_reads: bool = Field(False, description="require the token on GET endpoints too")
     max_upload_mb: float = Field(100.0, gt=0, description="larger uploads to POST /reconstruct answer 413")
     max_body_kb: float = Field(1024.0, gt=0, description="larger JSON or form bodies answer 413, checked as they stream")
+    health_max_age_s: float = Field(5.0, gt=0, description="/health answers from a background check of Prefect at most this old")
     upload_suffixes: list[str] = Field(
         default_factory=lambda: [".step", ".stp", ".ifc", ".obj", ".stl", ".json", ".ply", ".off", ".glb", ".gltf"],
         description="file suffixes POST /reconstruct accepts")

@@ -12,6 +12,7 @@ runs them, against the same Prefect API (``PREFECT_API_URL``).
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata as md
 import logging
 import os
@@ -26,6 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from config import Settings, get_settings
 from deployments import jobs
 from deployments.body_guard import BodyGuard
+from deployments.health import PrefectWatch
 from deployments.routes import datasets, reconstruct, training
 from deployments.routes import jobs as job_routes
 from deployments.schemas import ErrorBody, Health
@@ -84,11 +86,21 @@ def _is_connection(exc: Exception) -> bool:
     return isinstance(exc, (httpx.TransportError, ConnectionError, TimeoutError))
 
 
+async def _active_scopes() -> dict:
+    return {"scopes": sorted(await jobs.active_scopes())}
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI):
+    yield
+    await jobs.close_prefect_clients()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The FastAPI app for `settings` (default: `get_settings()`)."""
     settings = settings or get_settings()
     app = FastAPI(
-        title="cadrecon", version=_version(), docs_url="/docs", redoc_url="/redoc",
+        title="cadrecon", lifespan=_lifespan, version=_version(), docs_url="/docs", redoc_url="/redoc",
         description="CAD reconstruction with vision-language models: build datasets, train, reconstruct. "
                     "Every POST starts a Prefect run and answers with its id (`job_id`); poll "
                     "`/training/jobs/{job_id}/progress`.",
@@ -111,14 +123,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for r in (datasets.router, job_routes.router, training.router, reconstruct.router):
         app.include_router(r)
 
+    watch = PrefectWatch(jobs.health, max_age_s=settings.api.health_max_age_s)
+    app.state.active_scopes = PrefectWatch(_active_scopes, max_age_s=settings.api.health_max_age_s)
+
     @app.get("/health", response_model=Health, tags=["health"])
     async def health() -> Health:
-        """Liveness, and whether Prefect answers and serves our deployments (no token needed)."""
-        try:
-            prefect = await jobs.health()
-        except Exception as exc:  # noqa: BLE001 - health reports it rather than failing
-            log.warning("health: Prefect does not answer: %s", exc)
-            prefect = {"reachable": False, "error": type(exc).__name__}
+        """Liveness, and whether Prefect answers and serves our deployments (no token needed):
+        the latest background check, `checked_s_ago` seconds old (`deployments.health`)."""
+        prefect = await watch.snapshot()
         ok = prefect.get("reachable") and prefect.get("deployments")
         return Health(status="ok" if ok else "degraded", version=_version(), prefect=prefect)
 

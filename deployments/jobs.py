@@ -1,6 +1,9 @@
 """The one module through which the REST API talks to Prefect: start a deployment, read a run
 (state, parameters, artifacts), find a dataset's runs, cancel.
 
+The API keeps one Prefect client per event loop for its lifetime (`prefect_client`): opening one
+per request cost ~600 ms under 20 concurrent requests (a new HTTP connection pool each time).
+
 A *job* is a Prefect flow run; its id is the flow-run id. Every run the API starts carries the tags
 ``cadrecon-api`` and ``cadrecon-scope:<scope>`` (e.g. ``dataset:demo``): the scope is what two runs
 must not work on at once (one dataset folder, one training run folder).
@@ -12,6 +15,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import weakref
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -102,6 +106,45 @@ class Job:
         return None
 
 
+_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+"""Event loop -> (Prefect API URL, the client opened on that loop, its opening)."""
+_flow_names: dict = {}
+"""Flow id -> flow name (a flow's name never changes)."""
+
+
+async def _flow_name(client, flow_id) -> str:
+    if flow_id not in _flow_names:
+        _flow_names[flow_id] = (await client.read_flow(flow_id)).name
+    return _flow_names[flow_id]
+
+
+@contextlib.asynccontextmanager
+async def prefect_client():
+    """The Prefect client of the running event loop, opened once and shared by every request on
+    it (an httpx client is bound to its loop; a new API URL opens a new one)."""
+    from prefect.settings import PREFECT_API_URL
+
+    loop = asyncio.get_running_loop()
+    url = PREFECT_API_URL.value()
+    held_ = _clients.get(loop)
+    if held_ is None or held_[0] != url:
+        client = get_client()
+        # Opened once, held open until close_prefect_clients(); concurrent first requests await
+        # the same opening rather than each opening a client.
+        _clients[loop] = held_ = (url, client, asyncio.ensure_future(client.__aenter__()))
+    await held_[2]
+    async with held_[1] as client:  # re-entrant: counts, does not reopen
+        yield client
+
+
+async def close_prefect_clients() -> None:
+    """Closes the running loop's shared client (the app's shutdown)."""
+    held_ = _clients.pop(asyncio.get_running_loop(), None)
+    if held_ is not None:
+        await held_[2]
+        await held_[1].__aexit__(None, None, None)
+
+
 def scope_tag(scope: str) -> str:
     return SCOPE_TAG + scope
 
@@ -136,12 +179,12 @@ async def read_job(job_id: str, *, flow: str | None = None, artifacts: bool = Tr
         uid = UUID(job_id)
     except ValueError:
         raise JobNotFound(f"no job {job_id!r}: job ids are flow-run UUIDs") from None
-    async with get_client() as client:
+    async with prefect_client() as client:
         try:
             run = await client.read_flow_run(uid)
         except ObjectNotFound:
             raise JobNotFound(f"no job {job_id}") from None
-        flow_name = (await client.read_flow(run.flow_id)).name
+        flow_name = await _flow_name(client, run.flow_id)
         if flow is not None and flow_name != flow:
             raise JobNotFound(f"job {job_id} is a {flow_name} run, not a {flow} run")
         data: dict[str, Any] = {}
@@ -160,14 +203,9 @@ async def scope_runs(scope: str, *, active_only: bool = False, limit: int = 5) -
     flt = FlowRunFilter(tags=FlowRunFilterTags(all_=[scope_tag(scope)]))
     if active_only:
         flt = FlowRunFilter(tags=flt.tags, state=FlowRunFilterState(type=FlowRunFilterStateType(any_=ACTIVE)))
-    async with get_client() as client:
+    async with prefect_client() as client:
         runs = await client.read_flow_runs(flow_run_filter=flt, sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=limit)
-        names: dict = {}
-        out = []
-        for r in runs:
-            if r.flow_id not in names:
-                names[r.flow_id] = (await client.read_flow(r.flow_id)).name
-            out.append(_job(r, names[r.flow_id]))
+        out = [_job(r, await _flow_name(client, r.flow_id)) for r in runs]
     return out
 
 
@@ -175,7 +213,7 @@ async def active_scopes() -> set[str]:
     """The scopes that API-started runs are working on now (one query)."""
     flt = FlowRunFilter(tags=FlowRunFilterTags(all_=[API_TAG]),
                         state=FlowRunFilterState(type=FlowRunFilterStateType(any_=ACTIVE)))
-    async with get_client() as client:
+    async with prefect_client() as client:
         runs = await client.read_flow_runs(flow_run_filter=flt, limit=200)
     return {t.removeprefix(SCOPE_TAG) for r in runs for t in (r.tags or []) if t.startswith(SCOPE_TAG)}
 
@@ -227,7 +265,7 @@ async def _start(deployment: str, parameters: dict, *, scope: str, kind: str, ke
     recent = await scope_runs(scope, limit=1)
     generation = recent[0].id if recent else "none"
     idem = f"{route}:{key}" if key else request_key(route, {"deployment": deployment, **parameters}, generation)
-    async with get_client() as client:
+    async with prefect_client() as client:
         try:
             await client.read_deployment_by_name(deployment)
         except ObjectNotFound:
@@ -237,7 +275,7 @@ async def _start(deployment: str, parameters: dict, *, scope: str, kind: str, ke
         run = await arun_deployment(deployment, client=client, parameters=parameters, timeout=0,
                                     tags=[API_TAG, scope_tag(scope), f"cadrecon-job:{kind}"],
                                     idempotency_key=idem, as_subflow=False)
-        flow_name = (await client.read_flow(run.flow_id)).name
+        flow_name = await _flow_name(client, run.flow_id)
     return _job(run, flow_name), bool(run.created and run.created < before)
 
 
@@ -251,14 +289,14 @@ async def cancel(job_id: str) -> Job:
     waiting = job.state_type in ("SCHEDULED", "PENDING", "PAUSED")
     state = State(type=StateType.CANCELLED, name="Cancelled", message="cancelled through the API") if waiting \
         else State(type=StateType.CANCELLING, name="Cancelling", message="cancelled through the API")
-    async with get_client() as client:
+    async with prefect_client() as client:
         await client.set_flow_run_state(UUID(job_id), state=state, force=waiting)
     return await read_job(job_id, artifacts=False)
 
 
 async def health() -> dict:
     """Whether the Prefect API answers, and which of our deployments it knows."""
-    async with get_client() as client:
+    async with prefect_client() as client:
         ok = (await client.api_healthcheck()) is None
         names: list[str] = []
         if ok:

@@ -46,8 +46,8 @@ def build_stages(job: Job) -> dict[str, dict]:
     wanted = ("extract", *BUILD_STAGES[:BUILD_STAGES.index(until) + 1]) if until in BUILD_STAGES else ("extract",)
     out = {}
     for stage in wanted:
-        rows = job.table(f"-{stage}")
-        if rows:
+        rows = job.table(f"-{stage}") or [r for r in job.table("-stages") or [] if r.get("stage") == stage]
+        if rows:  # its own table, or its row in the table of stages read back from disk (no task ran)
             out[stage] = {"status": "completed", **rows[0]}
         else:
             pct = job.progress(f"-{stage}-progress")

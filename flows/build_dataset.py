@@ -7,7 +7,9 @@
 Each stage is a task per shard (`dataset.shard_size` models); inside a shard, models run in worker
 processes with a time limit each. Results are cached on the shard's content, the stage settings
 and the code version, so a re-run of an unchanged dataset is cache hits and a changed model
-re-does only its shard. Each stage publishes a table artifact and progress to the Prefect UI.
+re-does only that model (per-model keys inside its shard). The flow checks each stage's shard
+reports on disk once and runs tasks only for the shards that changed. Each stage that ran publishes
+a table artifact and progress to the Prefect UI.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from cadlib.errors import CadlibError
 from config import Settings, load_settings
 from flows.runners import task_runner_for
 from tasks import progress
-from tasks.cache import results_dir
+from tasks.cache import current_final, current_reports, finalize_key, results_dir
 from tasks.dataset import convert, extract, fetch_source, finalize, render, validate
 
 STAGES = ("render", "convert", "validate")
@@ -161,7 +163,8 @@ def stage_row(stage: str, reports: list[dict], cached: int, models: int) -> dict
     failed = sum(len(r.get("failed", [])) for r in reports)
     warnings = sum(len(r.get("dropped", [])) + len(r.get("unlabeled", [])) for r in reports)
     return {"stage": stage, "shards": len(reports), "cached": cached, "models": models,
-            "succeeded": models - failed, "failed": failed, "warnings": warnings,
+            "reused_models": sum(r.get("reused", 0) for r in reports), "succeeded": models - failed, "failed": failed,
+            "warnings": warnings,
             "task_seconds": round(seconds, 2), "models_per_min": round(60 * models / seconds, 1) if seconds else None}
 
 
@@ -235,8 +238,11 @@ def _build_locked(preset: str, settings: Settings, name: str, force: bool, until
                     raise
                 fetch_source(str(ds.path), ds.url, ds.sha256)
         spec = SourceSpec(ds.source, str(ds.path or ""), ds.train_size, ds.val_size, ds.test_size, ds.seed)
+        phases = {"setup": time.perf_counter() - t0}
+        t = time.perf_counter()
         plan = extract(root, spec, cfg.bits, cfg.max_mb, ds.shard_size, ds.workers, ds.model_timeout_s,
                        settings.sequence.min_iou)
+        phases["extract"] = time.perf_counter() - t
         print(f"extract: {plan.info['counts']} in {len(plan.shards)} shard(s); leakage {plan.info['leakage']}")
         records = {r.id: r for r in plan.records}
         shards = plan.shards
@@ -252,48 +258,31 @@ def _build_locked(preset: str, settings: Settings, name: str, force: bool, until
             return {"dataset": str(layout.root), "name": name, "until": until, "models": models,
                     "counts": plan.info["counts"], "shards": len(shards), "seconds": round(time.perf_counter() - t0, 2)}
 
-        storage = _result_storage(name, layout)
-        opts = {"result_storage": storage, "refresh_cache": force}
-        mapped = [render.with_options(**opts).map(
-            unmapped(root), shards, slices, unmapped(str(plan.root)), unmapped(cfg), unmapped(ds.workers),
-            unmapped(ds.model_timeout_s))]
-        if len(stages) > 1:
-            mapped.append(convert.with_options(**opts).map(unmapped(root), shards, slices, mapped[0], unmapped(cfg)))
-        if len(stages) > 2:
-            mapped.append(validate.with_options(**opts).map(
-                unmapped(root), shards, slices, mapped[1], unmapped(cfg), unmapped(ds.workers),
-                unmapped(ds.model_timeout_s)))
-
-        results = {}
-        for stage, futures in zip(stages, mapped, strict=True):
-            reports, cached, done = [], 0, 0
-            for fut, shard in zip(futures, shards, strict=True):
-                reports.append(fut.result())
-                done += len(shard.ids)
-                if fut.state.name == "Cached":
-                    cached += 1
-                else:  # shards that ran in other processes (Dask, Ray) report here
-                    progress.at_least(stage, done)
-            results[stage] = reports
-            _stage_table(name, stage, reports, cached, models)
-            print(f"{stage}: {len(reports)} shard(s), {cached} cached, "
-                  f"{sum(len(r.get('failed', [])) for r in reports)} model failure(s)")
+        t = time.perf_counter()
+        results, cached_counts, opts = _run_stages(layout, name, stages, shards, slices, str(plan.root), cfg, ds,
+                                                   force)
+        phases["stages"] = time.perf_counter() - t
+        t = time.perf_counter()
         if until != "validate":
             return {"dataset": str(layout.root), "name": name, "until": until, "models": models,
                     "counts": plan.info["counts"], "shards": len(shards),
-                    "stages": {st: stage_row(st, results[st], sum(1 for f in futs if f.state.name == "Cached"), models)
-                               for st, futs in zip(stages, mapped, strict=True)},
+                    "stages": {st: stage_row(st, results[st], cached_counts[st], models) for st in stages},
                     "seconds": round(time.perf_counter() - t0, 2)}
-        rendered, converted, validated = mapped
 
         config = {"source": ds.source, "path": str(ds.path or ""),
                   **{k: v for k, v in ds.model_dump(mode="json").items() if k not in _RUN_ONLY},
                   "render": settings.render.model_dump(mode="json"), "sequence": settings.sequence.model_dump()}
-        final_future = finalize.with_options(**opts).submit(root, shards, cfg, name, config, _versions(),
-                                                            plan.records, plan.info, results)
-        final = final_future.result()
+        versions, final_future = _versions(), None
+        final = None if force else current_final(layout, finalize_key(shards, cfg, name, config, versions,
+                                                                      plan.records, plan.info))
+        if final is None:  # something changed: the task (cached by Prefect too) writes the final files
+            opts = opts or {"result_storage": _result_storage(name, layout), "refresh_cache": force}
+            final_future = finalize.with_options(**opts).submit(root, shards, cfg, name, config, versions,
+                                                                plan.records, plan.info, results)
+            final = final_future.result()
+        phases["finalize"] = time.perf_counter() - t
         assembled, validation = final["assembled"], final["validation"]
-        if final_future.state.name != "Cached" and layout.contact_sheet.is_file():  # else the last one still shows
+        if final_future is not None and final_future.state.name != "Cached" and layout.contact_sheet.is_file():
             create_image_artifact(
                 image_url="data:image/png;base64," + base64.b64encode(layout.contact_sheet.read_bytes()).decode(),
                 key=f"{_slug(name)}-contact-sheet", description=f"{name}: sample views", _sync=True)
@@ -303,12 +292,11 @@ def _build_locked(preset: str, settings: Settings, name: str, force: bool, until
             "unlabeled": assembled["unlabeled"], "models": validation["models"], "valid": validation["ok"],
             "failures": sum(row["count"] for row in validation["failures"]),
             "dropped_topology": validation["dropped_topology"], "bits": settings.sequence.bits,
-            "cached_shards": {s: sum(1 for f in futs if f.state.name == "Cached")
-                              for s, futs in zip(STAGES, (rendered, converted, validated), strict=True)},
-            "stages": {st: stage_row(st, results[st], sum(1 for f in futs if f.state.name == "Cached"), models)
-                       for st, futs in zip(STAGES, mapped, strict=True)},
+            "cached_shards": dict(cached_counts),
+            "stages": {st: stage_row(st, results[st], cached_counts[st], models) for st in STAGES},
             "shards": len(shards), "seconds": round(wall, 2),
             "models_per_min": round(60 * models / wall, 1) if wall else None,
+            "phase_seconds": {k: round(v, 3) for k, v in phases.items()},
         }
         write_json_atomic(layout.cache / "runs" / f"{time.strftime('%Y%m%dT%H%M%S')}.json", summary)
         create_markdown_artifact(_summary_markdown(summary, validation), key=f"{_slug(name)}-summary",
@@ -319,6 +307,67 @@ def _build_locked(preset: str, settings: Settings, name: str, force: bool, until
         return summary
     finally:
         progress.remove_listener(listener)
+
+
+def _run_stages(layout: DatasetLayout, name: str, stages: tuple[str, ...], shards: list, slices: list,
+                source_root: str, cfg: BuildConfig, ds, force: bool) -> tuple[dict, dict, dict]:
+    """Runs `stages` over the shards; returns (reports per stage, cached shards per stage, the task
+    options used, empty when no task ran).
+
+    One cache check per stage, here in the flow: a shard whose report on disk is for its inputs,
+    the stage's settings and this code (and whose earlier stage is not redone) is read back, with
+    no task run; the others are mapped to tasks (which reuse unchanged models inside). Every stage
+    is submitted at once, so a shard's convert starts as soon as its render ends."""
+    root, models = str(layout.root), sum(len(s.ids) for s in shards)
+    on_disk, todo, redo = {}, {}, set()
+    for stage in stages:
+        on_disk[stage] = {} if force else current_reports(layout, stage, shards, cfg, skip=redo)
+        todo[stage] = [s for s in shards if s.index not in on_disk[stage]]
+        redo = {s.index for s in todo[stage]}
+    value: dict[str, dict] = {}
+    opts = {"result_storage": _result_storage(name, layout), "refresh_cache": force} if any(todo.values()) else {}
+    for n, stage in enumerate(stages):
+        value[stage] = dict(on_disk[stage])
+        run = todo[stage]
+        if not run:
+            continue
+        part = [slices[s.index] for s in run]
+        if stage == "render":
+            mapped = render.with_options(**opts).map(unmapped(root), run, part, unmapped(source_root),
+                                                     unmapped(cfg), unmapped(ds.workers),
+                                                     unmapped(ds.model_timeout_s))
+        elif stage == "convert":
+            mapped = convert.with_options(**opts).map(unmapped(root), run, part,
+                                                      [value["render"][s.index] for s in run], unmapped(cfg))
+        else:
+            mapped = validate.with_options(**opts).map(unmapped(root), run, part,
+                                                       [value[stages[n - 1]][s.index] for s in run], unmapped(cfg),
+                                                       unmapped(ds.workers), unmapped(ds.model_timeout_s),
+                                                       [value["render"][s.index] for s in run])
+        value[stage].update(zip((s.index for s in run), mapped, strict=True))
+
+    results, cached_counts = {}, {}
+    for stage in stages:
+        reports, cached, done = [], len(on_disk[stage]), 0
+        for shard in shards:
+            got = value[stage][shard.index]
+            done += len(shard.ids)
+            if shard.index in on_disk[stage]:
+                reports.append(got)
+            else:
+                reports.append(got.result())
+                cached += got.state.name == "Cached"
+                progress.at_least(stage, done)  # shards that ran in other processes (Dask, Ray) report here
+        results[stage], cached_counts[stage] = reports, cached
+        if todo[stage]:  # a stage that only read its reports back gets a row in the one table below
+            _stage_table(name, stage, reports, cached, models)
+        print(f"{stage}: {len(reports)} shard(s), {cached} cached, "
+              f"{sum(len(r.get('failed', [])) for r in reports)} model failure(s)")
+    read_back = [stage_row(st, results[st], cached_counts[st], models) for st in stages if not todo[st]]
+    if read_back:  # one artifact for every stage that ran no task, not one each
+        create_table_artifact(read_back, key=f"{_slug(name)}-stages", description=f"{name}: stages read back",
+                              _sync=True)
+    return results, cached_counts, opts
 
 
 def _result_storage(name: str, layout: DatasetLayout) -> LocalFileSystem:

@@ -11,7 +11,7 @@ def task_runner_for(kind: str, *, concurrency: int = 2, address: str | None = No
     Args:
         kind: "threads" (in-process; shards share one worker pool), "dask" (prefect-dask: the
             scheduler at `address`, or a local cluster of `concurrency` single-threaded worker
-            processes) or "ray" (prefect-ray: the cluster at `address`, or a local one).
+            processes) or "ray" (prefect-ray: the cluster at `address`, or a local one of `concurrency` CPUs).
         concurrency: shards in flight at once.
     """
     if kind == "threads":
@@ -35,5 +35,12 @@ def task_runner_for(kind: str, *, concurrency: int = 2, address: str | None = No
             from prefect_ray import RayTaskRunner
         except ImportError:
             raise ValueError("task_runner 'ray' needs prefect-ray: pip install 'cadrecon[ray]'") from None
-        return RayTaskRunner(address=address) if address else RayTaskRunner()
+        if address:
+            return RayTaskRunner(address=address)
+        # A local cluster sized like the Dask one: `concurrency` CPUs, no dashboard, no usage report.
+        import os
+
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        return RayTaskRunner(init_kwargs={"num_cpus": concurrency, "include_dashboard": False,
+                                          "log_to_driver": False})
     raise ValueError(f"unknown task_runner {kind!r}: expected threads, dask or ray")

@@ -47,6 +47,31 @@ def outputs_present(layout: DatasetLayout, stage: str, index: int, shard_key: st
     return True
 
 
+def current_reports(layout: DatasetLayout, stage: str, shards: list, cfg, *, skip: set[int] = frozenset()) -> dict:
+    """Shard index -> its `stage` report on disk, for the shards whose report is for their current
+    inputs (shard key), the stage's settings and this code version (`settings`), with every image
+    it lists present (render); none for the indexes in `skip` (an earlier stage redoes them).
+    This is the flow's one cache check per stage: a shard found here runs no task at all."""
+    from cadlib.dataset.build import settings_key
+
+    wanted = settings_key(cfg, stage, code_version())
+    found = {}
+    for shard in shards:
+        if shard.index in skip:
+            continue
+        try:
+            report = json.loads(layout.shard_report(stage, shard.index).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if report.get("key") != shard.key or report.get("settings") != wanted:
+            continue
+        if stage == "render" and not all((layout.images / name).is_file()
+                                         for done in report["ok"].values() for name in done["images"]):
+            continue
+        found[shard.index] = report
+    return found
+
+
 def shard_cache_key(context, parameters: dict) -> str:
     """Prefect `cache_key_fn` of the shard tasks (parameters: layout_root, shard, cfg)."""
     stage = context.task.name.removesuffix("-shard")
@@ -79,16 +104,44 @@ FINAL_FILES = ("train.json", "val.json", "test.json", "train.jsonl", "val.jsonl"
                "val.parquet", "test.parquet", "unlabeled.json", "dataset_info.json", "validation.json", "README.md")
 
 
-def finalize_cache_key(context, parameters: dict) -> str:
-    """Prefect `cache_key_fn` of the finalize task: every shard's key, the settings, the code
-    version and what goes into the card (parameters: layout_root, shards, cfg, name, config,
-    versions); forgotten when a final file is missing."""
-    layout = DatasetLayout(Path(parameters["layout_root"]))
+def finalize_key(shards: list, cfg, name: str, config: dict, versions: dict, records: list | None = None,
+                 extract_info: dict | None = None) -> str:
+    """What the final files depend on: every shard's key, the models left out of the shards
+    (failed, duplicates: they are rows of validation.json), the extract counts, the settings, the
+    card's inputs and the code version."""
     h = hashlib.sha256()
-    for shard in parameters["shards"]:
+    for shard in shards:
         h.update(f"{shard.index}:{shard.key}\n".encode())
-    h.update(json.dumps([parameters["name"], parameters["config"], parameters["versions"]], sort_keys=True).encode())
-    key = f"finalize-{h.hexdigest()[:32]}-{parameters['cfg'].key('validate')}-{code_version()}"
+    for r in records or ():
+        if not r.ok:
+            h.update(f"{r.id}:{r.sha256}:{r.status}:{r.error_class}:{r.error}:{r.duplicate_of}\n".encode())
+    h.update(json.dumps([name, config, versions, extract_info], sort_keys=True, default=str).encode())
+    return f"finalize-{h.hexdigest()[:32]}-{cfg.key('validate')}-{code_version()}"
+
+
+def finalize_cache_key(context, parameters: dict) -> str:
+    """Prefect `cache_key_fn` of the finalize task (`finalize_key` of its parameters); forgotten
+    when a final file is missing."""
+    layout = DatasetLayout(Path(parameters["layout_root"]))
+    key = finalize_key(parameters["shards"], parameters["cfg"], parameters["name"], parameters["config"],
+                       parameters["versions"], parameters.get("records"), parameters.get("extract_info"))
     if not all((layout.root / name).is_file() for name in FINAL_FILES):
         (results_dir(layout) / key).unlink(missing_ok=True)
     return key
+
+
+def finalized_path(layout: DatasetLayout) -> Path:
+    """The finalize task's result and key, beside the files it wrote."""
+    return layout.cache / "finalized.json"
+
+
+def current_final(layout: DatasetLayout, key: str) -> dict | None:
+    """The finalize result on disk when it is for `key` and every final file is there (the flow's
+    cache check: no task run); else None."""
+    try:
+        stored = json.loads(finalized_path(layout).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if stored.get("key") != key or not all((layout.root / name).is_file() for name in FINAL_FILES):
+        return None
+    return stored.get("result")

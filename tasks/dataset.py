@@ -2,7 +2,8 @@
 
 Per-model work runs in the process-wide worker pool (`cadlib.workers.shared_pool`): a model that
 fails, hangs or crashes is recorded in its shard's report and the shard goes on. Shard results are
-cached (see tasks/cache.py); only I/O errors are retried.
+cached (see tasks/cache.py); inside a shard whose inputs changed, render and validate reuse every
+model whose own inputs did not (`cadlib.dataset.build.model_key`). Only I/O errors are retried.
 """
 
 from __future__ import annotations
@@ -23,12 +24,20 @@ from cadlib.dataset import (
     fetch_deepcad,
     render_shard,
     validate_shard,
+    write_json_atomic,
     write_reports,
 )
 from cadlib.dataset.plan import Plan, SourceSpec, plan_dataset
 from cadlib.workers import shared_pool
 from tasks import progress
-from tasks.cache import finalize_cache_key, shard_cache_key, transient_only
+from tasks.cache import (
+    code_version,
+    finalize_cache_key,
+    finalize_key,
+    finalized_path,
+    shard_cache_key,
+    transient_only,
+)
 
 RETRY = {"retries": 2, "retry_delay_seconds": [2, 10], "retry_condition_fn": transient_only}
 SHARD = {**RETRY, "cache_key_fn": shard_cache_key, "persist_result": True, "result_serializer": "json"}
@@ -80,7 +89,7 @@ def render(layout_root: str, shard: Shard, records: list[ModelRecord], source_ro
            workers: int, timeout: float) -> dict:
     t0 = time.perf_counter()
     report = render_shard(DatasetLayout(Path(layout_root)), shard, {r.id: r for r in records}, Path(source_root),
-                          cfg, _runner(workers, timeout), lambda n: progress.advance("render", n))
+                          cfg, _runner(workers, timeout), lambda n: progress.advance("render", n), salt=code_version())
     return _timed(report, t0)
 
 
@@ -90,16 +99,18 @@ def convert(layout_root: str, shard: Shard, records: list[ModelRecord], rendered
 
     t0 = time.perf_counter()
     report = convert_shard(DatasetLayout(Path(layout_root)), shard, {r.id: r for r in records}, rendered, cfg,
-                           token_counter(cfg.tokenizer or None), lambda n: progress.advance("convert", n))
+                           token_counter(cfg.tokenizer or None), lambda n: progress.advance("convert", n),
+                           salt=code_version())
     return _timed(report, t0)
 
 
 @task(name="validate-shard", task_run_name="validate-{shard.index}", **SHARD)
 def validate(layout_root: str, shard: Shard, records: list[ModelRecord], converted: dict, cfg: BuildConfig,
-             workers: int, timeout: float) -> dict:
+             workers: int, timeout: float, rendered: dict | None = None) -> dict:
     t0 = time.perf_counter()
     report = validate_shard(DatasetLayout(Path(layout_root)), shard, {r.id: r for r in records}, converted, cfg,
-                            _runner(workers, timeout), lambda n: progress.advance("validate", n))
+                            _runner(workers, timeout), lambda n: progress.advance("validate", n), rendered=rendered,
+                            salt=code_version())
     return _timed(report, t0)
 
 
@@ -114,4 +125,7 @@ def finalize(layout_root: str, shards: list[Shard], cfg: BuildConfig, name: str,
                                converted=reports["convert"], validated=reports["validate"],
                                rendered=reports["render"], assembled=assembled, config=config, versions=versions)
     contact_sheet(layout, reports["convert"])
-    return {"assembled": assembled, "validation": validation}
+    result = {"assembled": assembled, "validation": validation}
+    key = finalize_key(shards, cfg, name, config, versions, records, extract_info)
+    write_json_atomic(finalized_path(layout), {"key": key, "result": result})
+    return result

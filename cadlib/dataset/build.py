@@ -67,16 +67,29 @@ def _failure(model_id: str, stage: str, o: Outcome) -> dict:
 
 
 def render_shard(layout: DatasetLayout, shard: Shard, records: dict[str, ModelRecord], source_root: Path,
-                 cfg: BuildConfig, run: Runner, progress: Progress | None = None) -> dict:
-    """Renders every model of a shard; writes and returns the shard's render report."""
+                 cfg: BuildConfig, run: Runner, progress: Progress | None = None, salt: str = "") -> dict:
+    """Renders the models of a shard; writes and returns the shard's render report.
+
+    Per-model reuse: a model whose render key (its content, the render settings and `salt`, the
+    caller's code version) is recorded in an earlier report of this or a neighbouring shard, with
+    its images untouched since, is taken from that report instead of rendered again; so is a
+    failure that was no crash or timeout. The returned dict adds ``reused`` (not written)."""
+    keys = {mid: model_key(records[mid], cfg.key("render"), salt) for mid in shard.ids}
+    ok, failed = _reusable_renders(layout, shard, keys)
+    reused = len(ok) + len(failed)
     jobs = []
+    done = set(ok) | {f["id"] for f in failed}
     for mid in shard.ids:
+        if mid in done:
+            continue
         r = records[mid]
         jobs.append(RenderJob(
             id=mid, path=str(source_root / r.source), text_path=str(layout.source_text(mid)) if r.has_target else "",
             images_dir=str(layout.images), views=cfg.views, size=cfg.size, style=cfg.style, tile=cfg.tile,
             platform=cfg.platform, bits=cfg.bits, max_mb=cfg.max_mb))
-    ok, failed, retry = {}, [], []
+    if progress and reused:
+        progress(reused)
+    retry = []
     for o in run(render_model, jobs):
         if o.ok:
             ok[o.item.id] = o.value
@@ -94,14 +107,77 @@ def render_shard(layout: DatasetLayout, shard: Shard, records: dict[str, ModelRe
             failed.append(_failure(o.item.id, "render", o))
         if progress:
             progress(1)
-    report = {"stage": "render", "shard": shard.index, "key": shard.key,
-              "ok": dict(sorted(ok.items())), "failed": sorted(failed, key=lambda f: f["id"])}
+    report = {"stage": "render", "shard": shard.index, "key": shard.key, "settings": settings_key(cfg, "render", salt),
+              "ok": dict(sorted(ok.items())), "failed": sorted(failed, key=lambda f: f["id"]),
+              "keys": dict(sorted(keys.items()))}
     write_json_atomic(layout.shard_report("render", shard.index), report)
-    return report
+    return {**report, "reused": reused}
+
+
+def settings_key(cfg: BuildConfig, stage: str, salt: str) -> str:
+    """What a shard report of `stage` was made with: the settings the stage depends on and the
+    code version (`salt`). A report whose shard key and settings key match is the stage's result."""
+    return hashlib.sha256(f"{cfg.key(stage)}-{salt}".encode()).hexdigest()[:24]
+
+
+def model_key(record: ModelRecord, settings_key: str, salt: str, *extra: str) -> str:
+    """What one model's output of a stage depends on: its source (path, bytes, geometry, split),
+    the stage's settings, the code version (`salt`) and `extra` inputs."""
+    blob = json.dumps([record.id, record.source, record.sha256, record.signature, record.kind, record.format,
+                       record.split, settings_key, salt, *extra])
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+_NOT_REUSED = ("WorkerCrash", "Timeout")
+"""Failures tried again (a crash or a timeout may not happen twice); the others are reused."""
+
+
+def _earlier_reports(layout: DatasetLayout, stage: str, index: int) -> Iterator[tuple[dict, int]]:
+    """The reports of `stage` on disk for shard `index` and its neighbours (a model added or
+    removed shifts the others by one shard), each with its modification time."""
+    for i in (index, index - 1, index + 1):
+        path = layout.shard_report(stage, i)
+        try:
+            stamp = path.stat().st_mtime_ns
+            yield json.loads(path.read_text(encoding="utf-8")), stamp
+        except (OSError, ValueError):
+            continue
+
+
+def _reusable_renders(layout: DatasetLayout, shard: Shard, keys: dict[str, str]) -> tuple[dict, list]:
+    ok: dict[str, dict] = {}
+    failed: list[dict] = []
+    taken: set[str] = set()
+    for report, stamp in _earlier_reports(layout, "render", shard.index):
+        known = report.get("keys") or {}
+        failures = {f["id"]: f for f in report.get("failed", []) if f.get("error_class") not in _NOT_REUSED}
+        for mid, key in keys.items():
+            if mid in ok or mid in taken or known.get(mid) != key:
+                continue
+            done = report.get("ok", {}).get(mid)
+            if done is not None and _untouched(layout, done["images"], stamp):
+                ok[mid] = done
+            elif done is None and mid in failures:
+                failed.append(failures[mid])
+                taken.add(mid)
+    return ok, failed
+
+
+def _untouched(layout: DatasetLayout, images: list[str], stamp: int) -> bool:
+    """Every image exists and was written no later than the report that lists it (a later
+    render of the model, stopped before its report, may have replaced it)."""
+    for name in images:
+        try:
+            if (layout.images / name).stat().st_mtime_ns > stamp:
+                return False
+        except OSError:
+            return False
+    return True
 
 
 def convert_shard(layout: DatasetLayout, shard: Shard, records: dict[str, ModelRecord], rendered: dict,
-                  cfg: BuildConfig, count_tokens: Callable[[str], int], progress: Progress | None = None) -> dict:
+                  cfg: BuildConfig, count_tokens: Callable[[str], int], progress: Progress | None = None,
+                  salt: str = "") -> dict:
     """Builds the samples of a shard's rendered models; writes and returns its convert report."""
     ccfg = ConvertConfig(views=cfg.views, tile=cfg.tile, target=cfg.target, seed=cfg.seed,
                          max_tokens=cfg.max_tokens, bits=cfg.bits,
@@ -109,14 +185,21 @@ def convert_shard(layout: DatasetLayout, shard: Shard, records: dict[str, ModelR
     out = convert_models([records[m] for m in shard.ids], rendered["ok"], layout, ccfg, count_tokens)
     if progress:
         progress(len(shard.ids))
-    report = {"stage": "convert", "shard": shard.index, "key": shard.key, **out}
+    report = {"stage": "convert", "shard": shard.index, "key": shard.key, "settings": settings_key(cfg, "convert", salt),
+              **out}
     write_json_atomic(layout.shard_report("convert", shard.index), report)
     return report
 
 
 def validate_shard(layout: DatasetLayout, shard: Shard, records: dict[str, ModelRecord], converted: dict,
-                   cfg: BuildConfig, run: Runner, progress: Progress | None = None) -> dict:
-    """Checks the images and targets of a shard's samples; writes and returns its report."""
+                   cfg: BuildConfig, run: Runner, progress: Progress | None = None, rendered: dict | None = None,
+                   salt: str = "") -> dict:
+    """Checks the images and targets of a shard's samples; writes and returns its report.
+
+    Per-model reuse, as in `render_shard`: a model whose validate key (its render key from
+    `rendered`, its samples' images and targets, every setting, `salt`) is recorded in an earlier
+    report of this or a neighbouring shard keeps that report's verdict. The returned dict adds
+    ``reused`` (not written)."""
     by_model: dict[str, list[dict]] = {}
     for s in converted["samples"]:
         by_model.setdefault(s["model_id"], []).append(s)
@@ -124,32 +207,77 @@ def validate_shard(layout: DatasetLayout, shard: Shard, records: dict[str, Model
     for mid, samples in by_model.items():
         jobs.append(ValidateJob(
             id=mid, images=tuple(str(layout.root / s["image"]) for s in samples), size=cfg.image_size,
-            target=samples[0]["target"], target_kind=cfg.target, text_path=str(layout.source_text(mid)), bits=cfg.bits))
+            target=samples[0]["target"], target_kind=cfg.target, text_path=str(layout.source_text(mid)), bits=cfg.bits,
+            built=(((rendered or {}).get("ok") or {}).get(mid) or {}).get("solid")))
     for u in converted["unlabeled"]:
         jobs.append(ValidateJob(id=u["id"], images=tuple(str(layout.root / i) for i in u["images"]),
                                 size=cfg.image_size, target="", target_kind="", text_path="", bits=cfg.bits))
+    render_keys = (rendered or {}).get("keys") or {}
+    keys = {j.id: model_key(records[j.id], cfg.key("validate"), salt, render_keys.get(j.id, ""),
+                            json.dumps([[Path(i).name for i in j.images], j.target]))
+            for j in jobs if j.id in render_keys}  # no render key (an old report): validate again
+    verdicts = _reusable_verdicts(layout, shard, keys)
     ok, failed, structural, agreement = [], [], [], {}
-    for o in run(validate_model, jobs):
+
+    def record(mid: str, verdict: dict) -> None:
+        if "agreement" in verdict:
+            agreement[mid] = verdict["agreement"]
+        structural.extend(verdict["structural"])
+        failed.extend(verdict["failed"])
+        if verdict["ok"]:
+            ok.append(mid)
+
+    for mid, verdict in verdicts.items():
+        record(mid, verdict)
+    if progress and verdicts:
+        progress(len(verdicts))
+    for o in run(validate_model, [j for j in jobs if j.id not in verdicts]):
         mid = o.item.id
         if not o.ok:
-            failed.append(_failure(mid, "validate", o))
+            record(mid, {"ok": False, "structural": [], "failed": [_failure(mid, "validate", o)]})
         else:
-            if "agreement" in o.value:
-                agreement[mid] = o.value["agreement"]
-            structural += [{"id": mid, "error_class": c, "error": m} for c, m in o.value["structural"]]
-            failed += [{"id": mid, "stage": "validate", "error_class": c, "error": m} for c, m in o.value["failures"]]
-            if not o.value["structural"] and not o.value["failures"]:
-                ok.append(mid)
+            record(mid, {"ok": not o.value["structural"] and not o.value["failures"],
+                         "structural": [{"id": mid, "error_class": c, "error": m} for c, m in o.value["structural"]],
+                         "failed": [{"id": mid, "stage": "validate", "error_class": c, "error": m}
+                                    for c, m in o.value["failures"]],
+                         **({"agreement": o.value["agreement"]} if "agreement" in o.value else {})})
         if progress:
             progress(1)
     if progress and len(shard.ids) > len(jobs):
         progress(len(shard.ids) - len(jobs))
-    report = {"stage": "validate", "shard": shard.index, "key": shard.key, "ok": sorted(ok),
+    report = {"stage": "validate", "shard": shard.index, "key": shard.key,
+              "settings": settings_key(cfg, "validate", salt), "ok": sorted(ok),
               "failed": sorted(failed, key=lambda f: (f["id"], f["error_class"])),
               "structural": sorted(structural, key=lambda f: (f["id"], f["error_class"])),
-              "agreement": dict(sorted(agreement.items()))}
+              "agreement": dict(sorted(agreement.items())), "keys": dict(sorted(keys.items()))}
     write_json_atomic(layout.shard_report("validate", shard.index), report)
-    return report
+    return {**report, "reused": len(verdicts)}
+
+
+def _reusable_verdicts(layout: DatasetLayout, shard: Shard, keys: dict[str, str]) -> dict[str, dict]:
+    """Model -> its verdict in an earlier validate report with the same key (ok, the failures and
+    structural errors it listed, its agreement). A crash or timeout is validated again."""
+    found: dict[str, dict] = {}
+    for report, _stamp in _earlier_reports(layout, "validate", shard.index):
+        known = report.get("keys") or {}
+        wanted = {mid for mid, key in keys.items() if mid not in found and known.get(mid) == key}
+        if not wanted:
+            continue
+        good = set(report.get("ok", []))
+        verdicts = {mid: {"ok": mid in good, "structural": [], "failed": []} for mid in wanted}
+        for f in report.get("failed", []):
+            if f["id"] in verdicts:
+                verdicts[f["id"]]["failed"].append(f)
+        for f in report.get("structural", []):
+            if f["id"] in verdicts:
+                verdicts[f["id"]]["structural"].append(f)
+        for mid, value in (report.get("agreement") or {}).items():
+            if mid in verdicts:
+                verdicts[mid]["agreement"] = value
+        for mid, verdict in verdicts.items():
+            if not any(f.get("error_class") in _NOT_REUSED for f in verdict["failed"]):
+                found[mid] = verdict
+    return found
 
 
 def assemble(layout: DatasetLayout, converted: list[dict], validated: list[dict]) -> dict:

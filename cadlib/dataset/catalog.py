@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 from cadlib.dataset.layout import SPLITS, DatasetLayout, read_json, write_json_atomic
@@ -158,9 +159,40 @@ def describe(layout: DatasetLayout) -> dict:
 
 
 def list_datasets(datasets_dir: str | Path) -> list[dict]:
-    """Every dataset folder under `datasets_dir`, by name."""
+    """Every dataset folder under `datasets_dir`, by name. A dataset whose folders did not change
+    since the last call is described from memory (no tree walk: the API lists on every poll)."""
     root = Path(datasets_dir)
     if not root.is_dir():
         return []
-    return [describe(DatasetLayout(p)) for p in sorted(root.iterdir())
-            if p.is_dir() and (p / "extract.json").is_file()]
+    out = []
+    for p in sorted(root.iterdir()):
+        if p.is_dir() and (p / "extract.json").is_file():
+            layout = DatasetLayout(p)
+            key, stamp, now = str(p.resolve()), _fingerprint(layout), time.time_ns()
+            known = _described.get(key)
+            # A change within the clock's granularity of the last description may not move the
+            # times: while a dataset is being written, its description is kept at most SETTLE_NS.
+            if known is None or known[0] != stamp or (not known[2] and now - known[3] > SETTLE_NS):
+                newest = max((t[0] for t in stamp if t), default=0)
+                known = _described[key] = (stamp, describe(layout), now - newest > SETTLE_NS, now)
+            out.append(dict(known[1]))
+    return out
+
+
+SETTLE_NS = 2_000_000_000
+_described: dict[str, tuple[tuple, dict, bool, int]] = {}
+"""Dataset folder -> (its fingerprint, its description, whether its files had settled, when)."""
+
+
+def _fingerprint(layout: DatasetLayout) -> tuple:
+    """What changes when a stage writes anything: the modification times of the dataset's
+    folders (a file created, replaced or removed in them) and of its reports."""
+    stamp = []
+    for path in (layout.root, layout.images, layout.sources, layout.root / "shards", layout.cache,
+                 layout.extract_report, layout.validation):
+        try:
+            st = os.stat(path)
+            stamp.append((st.st_mtime_ns, st.st_size))
+        except OSError:
+            stamp.append(None)
+    return tuple(stamp)

@@ -89,3 +89,18 @@ def _acquire(fd: int, path: Path, wait_s: float | None, what: str) -> None:
 def build_lock_path(datasets_dir: str | Path, name: str) -> Path:
     """The lock a build of dataset `name` holds (beside the datasets, so a new one has it too)."""
     return Path(datasets_dir) / ".locks" / f"{name}.lock"
+
+
+def is_held(path: str | Path) -> bool:
+    """Whether some process holds the lock file `path` now (a probe: takes and drops it at once)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False

@@ -1,11 +1,13 @@
 """Render: the views of one model, written as PNGs into the dataset (runs in a worker process).
 
 Sequence models are rebuilt from their construction-sequence text, so the views show exactly the
-solid the training target describes (after quantisation), not the unquantised original.
+solid the training target describes (after quantisation), not the unquantised original; that
+solid's facts (validity, volume, bodies) go into the report with the text's hash, for validate.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,4 +57,10 @@ def render_model(job: RenderJob) -> dict:
 
         rendered.images = {"tile": tile(rendered.images)}
     written = save_rendered(rendered, job.images_dir, job.id)
-    return {"images": [p.name for p in written], "style": style, "notes": notes}
+    out = {"images": [p.name for p in written], "style": style, "notes": notes}
+    if job.text_path:  # the solid the views show, for validate (which would otherwise build it again)
+        from cadlib import occ
+
+        out["solid"] = {"text_sha256": hashlib.sha256(text.encode()).hexdigest(), "valid": occ.is_valid(model.shape),
+                        "volume": occ.volume(model.shape), "solids": model.info.solids}
+    return out

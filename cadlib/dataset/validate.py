@@ -1,5 +1,7 @@
 """Validate: every image exists, decodes and has the configured size; every target is rebuilt and
-must agree with the solid the images show; no model in two splits; statistics.
+must agree with the solid the images show; no model in two splits; statistics. (A sequence target
+is the text the render stage built the views from: when the text's hash is the one render
+recorded, render's facts of that solid are used rather than building it a second time.)
 
 The images of a sequence model are rendered from its sequence text (the quantised solid), so that
 solid is the reference. A sequence target is that text: it must rebuild one valid solid as its
@@ -15,6 +17,7 @@ failures (a target that rebuilds no valid solid) are counted and reported.
 from __future__ import annotations
 
 import ast
+import hashlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +40,7 @@ class ValidateJob:
     target_kind: str  # "sequence" | "cadquery" | ""
     text_path: str  # the sequence text to rebuild ("" for none)
     bits: int
+    built: dict | None = None  # the render stage's facts of the solid it built from text_path (see render.py)
 
 
 def validate_model(job: ValidateJob) -> dict:
@@ -73,12 +77,16 @@ def validate_model(job: ValidateJob) -> dict:
             text = Path(job.text_path).read_text(encoding="utf-8")
             if job.target_kind == "sequence" and text != job.target:
                 structural.append(["TargetMismatch", "the sample's target differs from the model's sequence text"])
-            shape = occ.build_solid(in_mm(from_text(text, job.bits, source=job.text_path)))
-            valid = occ.is_valid(shape)
+            built = job.built
+            if job.target_kind == "cadquery" or not built or \
+                    built.get("text_sha256") != hashlib.sha256(text.encode()).hexdigest():
+                shape = occ.build_solid(in_mm(from_text(text, job.bits, source=job.text_path)))
+                built = {"valid": occ.is_valid(shape), "volume": occ.volume(shape), "solids": occ.count_solids(shape)}
+            valid = built["valid"]
             if not valid:
                 failures.append(["InvalidSolid", "the target rebuilds a solid that BRepCheck rejects"])
-            out["volume"] = occ.volume(shape)
-            out["agreement"] = {"solids": occ.count_solids(shape), "valid": valid}
+            out["volume"] = built["volume"]
+            out["agreement"] = {"solids": built["solids"], "valid": valid}
             if job.target_kind == "cadquery":
                 problem, agreement = _check_cadquery(job, shape)
                 out["agreement"] |= agreement

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Request, status
 from fastapi import Path as PathParam
 
 from cadlib.dataset.catalog import (
@@ -18,6 +18,7 @@ from cadlib.dataset.catalog import (
     stage_progress,
 )
 from cadlib.dataset.layout import DatasetLayout, read_json
+from cadlib.dataset.lock import build_lock_path, is_held
 from cadlib.errors import CadlibError
 from config import deep_merge
 from deployments import jobs
@@ -135,12 +136,16 @@ async def wait_for(job: jobs.Job, wait_s: float, limit: float) -> jobs.Job:
 
 
 @router.get("", response_model=DatasetList, dependencies=[Read])
-async def get_datasets(settings: SettingsDep) -> DatasetList:
-    """Every dataset on disk; `status` is `building` while an API run works on it."""
-    found = await asyncio.to_thread(list_datasets, datasets_dir(settings))
-    busy = await jobs.active_scopes()
+async def get_datasets(request: Request, settings: SettingsDep) -> DatasetList:
+    """Every dataset on disk; `status` is `building` while a build holds its lock or an API run
+    is queued or running for it. From local state: the catalog (described again only when a
+    dataset's folders changed), the lock files, and Prefect's active runs as last checked in the
+    background (at most `api.health_max_age_s` old)."""
+    found = await asyncio.to_thread(list_datasets, datasets_dir(settings))  # stats only, unless one changed
+    queued = set((await request.app.state.active_scopes.snapshot()).get("scopes", ()))
+    locks = datasets_dir(settings)
     for d in found:
-        if scope(d["name"]) in busy:
+        if scope(d["name"]) in queued or is_held(build_lock_path(locks, d["name"])):
             d["status"] = "building"
         d["path"] = shown(d["path"], settings.data_dir)
     return DatasetList(datasets=[DatasetSummary(**d) for d in found])

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from cadlib.dataset.lock import DatasetBusy, build_lock_path, held
+from cadlib.dataset.lock import DatasetBusy, build_lock_path, held, is_held
 
 HOLD = """
 import sys, time
@@ -25,14 +25,17 @@ def test_a_second_process_is_refused_with_the_holder_named_and_freed_when_it_die
     proc = subprocess.Popen([sys.executable, "-c", HOLD, str(path)], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "held"
+        assert is_held(path)
         with pytest.raises(DatasetBusy, match=rf"dataset 'demo' is busy: held by pid {proc.pid}"), \
                 held(path, what="dataset 'demo'"):
             pass
     finally:
         proc.kill()
         proc.wait()
-    with held(path, wait_s=5), held(path):  # the kernel dropped the dead holder's lock; re-entrant here
-        pass
+    assert not is_held(path)  # the kernel dropped the dead holder's lock
+    with held(path, wait_s=5), held(path):  # re-entrant here
+        assert is_held(path)  # the probe sees this process's own lock too
+    assert not is_held(path) and not is_held(tmp_path / "never.lock")
 
 
 def test_waiting_for_a_lock_gets_it_when_released(tmp_path):

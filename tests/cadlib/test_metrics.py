@@ -184,3 +184,50 @@ def test_mesh_iou_of_watertight_meshes():
 def test_manifold_iou_refuses_an_open_surface():
     with pytest.raises(ValueError, match="not a closed manifold"):
         manifold_iou(Mesh(cube().vertices, CUBE_FACES[:-2]), cube())
+
+
+def _occupancy_one_triangle_at_a_time(mesh: Mesh, lo, hi, n: int) -> np.ndarray:
+    """The reference: voxel occupancy with a Python loop over triangles and columns (what the
+    vectorised `voxel_occupancy` replaced)."""
+    step = (hi - lo) / n
+    xs = lo[0] + (np.arange(n) + 0.5 + 1e-4) * step[0]
+    ys = lo[1] + (np.arange(n) + 0.5 + 2e-4) * step[1]
+    zc = lo[2] + (np.arange(n) + 0.5) * step[2]
+    hits: list[list[float]] = [[] for _ in range(n * n)]
+    for a, b, c in mesh.vertices[mesh.faces]:
+        i = np.nonzero((xs >= min(a[0], b[0], c[0])) & (xs <= max(a[0], b[0], c[0])))[0]
+        j = np.nonzero((ys >= min(a[1], b[1], c[1])) & (ys <= max(a[1], b[1], c[1])))[0]
+        d = (b[1] - c[1]) * (a[0] - c[0]) + (c[0] - b[0]) * (a[1] - c[1])
+        if not len(i) or not len(j) or abs(d) < 1e-18:
+            continue
+        px, py = np.meshgrid(xs[i], ys[j], indexing="ij")
+        w0 = ((b[1] - c[1]) * (px - c[0]) + (c[0] - b[0]) * (py - c[1])) / d
+        w1 = ((c[1] - a[1]) * (px - c[0]) + (a[0] - c[0]) * (py - c[1])) / d
+        w2 = 1 - w0 - w1
+        z = w0 * a[2] + w1 * b[2] + w2 * c[2]
+        for ii, jj in zip(*np.nonzero((w0 >= 0) & (w1 >= 0) & (w2 >= 0)), strict=True):
+            hits[i[ii] * n + j[jj]].append(float(z[ii, jj]))
+    occ = np.zeros((n, n, n), dtype=bool)
+    for k, zs in enumerate(hits):
+        if zs:
+            occ[k // n, k % n] = np.searchsorted(np.sort(zs), zc) % 2 == 1
+    return occ
+
+
+def test_vectorised_voxel_occupancy_matches_the_per_triangle_loop(monkeypatch):
+    import trimesh
+
+    from cadlib import metrics
+
+    rotated = trimesh.creation.annulus(r_min=0.3, r_max=1.0, height=0.7, sections=40)
+    rotated.apply_transform(trimesh.transformations.rotation_matrix(0.6, [1, 1, 0]))
+    shapes = [cube(), Mesh(np.asarray(rotated.vertices), np.asarray(rotated.faces)),
+              Mesh(*(np.asarray(x) for x in (trimesh.creation.icosphere(3).vertices,
+                                              trimesh.creation.icosphere(3).faces)))]
+    for mesh in shapes:
+        lo, hi = mesh.vertices.min(0) - 0.05, mesh.vertices.max(0) + 0.05
+        want = _occupancy_one_triangle_at_a_time(mesh, lo, hi, 24)
+        assert want.any() and np.array_equal(metrics.voxel_occupancy(mesh, lo, hi, 24), want)
+    monkeypatch.setattr(metrics, "PAIRS_PER_CHUNK", 7)  # many small chunks give the same grid
+    assert np.array_equal(metrics.voxel_occupancy(shapes[1], lo, hi, 24),
+                          _occupancy_one_triangle_at_a_time(shapes[1], lo, hi, 24))

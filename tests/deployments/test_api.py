@@ -297,6 +297,13 @@ def test_build_progress_from_artifacts_mid_render():
     assert p.stages["validate"]["status"] == "in_progress" and p.progress.current == 20 and p.progress.total == 30
     assert (p.stats.succeeded, p.stats.failed, p.stats.warnings) == (9, 1, 2)
     assert seed_status(_job("CRASHED", {})) == "failed" and seed_status(_job("CANCELLING", {})) == "running"
+    # a re-run that read every shard back from disk publishes one table of stages instead of three
+    cached = _job("COMPLETED", {"ds-extract": [{"models": 10}], "ds-stages": [
+        {"stage": s, "models": 10, "succeeded": 8, "failed": 2, "warnings": 0, "cached": 1}
+        for s in ("render", "convert", "validate")]})
+    p = build_progress(cached, views=3)
+    assert all(p.stages[s]["status"] == "completed" for s in ("render", "convert", "validate"))
+    assert (p.stats.succeeded, p.stats.failed) == (4, 6) and p.progress.percentage == 100.0
 
 
 def test_convergence_results_and_overfitting():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -59,7 +60,7 @@ def test_synthetic_build_writes_a_valid_dataset_in_every_format(tmp_path):
     assert (root / "contact_sheet.png").is_file()
 
 
-def test_rerun_is_cached_and_a_changed_file_redoes_only_its_shard(tmp_path):
+def test_rerun_is_cached_and_a_changed_file_redoes_only_itself(tmp_path):
     src = tmp_path / "models"
     paths = write_synthetic(src, 12, seed=3)
     preset = str(tiny_yaml(tmp_path / "files.yaml", tmp_path / "data", source="files", path=str(src)))
@@ -75,16 +76,37 @@ def test_rerun_is_cached_and_a_changed_file_redoes_only_its_shard(tmp_path):
     ext = next(e for e in data["entities"].values() if e["type"] == "ExtrudeFeature")
     ext["extent_one"]["distance"]["value"] *= 1.5
     paths[5].write_text(json.dumps(data))
+    model = paths[5].stem + "_json"
+    written = {p.name: p.stat().st_mtime_ns for p in (root / "images").iterdir()}
     third = run_build(preset)
     assert third["cached_shards"] == {"render": 2, "convert": 2, "validate": 2}
+    # inside its shard only the changed model is rendered and validated again; the 3 others are reused
+    assert third["stages"]["render"]["reused_models"] == 3 and third["stages"]["validate"]["reused_models"] == 3
+    assert {n for n, t in written.items() if (root / "images" / n).stat().st_mtime_ns != t} == {
+        f"{model}_{v}.png" for v in ("front", "top", "right")}
     changed = {k for k in before if tree_hashes(root).get(k) != before[k]}
-    model = paths[5].stem + "_json"
     assert f"sources/{model}.txt" in changed and any(k.startswith(f"images/{model}_") for k in changed)
     assert not any(k.startswith("images/") and model not in k for k in changed)
-    # deleted outputs are rebuilt, not trusted
+    # the reused outputs are what a build from nothing makes of the changed source, byte for byte
+    (tmp_path / "fresh").mkdir()
+    fresh = run_build(str(tiny_yaml(tmp_path / "fresh" / "files.yaml", tmp_path / "fresh", source="files",
+                                    path=str(src))))
+    assert fresh["stages"]["render"]["reused_models"] == 0
+    assert tree_hashes(tmp_path / "fresh" / "datasets" / "files") == tree_hashes(root)
+    # deleted outputs are rebuilt, not trusted: that model alone
     (root / "images" / f"{model}_top.png").unlink()
     fourth = run_build(preset)
     assert fourth["cached_shards"]["render"] == 2 and (root / "images" / f"{model}_top.png").is_file()
+    assert fourth["stages"]["render"]["reused_models"] == 3
+    # an image written after its shard's report (a render stopped before its report) is not reused
+    report = next(p for p in (root / "shards").glob("render-*.json") if model in json.loads(p.read_text())["ok"])
+    other = next(m for m in json.loads(report.read_text())["ok"] if m != model)
+    time.sleep(0.02)
+    (root / "images" / f"{other}_front.png").write_bytes((root / "images" / f"{other}_front.png").read_bytes())
+    (root / "images" / f"{model}_top.png").unlink()  # so that the shard runs at all
+    fifth = run_build(preset)
+    assert fifth["stages"]["render"]["reused_models"] == 2
+    assert tree_hashes(tmp_path / "fresh" / "datasets" / "files") == tree_hashes(root)
 
 
 def test_a_build_stops_after_the_stage_asked_and_goes_on_from_the_cache(tmp_path):
@@ -133,5 +155,17 @@ def test_dask_runner_on_a_local_cluster_builds_the_same_bytes(tmp_path):
     dask = run_build(str(tiny_yaml(tmp_path / "b" / "tiny.yaml", tmp_path / "b" / "data", task_runner="dask",
                                    concurrency=2)))
     assert dask["valid"] and dask["samples"] == threads["samples"]
+    assert tree_hashes(tmp_path / "b" / "data" / "datasets" / "tiny") == tree_hashes(
+        tmp_path / "a" / "data" / "datasets" / "tiny")
+
+
+@pytest.mark.slow
+def test_ray_runner_on_a_local_cluster_builds_the_same_bytes(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    threads = run_build(str(tiny_yaml(tmp_path / "a" / "tiny.yaml", tmp_path / "a" / "data")))
+    ray = run_build(str(tiny_yaml(tmp_path / "b" / "tiny.yaml", tmp_path / "b" / "data", task_runner="ray",
+                                  concurrency=2)))
+    assert ray["valid"] and ray["samples"] == threads["samples"]
     assert tree_hashes(tmp_path / "b" / "data" / "datasets" / "tiny") == tree_hashes(
         tmp_path / "a" / "data" / "datasets" / "tiny")
