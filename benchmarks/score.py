@@ -28,6 +28,7 @@ def make_pairs(root: Path, n: int, fmt: str) -> tuple[Path, Path]:
     from cadlib import occ, parse_sequence
     from cadlib.synth import generate
     from cadlib.text import to_text
+    from cadlib.transform import normalize
 
     truth, pred = root / "truth", root / "pred"
     truth.mkdir(parents=True)
@@ -42,7 +43,7 @@ def make_pairs(root: Path, n: int, fmt: str) -> tuple[Path, Path]:
             continue
         seq = parse_sequence(data)
         if fmt == "txt":
-            (pred / f"{mid}.txt").write_text(to_text(seq, 8))
+            (pred / f"{mid}.txt").write_text(to_text(normalize(seq), 8))
         else:
             mesh = occ.tessellate(occ.build_solid(seq))
             _write_stl(pred / f"{mid}.stl", mesh.vertices, mesh.faces)
@@ -64,19 +65,25 @@ def profile(pred: Path, truth: Path, k: int = 10) -> dict:
     import numpy as np
 
     from cadlib.metrics import chamfer, sample_surface
-    from cadlib.scoring.files import load_geometry
+    from cadlib.scoring.files import InvalidPrediction, load_geometry
     from cadlib.scoring.protocols import get_protocol, normalised, pair_iou
 
     proto = get_protocol("cadrille")
     phases: dict[str, list[float]] = {"load_truth": [], "load_pred": [], "normalise": [], "sample": [],
                                       "chamfer": [], "iou": []}
     methods: list[str] = []
-    for p in sorted(pred.iterdir())[:k]:
+    for p in sorted(pred.iterdir()):
+        if len(phases["iou"]) == k:
+            break
         t = time.perf_counter()
         tg = load_geometry(next(truth.glob(f"{p.stem}.*")))
-        phases["load_truth"].append(time.perf_counter() - t)
+        t_truth = time.perf_counter() - t
         t = time.perf_counter()
-        pg = load_geometry(p)
+        try:
+            pg = load_geometry(p)
+        except InvalidPrediction:  # an invalid answer is not a pair to profile
+            continue
+        phases["load_truth"].append(t_truth)
         phases["load_pred"].append(time.perf_counter() - t)
         t = time.perf_counter()
         a, b = normalised(proto, tg, pg)

@@ -158,9 +158,10 @@ def describe(layout: DatasetLayout) -> dict:
             "path": str(layout.root)}
 
 
-def list_datasets(datasets_dir: str | Path) -> list[dict]:
+def list_datasets(datasets_dir: str | Path, *, only_known: bool = False) -> list[dict] | None:
     """Every dataset folder under `datasets_dir`, by name. A dataset whose folders did not change
-    since the last call is described from memory (no tree walk: the API lists on every poll)."""
+    since the last call is described from memory (no tree walk: the API lists on every poll).
+    With `only_known`, None instead of walking any tree (the caller then lists in a thread)."""
     root = Path(datasets_dir)
     if not root.is_dir():
         return []
@@ -173,6 +174,8 @@ def list_datasets(datasets_dir: str | Path) -> list[dict]:
             # A change within the clock's granularity of the last description may not move the
             # times: while a dataset is being written, its description is kept at most SETTLE_NS.
             if known is None or known[0] != stamp or (not known[2] and now - known[3] > SETTLE_NS):
+                if only_known:
+                    return None
                 newest = max((t[0] for t in stamp if t), default=0)
                 known = _described[key] = (stamp, describe(layout), now - newest > SETTLE_NS, now)
             out.append(dict(known[1]))

@@ -1,12 +1,10 @@
-"""Drawing polylines into anti-aliased PNG layers and SVG documents (no GL)."""
+"""Drawing polylines anti-aliased onto images (aggdraw: AGG's rasteriser, in C) and into SVG
+documents (no GL)."""
 
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image, ImageDraw
-
-SUPERSAMPLE = 2
-"""Lines are drawn at this multiple of the output size and filtered down: anti-aliasing."""
+from PIL import Image
 
 
 def line_width(size: int, weight: float = 1.0) -> float:
@@ -16,43 +14,42 @@ def line_width(size: int, weight: float = 1.0) -> float:
 
 
 def dashed(polylines: list[np.ndarray], dash: float, gap: float) -> list[np.ndarray]:
-    """Splits pixel-space polylines into dashes of `dash` pixels separated by `gap` pixels."""
-    out = []
+    """Splits pixel-space polylines into dashes of `dash` pixels separated by `gap` pixels (each
+    dash: its start, the polyline's corners inside it, its end). Vectorised over all polylines:
+    each polyline gets its own stretch of one arc-length axis, so one `np.interp` serves all."""
+    pls = [np.asarray(pl, dtype=float) for pl in polylines if len(pl) >= 2]
+    if not pls:
+        return []
     period = dash + gap
-    for pl in polylines:
-        if len(pl) < 2:
-            continue
-        seg = np.diff(pl, axis=0)
-        lengths = np.linalg.norm(seg, axis=1)
-        cum = np.concatenate([[0.0], np.cumsum(lengths)])
-        total = cum[-1]
-        start = 0.0
-        while start < total:
-            end = min(start + dash, total)
-            ts = np.concatenate([[start], cum[(cum > start) & (cum < end)], [end]])
-            pts = np.stack([np.interp(ts, cum, pl[:, 0]), np.interp(ts, cum, pl[:, 1])], axis=1)
-            out.append(pts)
-            start += period
-    return out
-
-
-def stroke_mask(polylines: list[np.ndarray], size: int, width: float) -> Image.Image:
-    """Coverage mask ("L" image, size x size) of pixel-space polylines stroked `width` wide,
-    anti-aliased by drawing at `SUPERSAMPLE` times the size and box-filtering down."""
-    ss = SUPERSAMPLE
-    img = Image.new("L", (size * ss, size * ss), 0)
-    draw = ImageDraw.Draw(img)
-    w = max(1, int(round(width * ss)))
-    r = w / 2.0
-    for pl in polylines:
-        if len(pl) < 2:
-            continue
-        pts = [(float(x) * ss, float(y) * ss) for x, y in pl]
-        draw.line(pts, fill=255, width=w, joint="curve")
-        if w > 2:
-            for x, y in (pts[0], pts[-1]):  # round caps
-                draw.ellipse((x - r, y - r, x + r, y + r), fill=255)
-    return img.reduce(ss)
+    lengths = [np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(pl, axis=0), axis=1))]) for pl in pls]
+    totals = np.array([c[-1] for c in lengths])
+    keep = totals > 0
+    if not keep.any():
+        return []
+    pls = [p for p, k in zip(pls, keep, strict=True) if k]
+    lengths = [c for c, k in zip(lengths, keep, strict=True) if k]
+    totals = totals[keep]
+    base = np.concatenate([[0.0], np.cumsum(totals + period)[:-1]])  # disjoint stretches of the axis
+    counts = np.ceil(totals / period).astype(np.int64)  # dashes per polyline: starts k*period < total
+    counts = np.where(counts * period - period >= totals, counts - 1, counts)  # a start exactly at the end
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    line = np.repeat(np.arange(len(pls)), counts)
+    k = np.arange(counts.sum()) - first[line]
+    starts = k * period
+    ends = np.minimum(starts + dash, totals[line])
+    cum = np.concatenate(lengths)
+    of = np.repeat(np.arange(len(pls)), [len(c) for c in lengths])
+    kk = np.minimum(np.floor(cum / period).astype(np.int64), counts[of] - 1)
+    dash_of = first[of] + kk
+    inner = (cum > starts[dash_of]) & (cum < ends[dash_of])  # corners strictly inside a dash
+    which = np.concatenate([np.arange(len(starts)), dash_of[inner], np.arange(len(starts))])
+    where = np.concatenate([starts + base[line], (cum + base[of])[inner], ends + base[line]])
+    order = np.lexsort((where, which))
+    which, where = which[order], where[order]
+    axis = cum + base[of]
+    xy = np.concatenate(pls)
+    pts = np.stack([np.interp(where, axis, xy[:, 0]), np.interp(where, axis, xy[:, 1])], axis=1)
+    return np.split(pts, np.flatnonzero(np.diff(which)) + 1)
 
 
 def stroke(img: Image.Image, polylines: list[np.ndarray], width: float, color) -> Image.Image:
@@ -69,13 +66,6 @@ def stroke(img: Image.Image, polylines: list[np.ndarray], width: float, color) -
             draw.line(np.asarray(pl, dtype=float).ravel().tolist(), pen)
     draw.flush()
     return img
-
-
-def paint(base: Image.Image, mask: Image.Image, color) -> Image.Image:
-    """Lays `color` over `base` (RGB, or L with a grey level) in place, by coverage `mask`."""
-    fill = int(color[0]) if base.mode == "L" else tuple(int(c) for c in color)
-    base.paste(fill, (0, 0, base.width, base.height), mask)
-    return base
 
 
 def svg_document(size: int, visible: list[np.ndarray], hidden: list[np.ndarray], *, width: float,

@@ -6,7 +6,7 @@ from PIL import Image
 
 from cadlib.errors import BuildError
 from cadlib.occ.hlr import HiddenLines, hidden_lines
-from cadlib.render.draw import dashed, line_width, paint, stroke_mask, svg_document
+from cadlib.render.draw import dashed, line_width, stroke, svg_document
 from cadlib.render.mesh_edges import mesh_edges
 from cadlib.views import Framing, View, view_axes
 
@@ -44,9 +44,9 @@ def render_lines(
         # greyscale: a line drawing has no colour, and PNG encodes one channel 3x faster
         img = Image.new("L", (size, size), 255)
         if hid:
-            paint(img, stroke_mask(dashed(hid, dash, gap), size, hidden_width), HIDDEN_GREY)
+            stroke(img, dashed(hid, dash, gap), hidden_width, HIDDEN_GREY)
         if vis:
-            paint(img, stroke_mask(vis, size, width), (0, 0, 0))
+            stroke(img, vis, width, (0, 0, 0))
         images[view] = img
         if svg:
             svgs[view] = svg_document(size, vis, hid, width=width, hidden_width=hidden_width, dash=dash, gap=gap)

@@ -16,7 +16,7 @@ from PIL import Image
 
 from cadlib.errors import UnsupportedFormat
 from cadlib.mesh import Mesh
-from cadlib.render.draw import line_width, paint, stroke_mask
+from cadlib.render.draw import line_width, stroke
 from cadlib.render.mesh_edges import EdgeSet, silhouette, visible_runs
 from cadlib.views import Framing, View, view_axes
 
@@ -158,7 +158,7 @@ def render_shaded(
             else:
                 runs = []
             if runs:
-                paint(img, stroke_mask(runs, size, line_width(size)), EDGE_COLOR)
+                stroke(img, runs, line_width(size), EDGE_COLOR)
             out[view] = img
     finally:
         _release(renderer)

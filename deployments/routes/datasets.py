@@ -141,7 +141,9 @@ async def get_datasets(request: Request, settings: SettingsDep) -> DatasetList:
     is queued or running for it. From local state: the catalog (described again only when a
     dataset's folders changed), the lock files, and Prefect's active runs as last checked in the
     background (at most `api.health_max_age_s` old)."""
-    found = await asyncio.to_thread(list_datasets, datasets_dir(settings))  # stats only, unless one changed
+    found = list_datasets(datasets_dir(settings), only_known=True)  # a few stats per dataset
+    if found is None:  # a dataset changed: describe it again in a thread (a tree walk)
+        found = await asyncio.to_thread(list_datasets, datasets_dir(settings))
     queued = set((await request.app.state.active_scopes.snapshot()).get("scopes", ()))
     locks = datasets_dir(settings)
     for d in found:

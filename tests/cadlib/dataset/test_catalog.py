@@ -25,7 +25,9 @@ def test_a_dataset_is_described_again_only_when_its_folders_change(tmp_path, mon
     first[0]["status"] = "building"  # a caller's edit does not leak into the memory
     again = catalog.list_datasets(tmp_path)
     assert walks == ["a", "b"] and again[0]["status"] != "building"
+    assert catalog.list_datasets(tmp_path, only_known=True) == again  # no walk needed: answered
     (a.images / "m_front.png").write_bytes(b"x" * 100)  # a stage wrote an image
+    assert catalog.list_datasets(tmp_path, only_known=True) is None and walks == ["a", "b"]  # would walk: None
     changed = catalog.list_datasets(tmp_path)
     assert walks == ["a", "b", "a"] and changed[0]["images"] == 1
     write_json_atomic(a.extract_report, {"shards": 1, "counts": {"train": 5}})  # re-extracted
