@@ -13,8 +13,22 @@ from deployments.cli_errors import clean_errors
 
 app = typer.Typer(no_args_is_help=True, help="Build and inspect VLM datasets.")
 
-UI_HINT = ("Prefect UI: run `.venv/bin/prefect server start` and open http://127.0.0.1:4200 (runs of the embedded "
-           "server are kept in ~/.prefect/prefect.db, so this build shows there)")
+def ui_hint() -> str:
+    """Where this build shows in the Prefect UI, from the active Prefect settings: the configured
+    server's UI, else how to start one over the database the embedded server wrote to."""
+    from prefect.settings import (
+        PREFECT_API_DATABASE_CONNECTION_URL,
+        PREFECT_API_URL,
+        PREFECT_HOME,
+        PREFECT_UI_URL,
+    )
+
+    if PREFECT_API_URL.value():
+        return f"Prefect UI: {PREFECT_UI_URL.value() or PREFECT_API_URL.value().removesuffix('/api')}"
+    db = PREFECT_API_DATABASE_CONNECTION_URL.value() or f"sqlite:///{Path(PREFECT_HOME.value()) / 'prefect.db'}"
+    where = db.split("///", 1)[1] if db.startswith("sqlite") and "///" in db else "its database"
+    return (f"Prefect UI: run `prefect server start` (PREFECT_HOME={PREFECT_HOME.value()}) and open "
+            f"http://127.0.0.1:4200: the embedded server kept this build's runs in {where}")
 
 
 def _datasets_dir() -> Path:
@@ -111,7 +125,7 @@ def _print_summary(summary: dict) -> None:
     if "dropped_topology" in summary:
         typer.echo(f"  dropped for a topology change: {summary['dropped_topology']} (at {summary['bits']} bits the "
                    "quantised solid is another part: QuantisationChangesTopology)")
-    typer.echo(f"  {UI_HINT}")
+    typer.echo(f"  {ui_hint()}")
 
 
 @app.command()

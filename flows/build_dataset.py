@@ -46,6 +46,7 @@ from cadlib.dataset.plan import SourceSpec
 from cadlib.dataset.sources import find_deepcad
 from cadlib.errors import CadlibError
 from config import Settings, load_settings
+from flows.run_names import build_run_name
 from flows.runners import task_runner_for
 from tasks import progress
 from tasks.cache import current_final, current_reports, finalize_key, results_dir
@@ -182,7 +183,8 @@ def _stage_table(name: str, stage: str, reports: list[dict], cached: int, models
                                  description=f"{name}: {stage} failures by class", _sync=True)
 
 
-@flow(name="build-dataset", log_prints=True, task_runner=task_runner_for("threads"))
+@flow(name="build-dataset", flow_run_name=build_run_name, log_prints=True,
+      task_runner=task_runner_for("threads"))
 async def build_dataset(
     preset: str = "demo",
     source: str | None = None,

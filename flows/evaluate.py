@@ -20,6 +20,7 @@ from pathlib import Path
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
+from flows.run_names import evaluate_run_name
 from flows.train import dataset_root
 from tasks.reconstruction import score_split
 from vlm.report import record_evaluation
@@ -46,7 +47,7 @@ def report_markdown(report: dict, root: Path, worst: int = 5) -> str:
     return "\n".join(lines)
 
 
-@flow(name="evaluate", log_prints=True)
+@flow(name="evaluate", flow_run_name=evaluate_run_name, log_prints=True)
 async def evaluate(dataset: str = "demo", model: str = "", split: str = "test", samples: int = 1,
                    limit: int | None = None, constrained: bool = True, batch_size: int = 8) -> dict:
     """Scores an adapter on a dataset split under the deepcad and cadrille protocols."""

@@ -20,11 +20,12 @@ from prefect import flow
 from prefect.artifacts import create_image_artifact, create_table_artifact
 
 from cadlib.dataset import write_json_atomic
+from flows.run_names import reconstruct_run_name
 from tasks.reconstruction import reconstruct_one, result_row
 from vlm.generate import require_trained_folder
 
 
-@flow(name="reconstruct", log_prints=True)
+@flow(name="reconstruct", flow_run_name=reconstruct_run_name, log_prints=True)
 async def reconstruct(file: str, model: str, out: str | None = None, samples: int = 4,
                       constrained: bool = True) -> dict:
     """Reconstructs one file with a trained adapter.

@@ -26,6 +26,7 @@ from prefect.artifacts import create_image_artifact, create_markdown_artifact, c
 from cadlib.stop_request import to_thread_stoppable
 from config import get_settings
 from config.recipes import TINY, load_recipe
+from flows.run_names import train_run_name
 from tasks.train import fit, init_tiny
 from vlm.modes import TrainMode
 from vlm.report import epoch_table, loss_curve_png
@@ -43,7 +44,7 @@ def dataset_root(dataset: str) -> Path:
     return path.resolve()
 
 
-@flow(name="train", log_prints=True)
+@flow(name="train", flow_run_name=train_run_name, log_prints=True)
 async def train(dataset: str = "demo", recipe: str = "tiny_cpu", test_run: bool = False, out: str | None = None,
                 overrides: dict | None = None) -> dict:
     """Fine-tunes the recipe's model with LoRA on a dataset.

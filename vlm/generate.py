@@ -40,7 +40,10 @@ def load_trained(weights_dir: str | Path):
         model.eval()
         return model, processor
     cfg = json.loads(config.read_text())
-    base, _ = load_model(cfg["base_model_name_or_path"])
+    base_ref = cfg["base_model_name_or_path"]
+    if base_ref.startswith(("./", "../")):  # a local base, relative to the adapter (`vlm.train.portable_base`)
+        base_ref = str((weights_dir / base_ref).resolve())
+    base, _ = load_model(base_ref)
     model = PeftModel.from_pretrained(base, str(weights_dir))
     model.eval()
     return model, load_processor(weights_dir, base.config.model_type)

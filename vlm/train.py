@@ -276,6 +276,7 @@ def save(model, processor, spec: TrainSpec) -> dict:
     adapter = out / "adapter"
     model.save_pretrained(adapter)
     processor.save_pretrained(adapter)
+    portable_base(adapter)
     paths = {"adapter": str(adapter), "weights": str(adapter)}
     if spec.save_merged:
         merged = out / "merged"
@@ -283,6 +284,21 @@ def save(model, processor, spec: TrainSpec) -> dict:
         processor.save_pretrained(merged)
         paths["merged"] = str(merged)
     return paths
+
+
+def portable_base(adapter: Path) -> None:
+    """Rewrites the adapter's `base_model_name_or_path` when it is a local folder: relative to the
+    adapter ("../../base"), so the data folder holding both can move; a hub id stays as it is
+    (`vlm.generate.load_trained` resolves it back)."""
+    import os
+
+    config = adapter / "adapter_config.json"
+    cfg = json.loads(config.read_text())
+    base = cfg.get("base_model_name_or_path") or ""
+    if base and Path(base).is_absolute() and Path(base).exists():
+        rel = os.path.relpath(base, adapter)
+        cfg["base_model_name_or_path"] = rel if rel.startswith("..") else f"./{rel}"
+        config.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
 
 
 RISE_TOLERANCE = 0.005

@@ -187,3 +187,15 @@ def test_dataset_build_until_a_stage(tmp_path):
     assert "(stopped after render)" in res.stdout and "'render': '12 ok, 0 failed'" in res.stdout
     res = runner.invoke(app, ["dataset", "build", preset, "--until", "deploy"])
     assert res.exit_code == 2 and "--until 'deploy': expected one of extract, render, convert, validate" in res.stderr
+
+
+def test_the_ui_hint_follows_the_active_prefect_settings(tmp_path):
+    from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings
+
+    from deployments.dataset_cli import ui_hint
+
+    with temporary_settings({PREFECT_API_URL: "http://prefect.example:4300/api"}):
+        assert ui_hint() == "Prefect UI: http://prefect.example:4300"
+    with temporary_settings(updates={PREFECT_HOME: str(tmp_path)}, restore_defaults={PREFECT_API_URL}):
+        hint = ui_hint()
+    assert str(tmp_path) in hint and "~/.prefect" not in hint

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 import time
 
 import pytest
@@ -58,6 +60,18 @@ def test_synthetic_build_writes_a_valid_dataset_in_every_format(tmp_path):
     card = (root / "README.md").read_text()
     assert "| train | 24 | 8 |" in card and "## Failures" in card
     assert (root / "contact_sheet.png").is_file()
+    assert re.fullmatch(r"build-tiny-\d{8}-\d{6}", _latest_run_name())  # a readable run name in the UI
+
+
+def _latest_run_name() -> str:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    async def go():
+        async with get_client() as client:
+            return (await client.read_flow_runs(sort=FlowRunSort.START_TIME_DESC, limit=1))[0].name
+
+    return asyncio.run(go())
 
 
 def test_rerun_is_cached_and_a_changed_file_redoes_only_itself(tmp_path):

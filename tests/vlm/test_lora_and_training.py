@@ -138,3 +138,18 @@ def test_init_tiny_command_saves_a_loadable_model(tiny_dataset, tmp_path):
     model, processor = load_model(tmp_path / "m")
     assert type(model).__name__ == "ConvIdefics3ForConditionalGeneration" and processor.image_seq_len == 64
     assert (tmp_path / "m" / "cadrecon_init.json").is_file()  # marked random: LoRA over it is refused
+
+
+def test_an_adapter_loads_after_its_data_folder_moved(standin_model, tiny_dataset, tmp_path):
+    import shutil
+
+    from vlm.generate import load_trained
+
+    data = tmp_path / "data"
+    shutil.copytree(standin_model, data / "base")
+    report = run_training(spec(data / "base", data / "runs" / "r", epochs=1), tiny_dataset)
+    cfg = json.loads((Path(report["adapter"]) / "adapter_config.json").read_text())
+    assert cfg["base_model_name_or_path"] == "../../../base"  # relative to the adapter, not absolute
+    data.rename(tmp_path / "moved")
+    model, _ = load_trained(tmp_path / "moved" / "runs" / "r" / "adapter")
+    assert type(model).__name__ == "PeftModel" and not (tmp_path / "data").exists()
