@@ -13,6 +13,7 @@ runs them, against the same Prefect API (``PREFECT_API_URL``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.metadata as md
 import logging
 import os
@@ -36,7 +37,8 @@ from deployments.shown_paths import HidePaths, hide, server_roots
 log = logging.getLogger("cadrecon.api")
 
 
-def _version() -> str:
+@functools.cache
+def _version() -> str:  # importlib.metadata reads the installed files: ~4 ms a call
     try:
         return md.version("cadrecon")
     except md.PackageNotFoundError:

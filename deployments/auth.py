@@ -14,7 +14,11 @@ from config import Settings
 _bearer = HTTPBearer(auto_error=False, description="the token of `api.token` (CADRECON_API__TOKEN)")
 
 
-def app_settings(request: Request) -> Settings:
+# The dependencies are coroutines: they do no I/O, and FastAPI runs a plain function's dependency in
+# a worker thread (a hop per request).
+
+
+async def app_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
@@ -27,13 +31,13 @@ def _check(request: Request, creds: HTTPAuthorizationCredentials | None) -> None
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
 
 
-def require_token(request: Request,
+async def require_token(request: Request,
                   creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None) -> None:
     """Every mutating endpoint depends on this."""
     _check(request, creds)
 
 
-def require_token_for_reads(request: Request,
+async def require_token_for_reads(request: Request,
                             creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None) -> None:
     """GET endpoints: the token only when `api.protect_reads` is set."""
     if request.app.state.settings.api.protect_reads:
