@@ -139,6 +139,22 @@ async def _load(host: str, port: int, path: str, total: int, connections: int) -
             "max_ms": round(ms[-1], 2), "requests_per_s": round(len(ms) / wall, 1)}
 
 
+def _wait_healthy(url: str, proc: subprocess.Popen, what: str, timeout_s: float = 120) -> None:
+    """Polls `url` until it answers 200; SystemExit when `proc` dies or `timeout_s` passes."""
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if httpx.get(url, timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise SystemExit(f"{what} did not start")
+        time.sleep(0.5)
+
+
 def _under_load(data_dir: str, total: int, connections: int) -> dict:
     """A real `cadrecon api` process (with the benchmark's datasets on disk) under concurrent GETs."""
     from flows.build_dataset import run_build
@@ -152,18 +168,7 @@ def _under_load(data_dir: str, total: int, connections: int) -> dict:
     api = subprocess.Popen([str(Path(sys.executable).parent / "cadrecon"), "api", "--port", str(port)], env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        import httpx
-
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or api.poll() is not None:
-                raise SystemExit("cadrecon api did not start")
-            time.sleep(0.5)
+        _wait_healthy(f"http://127.0.0.1:{port}/health", api, "cadrecon api")
         out = {}
         for label, path in (("health", "/health"), ("list_datasets", "/training/datasets")):
             asyncio.run(_load("127.0.0.1", port, path, 100, connections))  # warm-up
@@ -190,19 +195,8 @@ def main() -> None:
     server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port",
                                str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        import httpx
-
         url = f"http://127.0.0.1:{port}/api"
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit("the Prefect server did not start")
-            time.sleep(0.5)
+        _wait_healthy(f"{url}/health", server, "the Prefect server")
         os.environ["PREFECT_API_URL"] = url
         os.environ["PREFECT_HOME"] = home
         result = asyncio.run(_measure(args.n, str(Path(home) / "data")))

@@ -275,12 +275,12 @@ def _build_locked(preset: str, settings: Settings, name: str, force: bool, until
                   **{k: v for k, v in ds.model_dump(mode="json").items() if k not in _RUN_ONLY},
                   "render": settings.render.model_dump(mode="json"), "sequence": settings.sequence.model_dump()}
         versions, final_future = _versions(), None
-        final = None if force else current_final(layout, finalize_key(shards, cfg, name, config, versions,
-                                                                      plan.records, plan.info))
+        key = finalize_key(shards, cfg, name, config, versions, plan.records, plan.info)
+        final = None if force else current_final(layout, key)
         if final is None:  # something changed: the task (cached by Prefect too) writes the final files
             opts = opts or {"result_storage": _result_storage(name, layout), "refresh_cache": force}
             final_future = finalize.with_options(**opts).submit(root, shards, cfg, name, config, versions,
-                                                                plan.records, plan.info, results)
+                                                                plan.records, plan.info, results, key)
             final = final_future.result()
         phases["finalize"] = time.perf_counter() - t
         assembled, validation = final["assembled"], final["validation"]

@@ -120,11 +120,10 @@ def finalize_key(shards: list, cfg, name: str, config: dict, versions: dict, rec
 
 
 def finalize_cache_key(context, parameters: dict) -> str:
-    """Prefect `cache_key_fn` of the finalize task (`finalize_key` of its parameters); forgotten
-    when a final file is missing."""
+    """Prefect `cache_key_fn` of the finalize task: its `key` parameter (`finalize_key`, computed
+    by the flow); forgotten when a final file is missing."""
     layout = DatasetLayout(Path(parameters["layout_root"]))
-    key = finalize_key(parameters["shards"], parameters["cfg"], parameters["name"], parameters["config"],
-                       parameters["versions"], parameters.get("records"), parameters.get("extract_info"))
+    key = parameters["key"]
     if not all((layout.root / name).is_file() for name in FINAL_FILES):
         (results_dir(layout) / key).unlink(missing_ok=True)
     return key

@@ -33,7 +33,6 @@ from tasks import progress
 from tasks.cache import (
     code_version,
     finalize_cache_key,
-    finalize_key,
     finalized_path,
     shard_cache_key,
     transient_only,
@@ -116,9 +115,10 @@ def validate(layout_root: str, shard: Shard, records: list[ModelRecord], convert
 
 @task(name="finalize", cache_key_fn=finalize_cache_key, persist_result=True, result_serializer="json", **RETRY)
 def finalize(layout_root: str, shards: list[Shard], cfg: BuildConfig, name: str, config: dict, versions: dict,
-             records: list[ModelRecord], extract_info: dict, reports: dict[str, list[dict]]) -> dict:
+             records: list[ModelRecord], extract_info: dict, reports: dict[str, list[dict]], key: str) -> dict:
     """Writes the split files (LLaVA JSON, messages JSONL, Parquet), validation.json,
-    dataset_info.json, the card and the contact sheet; returns the validation summary."""
+    dataset_info.json, the card and the contact sheet; returns the validation summary. `key`:
+    `tasks.cache.finalize_key` of the other arguments (the flow's, computed once)."""
     layout = DatasetLayout(Path(layout_root))
     assembled = assemble(layout, reports["convert"], reports["validate"])
     validation = write_reports(layout, name=name, records=records, extract_info=extract_info,
@@ -126,6 +126,5 @@ def finalize(layout_root: str, shards: list[Shard], cfg: BuildConfig, name: str,
                                rendered=reports["render"], assembled=assembled, config=config, versions=versions)
     contact_sheet(layout, reports["convert"])
     result = {"assembled": assembled, "validation": validation}
-    key = finalize_key(shards, cfg, name, config, versions, records, extract_info)
     write_json_atomic(finalized_path(layout), {"key": key, "result": result})
     return result

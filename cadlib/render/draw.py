@@ -31,7 +31,6 @@ def dashed(polylines: list[np.ndarray], dash: float, gap: float) -> list[np.ndar
     totals = totals[keep]
     base = np.concatenate([[0.0], np.cumsum(totals + period)[:-1]])  # disjoint stretches of the axis
     counts = np.ceil(totals / period).astype(np.int64)  # dashes per polyline: starts k*period < total
-    counts = np.where(counts * period - period >= totals, counts - 1, counts)  # a start exactly at the end
     first = np.concatenate([[0], np.cumsum(counts)[:-1]])
     line = np.repeat(np.arange(len(pls)), counts)
     k = np.arange(counts.sum()) - first[line]

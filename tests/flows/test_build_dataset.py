@@ -162,24 +162,13 @@ def test_token_limit_drops_and_counts_never_truncates(tmp_path):
 
 
 @pytest.mark.slow
-def test_dask_runner_on_a_local_cluster_builds_the_same_bytes(tmp_path):
+@pytest.mark.parametrize("runner", ["dask", "ray"])
+def test_a_cluster_runner_builds_the_same_bytes(runner, tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     threads = run_build(str(tiny_yaml(tmp_path / "a" / "tiny.yaml", tmp_path / "a" / "data")))
-    dask = run_build(str(tiny_yaml(tmp_path / "b" / "tiny.yaml", tmp_path / "b" / "data", task_runner="dask",
-                                   concurrency=2)))
-    assert dask["valid"] and dask["samples"] == threads["samples"]
-    assert tree_hashes(tmp_path / "b" / "data" / "datasets" / "tiny") == tree_hashes(
-        tmp_path / "a" / "data" / "datasets" / "tiny")
-
-
-@pytest.mark.slow
-def test_ray_runner_on_a_local_cluster_builds_the_same_bytes(tmp_path):
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    threads = run_build(str(tiny_yaml(tmp_path / "a" / "tiny.yaml", tmp_path / "a" / "data")))
-    ray = run_build(str(tiny_yaml(tmp_path / "b" / "tiny.yaml", tmp_path / "b" / "data", task_runner="ray",
-                                  concurrency=2)))
-    assert ray["valid"] and ray["samples"] == threads["samples"]
+    other = run_build(str(tiny_yaml(tmp_path / "b" / "tiny.yaml", tmp_path / "b" / "data", task_runner=runner,
+                                    concurrency=2)))
+    assert other["valid"] and other["samples"] == threads["samples"]
     assert tree_hashes(tmp_path / "b" / "data" / "datasets" / "tiny") == tree_hashes(
         tmp_path / "a" / "data" / "datasets" / "tiny")
