@@ -129,7 +129,9 @@ def main(argv: list[str] | None = None) -> int:
 
     t_start = time.perf_counter()
     root = ensure_dataset(a.dataset)
-    info = json.loads((root / "dataset_info.json").read_text())
+    from cadlib.dataset.layout import DatasetLayout
+
+    info = DatasetLayout(root).read_info()
     bits = info["config"]["sequence"]["bits"]
     records = test_records(root, a.limit)
     truths = [(root / "sources" / f"{r['model_id']}.txt").read_text() for r in records]

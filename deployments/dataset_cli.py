@@ -152,6 +152,25 @@ def validate(name: Annotated[str, typer.Argument(help="dataset name or folder")]
         raise typer.Exit(1)
 
 
+@app.command()
+@clean_errors
+def push(
+    name: Annotated[str, typer.Argument(help="dataset name or folder")],
+    repo: Annotated[str, typer.Argument(help="Hub dataset repo, e.g. me/cad-views")],
+    private: Annotated[bool, typer.Option(help="create the repo private")] = False,
+    raw_files: Annotated[bool, typer.Option(help="also the LLaVA JSON, JSONL, registry and images/")] = False,
+    token: Annotated[str | None, typer.Option(envvar="HF_TOKEN", help="Hub token (default: HF_TOKEN or `hf auth login`)",
+                                              show_default=False)] = None,
+) -> None:
+    """Push a finished dataset to the Hugging Face Hub (card, Parquet splits with the images, metadata)."""
+    from cadlib.dataset.publish import push as push_dataset
+
+    layout = _layout(name)
+    result = push_dataset(layout, repo, token=token, private=private, raw_files=raw_files)
+    typer.echo(f"pushed {len(result.files)} file(s) of {layout.root} to {result.url}")
+    typer.echo(f'  load it: datasets.load_dataset("{result.repo_id}")')
+
+
 @app.command("list")
 @clean_errors
 def list_datasets() -> None:

@@ -101,7 +101,7 @@ def transient_only(task, task_run, state) -> bool:
 
 
 FINAL_FILES = ("train.json", "val.json", "test.json", "train.jsonl", "val.jsonl", "test.jsonl", "train.parquet",
-               "val.parquet", "test.parquet", "unlabeled.json", "dataset_info.json", "validation.json", "README.md")
+               "val.parquet", "test.parquet", "unlabeled.json", "cadrecon.json", "dataset_info.json", "validation.json", "README.md")
 
 
 def finalize_key(shards: list, cfg, name: str, config: dict, versions: dict, records: list | None = None,

@@ -117,7 +117,7 @@ def validate(layout_root: str, shard: Shard, records: list[ModelRecord], convert
 def finalize(layout_root: str, shards: list[Shard], cfg: BuildConfig, name: str, config: dict, versions: dict,
              records: list[ModelRecord], extract_info: dict, reports: dict[str, list[dict]], key: str) -> dict:
     """Writes the split files (LLaVA JSON, messages JSONL, Parquet), validation.json,
-    dataset_info.json, the card and the contact sheet; returns the validation summary. `key`:
+    cadrecon.json, LLaMA-Factory's dataset_info.json, the card and the contact sheet; returns the validation summary. `key`:
     `tasks.cache.finalize_key` of the other arguments (the flow's, computed once)."""
     layout = DatasetLayout(Path(layout_root))
     assembled = assemble(layout, reports["convert"], reports["validate"])

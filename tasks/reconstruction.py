@@ -4,7 +4,7 @@ sequence (`vlm.generate`) -> rebuilt solid -> scores (`cadlib.evaluation`, under
 `flows.evaluate`) run these as Prefect tasks.
 
 The views are rendered with the settings of the dataset the adapter was trained on (read from its
-training_report.json and the dataset's dataset_info.json), and the prompts are the dataset's.
+training_report.json and the dataset's cadrecon.json), and the prompts are the dataset's.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 from prefect import get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
+from cadlib.dataset.layout import DatasetLayout
 from cadlib.dataset.prompts import prompt_for
 from cadlib.scoring import PROTOCOLS
 from cadlib.scoring.protocols import best_of
@@ -28,10 +29,11 @@ def training_context(adapter_dir: str | Path) -> dict:
     if not report_path.is_file():
         raise ValueError(f"{adapter_dir}: no training_report.json beside it; pass an adapter folder made by cadrecon train")
     report = json.loads(report_path.read_text())
-    info_path = Path(report["dataset"]) / "dataset_info.json"
-    if not info_path.is_file():
-        raise ValueError(f"{info_path}: the adapter's dataset is gone; its render settings are needed")
-    cfg = json.loads(info_path.read_text())["config"]
+    layout = DatasetLayout(Path(report["dataset"]))
+    try:
+        cfg = layout.read_info()["config"]
+    except (OSError, ValueError):
+        raise ValueError(f"{layout.info}: the adapter's dataset is gone; its render settings are needed") from None
     return {"dataset": report["dataset"], "views": tuple(cfg["render"]["views"]), "size": cfg["render"]["size"],
             "style": cfg["render"]["style"], "tile": cfg.get("layout") == "tile", "seed": cfg.get("seed", 0),
             "bits": cfg["sequence"]["bits"], "target": cfg.get("target", "sequence")}

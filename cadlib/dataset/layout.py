@@ -8,10 +8,12 @@ One folder per dataset, relocatable (every path inside is relative to it)::
     images/<id>_<view>.png  the views (or images/<id>_tile.png)
     shards/<stage>-<n>.json each shard's report (per-model status and errors)
     train.json val.json test.json          LLaVA / TinyLLaVA conversations
-    train.jsonl ...                        messages + images (LLaMA-Factory, TRL, ms-swift)
-    train.parquet ...                      for datasets.load_dataset("parquet", ...)
+    train.jsonl ...                        typed-content messages + images (TRL, chat templates)
+    train.parquet ...                      images embedded (datasets.Image), Hub-ready
     unlabeled.json          models with views but no construction sequence (meshes, STEP)
-    dataset_info.json validation.json README.md contact_sheet.png
+    cadrecon.json           what the dataset is: counts, source, config, versions
+    dataset_info.json       LLaMA-Factory's registry of the splits (dataset_dir=<this folder>)
+    validation.json README.md contact_sheet.png   checks; the card (Hub YAML header); a preview
     .cache/                 build state (cached task results, file times, run timings): not data
 
 Every file is written to a temporary name and renamed, so a killed build never leaves a
@@ -20,8 +22,10 @@ half-written file behind that a re-run would trust.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,15 +34,25 @@ SPLITS = ("train", "val", "test")
 STAGES = ("render", "convert", "validate")
 
 
-def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
-    """Writes `data` to `path` through a temporary file in the same folder and a rename."""
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path in `path`'s folder to write to; renamed onto `path` when the block ends
+    without an exception, removed when it raises."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
-    return path
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
+    """Writes `data` to `path` through a temporary file in the same folder and a rename."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:
@@ -104,7 +118,22 @@ class DatasetLayout:
 
     @property
     def info(self) -> Path:
+        """cadrecon's description of the dataset (name, counts, source, config, versions)."""
+        return self.root / "cadrecon.json"
+
+    @property
+    def registry(self) -> Path:
+        """LLaMA-Factory's dataset registry (`dataset_dir=<this folder>`)."""
         return self.root / "dataset_info.json"
+
+    def read_info(self) -> dict:
+        """`cadrecon.json`; a dataset built before it was renamed keeps it in dataset_info.json."""
+        if self.info.is_file():
+            return read_json(self.info)
+        legacy = read_json(self.registry)
+        if "config" not in legacy:
+            raise FileNotFoundError(f"{self.info}: no such file (the dataset_info.json here is LLaMA-Factory's registry)")
+        return legacy
 
     @property
     def validation(self) -> Path:

@@ -11,7 +11,7 @@ from cadlib.dataset.validate import ValidateJob, check_splits, failure_table, va
 def revalidate(layout: DatasetLayout, run: Runner, progress: Progress | None = None) -> dict:
     """Re-checks every image and target of the split files and the split-level rules; updates
     the checks in validation.json and returns them."""
-    info = read_json(layout.info)
+    info = layout.read_info()
     cfg = info["config"]
     size = cfg["render"]["size"] * (2 if cfg.get("layout") == "tile" else 1)
     bits = cfg["sequence"]["bits"]

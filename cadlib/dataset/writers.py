@@ -1,27 +1,45 @@
-"""Writing the split files: LLaVA/TinyLLaVA JSON, messages JSONL, Parquet (all atomic).
+"""Writing the split files and the trainer registries: LLaVA/TinyLLaVA JSON, typed-content messages
+JSONL, Parquet with the images embedded, LLaMA-Factory's dataset_info.json (all atomic).
 
 - ``<split>.json``: ``[{"id", "image", "conversations": [{"from": "human", "value": "<image>\\n..."},
-  {"from": "gpt", "value": target}]}]`` (LLaVA, TinyLLaVA, LLaVA-NeXT loaders).
-- ``<split>.jsonl``: ``{"messages": [{"role": "user", ...}, {"role": "assistant", ...}],
-  "images": [path]}`` per line (LLaMA-Factory sharegpt/"messages", TRL, ms-swift).
-- ``<split>.parquet``: one row per sample with both shapes plus id, model id, view, target and
-  token count, for ``datasets.load_dataset("parquet", data_files=...)``.
+  {"from": "gpt", "value": target}]}]`` (LLaVA, TinyLLaVA, LLaVA-NeXT; LLaMA-Factory's sharegpt
+  format reads it through the registry below).
+- ``<split>.jsonl``: ``{"id", "messages": [{"role": "user", "content": [{"type": "image"}, {"type":
+  "text", "text": ...}]}, {"role": "assistant", "content": [{"type": "text", "text": target}]}],
+  "images": [path]}`` per line: the form TRL's SFTTrainer and transformers chat templates read (no
+  ``<image>`` in the text: the image block is the placeholder).
+- ``<split>.parquet``: one row per sample, the view embedded as a ``datasets.Image`` (PNG bytes and
+  its relative path), the typed ``messages``, the LLaVA ``conversations``, target, token count and
+  ids; the Hugging Face features are in the schema metadata, so ``load_dataset("parquet", ...)``
+  decodes ``image`` to PIL and the file pushes to the Hub as is.
+- ``dataset_info.json``: LLaMA-Factory's registry, one entry per split
+  (``<name>_train``...) over ``<split>.json`` with its columns and tags spelled out.
 
-Image paths are relative to the dataset folder.
+Image paths in the JSON and JSONL files are relative to the file's folder (the dataset root): the
+``image_root`` to join them with is the folder that holds the file.
 """
 
 from __future__ import annotations
 
-import io
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 from cadlib.dataset.layout import (
+    SPLITS,
     DatasetLayout,
-    write_bytes_atomic,
+    atomic_path,
     write_json_atomic,
     write_text_atomic,
 )
+from cadlib.dataset.prompts import IMAGE_TOKEN
+
+ROWS_PER_GROUP = 256  # Parquet row group: a few MB of PNGs, read one group at a time
+
+
+def prompt_text(prompt: str) -> str:
+    """The human turn without the LLaVA `<image>` line (typed content carries an image block)."""
+    return prompt.removeprefix(f"{IMAGE_TOKEN}\n").replace(IMAGE_TOKEN, "").strip()
 
 
 def llava_record(s: dict) -> dict:
@@ -32,37 +50,74 @@ def llava_record(s: dict) -> dict:
     }
 
 
+def typed_messages(s: dict) -> list[dict]:
+    return [
+        {"role": "user", "content": [{"type": "image", "text": None},
+                                     {"type": "text", "text": prompt_text(s["prompt"])}]},
+        {"role": "assistant", "content": [{"type": "text", "text": s["target"]}]},
+    ]
+
+
 def messages_record(s: dict) -> dict:
+    """One JSONL line: typed content (the image block without a `text` key, as chat templates write it)."""
+    messages = typed_messages(s)
+    messages[0]["content"][0] = {"type": "image"}
+    return {"id": s["id"], "messages": messages, "images": [s["image"]]}
+
+
+def parquet_features():
+    """The Hugging Face features of a split's Parquet file (also the card's `dataset_info`)."""
+    from datasets import Features, Image, List, Value
+
+    text = Value("string")
+    return Features({
+        "id": text, "model_id": text, "split": text, "view": text,
+        "image": Image(), "image_path": text,
+        "messages": List({"role": text, "content": List({"type": text, "text": text})}),
+        "conversations": List({"from": text, "value": text}),
+        "prompt": text, "target": text, "tokens": Value("int32"),
+    })
+
+
+def _parquet_row(root: Path, s: dict) -> dict:
     return {
-        "id": s["id"],
-        "messages": [{"role": "user", "content": s["prompt"]}, {"role": "assistant", "content": s["target"]}],
-        "images": [s["image"]],
+        "id": s["id"], "model_id": s["model_id"], "split": s["split"], "view": s["view"],
+        "image": {"bytes": (root / s["image"]).read_bytes(), "path": s["image"]}, "image_path": s["image"],
+        "messages": typed_messages(s), "conversations": llava_record(s)["conversations"],
+        "prompt": s["prompt"], "target": s["target"], "tokens": s["tokens"],
     }
 
 
-def write_parquet(path: Path, samples: list[dict]) -> Path:
+def write_parquet(path: Path, root: Path, samples: Iterable[dict]) -> Path:
+    """Streams the samples into `path`, ROWS_PER_GROUP rows (and their PNGs) in memory at a time."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    msg = pa.struct([("role", pa.string()), ("content", pa.string())])
-    conv = pa.struct([("from", pa.string()), ("value", pa.string())])
-    schema = pa.schema([
-        ("id", pa.string()), ("model_id", pa.string()), ("split", pa.string()), ("view", pa.string()),
-        ("image", pa.string()), ("images", pa.list_(pa.string())), ("prompt", pa.string()),
-        ("target", pa.string()), ("tokens", pa.int32()),
-        ("conversations", pa.list_(conv)), ("messages", pa.list_(msg)),
-    ])
-    cols = {name: [] for name in schema.names}
-    for s in samples:
-        for k in ("id", "model_id", "split", "view", "image", "prompt", "target", "tokens"):
-            cols[k].append(s[k])
-        cols["images"].append([s["image"]])
-        cols["conversations"].append(llava_record(s)["conversations"])
-        cols["messages"].append(messages_record(s)["messages"])
-    table = pa.table(cols, schema=schema)
-    buf = io.BytesIO()
-    pq.write_table(table, buf, compression="zstd")
-    return write_bytes_atomic(path, buf.getvalue())
+    schema = parquet_features().arrow_schema
+    batch: list[dict] = []
+    with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+        for s in samples:
+            batch.append(_parquet_row(root, s))
+            if len(batch) == ROWS_PER_GROUP:
+                writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+                batch = []
+        if batch:
+            writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+    return path
+
+
+def llamafactory_registry(name: str) -> dict:
+    """LLaMA-Factory's dataset_info.json entries for the three split files (sharegpt over the LLaVA
+    JSON; every column and tag named, since its parser unsets the ones left out)."""
+    return {
+        f"{name}_{split}": {
+            "file_name": f"{split}.json",
+            "formatting": "sharegpt",
+            "columns": {"messages": "conversations", "images": "image"},
+            "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt"},
+        }
+        for split in SPLITS
+    }
 
 
 def write_split(layout: DatasetLayout, split: str, samples: list[dict]) -> list[Path]:
@@ -71,5 +126,5 @@ def write_split(layout: DatasetLayout, split: str, samples: list[dict]) -> list[
         write_json_atomic(layout.split_file(split, "json"), [llava_record(s) for s in samples]),
         write_text_atomic(layout.split_file(split, "jsonl"),
                           "".join(json.dumps(messages_record(s), ensure_ascii=False) + "\n" for s in samples)),
-        write_parquet(layout.split_file(split, "parquet"), samples),
+        write_parquet(layout.split_file(split, "parquet"), layout.root, samples),
     ]

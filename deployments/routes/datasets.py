@@ -84,16 +84,16 @@ def estimate(settings, models: int) -> float | None:
 
 
 async def previous_parameters(settings, name: str) -> dict:
-    """The parameters of the dataset's last API run; else rebuilt from its dataset_info.json."""
+    """The parameters of the dataset's last API run; else rebuilt from its cadrecon.json."""
     runs = await jobs.scope_runs(scope(name), limit=1)
     if runs:
         return dict(runs[0].parameters)
     layout = layout_for(settings, name)
     try:
-        info = read_json(layout.info)
+        info = layout.read_info()
     except (OSError, ValueError):
         raise HTTPException(status.HTTP_409_CONFLICT,
-                            f"dataset {name!r} has not been extracted through the API and has no dataset_info.json: "
+                            f"dataset {name!r} has not been extracted through the API and has no cadrecon.json: "
                             "POST /training/datasets/extract first") from None
     cfg = dict(info.get("config", {}))
     render, sequence = cfg.pop("render", {}), cfg.pop("sequence", {})
@@ -246,7 +246,7 @@ async def post_convert(name: Name, req: ConvertRequest, settings: SettingsDep,
 def _checks(layout: DatasetLayout, settings) -> tuple[ValidationChecks, ValidationStats, list[str]] | None:
     try:
         v = read_json(layout.validation)
-        info = read_json(layout.info)
+        info = layout.read_info()
     except (OSError, ValueError):
         return None
     classes = {e[0] for e in v.get("structural_errors", [])}

@@ -135,7 +135,7 @@ def test_demo_builds_the_demo_dataset_and_says_where(tmp_path, monkeypatch):
     assert "wrote " in res.stdout or "no valid reconstruction among the samples" in res.stdout
     if "wrote " in res.stdout:
         assert list((tmp_path / "runs" / "demo-tiny_cpu-demo" / "reconstruction").glob("*/side_by_side.png"))
-    info = json.loads((root / "dataset_info.json").read_text())
+    info = json.loads((root / "cadrecon.json").read_text())
     validation = json.loads((root / "validation.json").read_text())
     dropped = validation["dropped_topology"]
     assert validation["ok"] and 0 < dropped < 80  # 8 bits: some models' quantised solid is another part

@@ -49,12 +49,28 @@ def test_synthetic_build_writes_a_valid_dataset_in_every_format(tmp_path):
             assert from_text(target).extrudes  # the target parses back into a sequence
         lines = (root / f"{split}.jsonl").read_text().splitlines()
         msg = json.loads(lines[0])
-        assert [m["role"] for m in msg["messages"]] == ["user", "assistant"] and len(msg["images"]) == 1
+        assert [m["role"] for m in msg["messages"]] == ["user", "assistant"] and msg["images"] == [rows[0][1]]
+        assert msg["messages"][0]["content"] == [{"type": "image"}, {"type": "text", "text": rows[0][2]}]
     import datasets
+    import yaml
 
     ds = datasets.load_dataset("parquet", data_files={s: str(root / f"{s}.parquet") for s in ("train", "val", "test")})
     assert ds["train"].num_rows == 24 and ds["train"][0]["conversations"][0]["from"] == "human"
     assert ds["val"][0]["target"] == json.loads((root / "val.json").read_text())[0]["conversations"][1]["value"]
+    first = ds["train"][0]
+    with Image.open(root / first["image_path"]) as im:
+        assert first["image"].size == (64, 64) and first["image"].tobytes() == im.tobytes()  # embedded
+    # LLaMA-Factory's registry beside the data, cadrecon's own description renamed
+    registry = json.loads((root / "dataset_info.json").read_text())
+    assert registry["tiny_train"]["file_name"] == "train.json" and set(registry) == {"tiny_train", "tiny_val", "tiny_test"}
+    assert json.loads((root / "cadrecon.json").read_text())["name"] == "tiny"
+    # the card's Hub header: a config per split over the Parquet files, the features, the license
+    header = yaml.safe_load((root / "README.md").read_text().split("---\n")[1])
+    assert header["license"] == "mit" and header["configs"][0]["data_files"] == [
+        {"split": s, "path": f"{s}.parquet"} for s in ("train", "val", "test")]
+    assert {f["name"] for f in header["dataset_info"]["features"]} >= {"image", "messages", "target"}
+    assert datasets.Features._from_yaml_list(header["dataset_info"]["features"]) == ds["train"].features
+    assert "https://github.com/)" not in (root / "README.md").read_text()
     validation = json.loads((root / "validation.json").read_text())
     assert validation["ok"] and validation["leakage"]["groups_across_splits_in_dataset"] == 0
     card = (root / "README.md").read_text()
