@@ -57,7 +57,9 @@ def push(layout: DatasetLayout, repo_id: str, *, token: str | None = None, priva
         PushFailed: when the Hub answers with an error or cannot be reached (nothing is committed).
     """
     from huggingface_hub import CommitOperationAdd, HfApi
-    from huggingface_hub.errors import HTTPError  # the HTTP client's base error, whichever client the Hub uses
+    from huggingface_hub.errors import (
+        HTTPError,  # the HTTP client's base error, whichever client the Hub uses
+    )
 
     names = files_to_push(layout, raw_files=raw_files)
     api = HfApi(token=token)
