@@ -106,6 +106,11 @@ class TrainingRecipe(BaseModel):
     gradient_checkpointing: bool = False
     save_merged: bool = False
     seed: int = 0
+    report_to: list[Literal["tensorboard", "mlflow"]] = Field(
+        default_factory=lambda: ["tensorboard"], description="where metrics go besides the Prefect UI: TensorBoard "
+        "event files under <run>/tensorboard (offline), MLflow (its MLFLOW_TRACKING_URI, default ./mlruns); [] none")
+    logging_steps: int | None = Field(None, ge=1, description="a log row and tracker point every N optimizer steps "
+                                      "(default: about 20 per epoch)")
     test_run: TestRunRecipe = TestRunRecipe()
 
     @model_validator(mode="after")

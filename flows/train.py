@@ -7,31 +7,35 @@ tower frozen, as the recipe says), as a test run or in full.
 Test-run mode trains on `test_run.train_samples` / `val_samples` samples for `test_run.epochs`
 epochs (the seed's 100 / 20 / 5) and reports a convergence verdict; full mode uses every sample and
 the recipe's epochs. Writes `training_report.json` next to the adapter; publishes the epoch table,
-progress and the loss curve to the Prefect UI. Multi-GPU: `accelerate launch -m flows.train ...`.
+progress and the loss curve to the Prefect UI (one artifact of each, updated in place).
+
+Several GPUs (or CPU processes): `accelerate launch --num_processes N -m flows.train ...` (or
+`torchrun --nproc_per_node N -m flows.train ...`). Rank 0 runs the one Prefect flow run, builds a
+tiny model first, tracks, saves and reports; the other ranks train beside it without Prefect.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
 import re
 import sys
 from pathlib import Path
 
 from prefect import flow
-from prefect.artifacts import create_image_artifact, create_markdown_artifact, create_table_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from cadlib.stop_request import to_thread_stoppable
 from config import get_settings
 from config.recipes import TINY, load_recipe
 from flows.run_names import train_run_name
-from tasks.train import fit, init_tiny
+from tasks.train import fit, init_tiny, tiny_model, train_and_publish
+from vlm import distributed
 from vlm.modes import TrainMode
-from vlm.report import epoch_table, loss_curve_png
+from vlm.report import epoch_table
 from vlm.tiny import TinyShape, shape_key
-from vlm.train import TrainSpec
+from vlm.train import TrainSpec, check_trackers
 
 
 def dataset_root(dataset: str) -> Path:
@@ -59,7 +63,9 @@ async def train(dataset: str = "demo", recipe: str = "tiny_cpu", test_run: bool 
     return await to_thread_stoppable(_train, dataset, recipe, test_run, out, overrides)
 
 
-def _train(dataset: str, recipe_name: str, test_run: bool, out: str | None, overrides: dict | None = None) -> dict:
+def _train(dataset: str, recipe_name: str, test_run: bool, out: str | None, overrides: dict | None = None,
+           *, tracked: bool = True) -> dict:
+    """The flow's body; `tracked` False (a rank other than 0): the same training, no Prefect."""
     data_dir = Path(get_settings().data_dir)
     root = dataset_root(dataset)
     recipe = load_recipe(recipe_name, overrides)
@@ -68,8 +74,9 @@ def _train(dataset: str, recipe_name: str, test_run: bool, out: str | None, over
     model = recipe.model
     if model == TINY:
         shape = TinyShape(**(recipe.tiny.model_dump() if recipe.tiny else {}))
-        model = init_tiny(str(root), str((data_dir / "models" / f"tiny-{root.name}-{shape_key(shape)}").resolve()),
-                          shape, recipe.seed)
+        folder = str((data_dir / "models" / f"tiny-{root.name}-{shape_key(shape)}").resolve())
+        with distributed.main_first():  # rank 0 builds it, the others then find it
+            model = (init_tiny if tracked else tiny_model)(str(root), folder, shape, recipe.seed)
     spec = TrainSpec(
         model=model, out_dir=str(run_dir.resolve()), mode=TrainMode(recipe.mode),
         epochs=recipe.test_run.epochs if test_run else recipe.epochs,
@@ -80,14 +87,15 @@ def _train(dataset: str, recipe_name: str, test_run: bool, out: str | None, over
         lora_r=recipe.lora.r, lora_alpha=recipe.lora.alpha, lora_dropout=recipe.lora.dropout,
         lora_modules=tuple(recipe.lora.target_modules), lora_vision=recipe.lora.vision, device=recipe.device,
         precision=recipe.precision, seed=recipe.seed, max_length=recipe.max_length, save_merged=recipe.save_merged,
-        gradient_checkpointing=recipe.gradient_checkpointing, number_smoothing=recipe.number_smoothing)
+        gradient_checkpointing=recipe.gradient_checkpointing, number_smoothing=recipe.number_smoothing,
+        report_to=tuple(recipe.report_to), logging_steps=recipe.logging_steps)
     key = re.sub(r"[^a-z0-9]+", "-", f"train-{root.name}-{recipe.name}-{mode}".lower()).strip("-")
-    report = fit(spec, str(root), recipe.test_run.train_samples if test_run else None,
-                 recipe.test_run.val_samples if test_run else None, mode, key)
+    samples = (recipe.test_run.train_samples, recipe.test_run.val_samples) if test_run else (None, None)
+    if not tracked:
+        return train_and_publish(spec, str(root), *samples, mode, key, live=False)
+    report = fit(spec, str(root), *samples, mode, key)
     create_markdown_artifact(f"## {recipe.name} on {root.name} ({mode})\n\n" + epoch_table(report),
                              key=f"{key}-report", description="epoch table and verdict", _sync=True)
-    create_image_artifact(image_url="data:image/png;base64," + base64.b64encode(loss_curve_png(report["history"])).decode(),
-                          key=f"{key}-loss-curve", description="loss per epoch", _sync=True)
     create_table_artifact([summary_row(report)], key=f"{key}-summary", description="training result", _sync=True)
     print(epoch_table(report))
     return report
@@ -96,16 +104,19 @@ def _train(dataset: str, recipe_name: str, test_run: bool, out: str | None, over
 def summary_row(report: dict) -> dict:
     """One row of a finished run's numbers (the REST API's results read it)."""
     keys = ("mode", "verdict", "loss_reduction_pct", "train_samples", "val_samples", "epochs", "global_step",
-            "samples_per_second", "train_seconds", "peak_memory_mb", "device", "precision", "train_mode", "weights")
+            "samples_per_second", "train_seconds", "peak_memory_mb", "device", "precision", "train_mode", "world_size",
+            "tensorboard", "weights")
     return {k: report.get(k) for k in keys}
 
 
 def run_train(dataset: str = "demo", recipe: str = "tiny_cpu", *, test_run: bool = False, out: str | None = None,
               overrides: dict | None = None) -> dict:
     """Runs the flow after checking its arguments, so a wrong dataset or recipe is one error line
-    and no Failed run."""
-    load_recipe(recipe, overrides)
+    and no Failed run. Under several processes rank 0 runs the flow and the others train untracked."""
+    check_trackers(tuple(load_recipe(recipe, overrides).report_to))
     dataset_root(dataset)
+    if not distributed.is_main():
+        return _train(dataset, recipe, test_run, out, overrides, tracked=False)
     return asyncio.run(train(dataset, recipe, test_run, out, overrides))
 
 
@@ -117,7 +128,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out")
     a = p.parse_args(argv)
     report = run_train(a.dataset, a.recipe, test_run=a.test_run, out=a.out)
-    print(json.dumps({k: report[k] for k in ("verdict", "loss_reduction_pct", "weights")}, indent=1))
+    if distributed.is_main():
+        print(json.dumps({k: report[k] for k in ("verdict", "loss_reduction_pct", "world_size", "weights")}, indent=1))
+    else:
+        print(f"rank {distributed.rank()} of {report['world_size']}: trained {report['global_step']} steps "
+              "(rank 0 saves and reports)", file=sys.stderr)
     return 0
 
 

@@ -3,27 +3,22 @@ vision frozen)."""
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
+import logging
 from pathlib import Path
 
 from prefect import get_run_logger, task
-from prefect.artifacts import (
-    create_image_artifact,
-    create_progress_artifact,
-    create_table_artifact,
-    update_progress_artifact,
-)
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
+from tasks.artifacts import InPlaceArtifacts
 from tasks.cache import transient_only
 from vlm.report import loss_curve_png
 from vlm.tiny import INIT_FILE, TinyShape
 from vlm.train import TrainSpec, run_training
 
 
-@task(name="init-tiny-model", retries=1, retry_condition_fn=transient_only)
-def init_tiny(dataset_root: str, out_dir: str, shape: TinyShape, seed: int = 0) -> str:
+def tiny_model(dataset_root: str, out_dir: str, shape: TinyShape, seed: int = 0, log=None) -> str:
     """Builds the small Idefics3 for a dataset (tokenizer trained on its text) unless it exists
     (the folder is named by the dataset and the shape)."""
     from vlm.tiny import build_tiny
@@ -39,26 +34,49 @@ def init_tiny(dataset_root: str, out_dir: str, shape: TinyShape, seed: int = 0) 
     if not texts:
         raise ValueError(f"{dataset_root}: no samples to train a tokenizer on; build the dataset first")
     build_tiny(texts, out, shape, seed=seed)
-    get_run_logger().info("built the tiny model in %s", out)
+    (log or logging.getLogger(__name__)).info("built the tiny model in %s", out)
     return str(out)
+
+
+@task(name="init-tiny-model", retries=1, retry_condition_fn=transient_only)
+def init_tiny(dataset_root: str, out_dir: str, shape: TinyShape, seed: int = 0) -> str:
+    """`tiny_model` as a task."""
+    return tiny_model(dataset_root, out_dir, shape, seed, get_run_logger())
+
+
+def train_and_publish(spec: TrainSpec, dataset_root: str, train_n: int | None, val_n: int | None, mode: str,
+                      key: str, *, live: bool) -> dict:
+    """Trains (resuming from the last checkpoint, so a retry continues). `live` (rank 0, in a
+    Prefect run): progress, the epoch table and the loss curve in the UI after every epoch, each
+    one artifact updated in place; otherwise log lines only."""
+    log = get_run_logger() if live else logging.getLogger(__name__)
+    board = InPlaceArtifacts() if live else None
+    progress = create_progress_artifact(0.0, key=f"{key}-progress", description="training progress",
+                                        _sync=True) if live else None
+    history: list[dict] = []
+
+    def publish(rows: list[dict], steps: list[dict]) -> None:
+        if board is None:
+            return
+        with contextlib.suppress(Exception):  # cosmetic: never fail training over the UI
+            board.table(f"{key}-epochs", rows, "loss per epoch")
+            board.image(f"{key}-loss-curve", loss_curve_png(steps), "loss per logged step, val loss per evaluation")
+
+    def on_epoch(row: dict) -> None:
+        steps = row.pop("log", [])
+        log.info("epoch %s: train loss %.4f, val loss %s", row["epoch"], row["train_loss"], row["val_loss"])
+        history.append({**row, "total_epochs": spec.epochs})
+        if progress is not None:
+            with contextlib.suppress(Exception):
+                update_progress_artifact(progress, 100.0 * row["step"] / max(1, row["max_steps"]), _sync=True)
+        publish(history, steps)
+
+    report = run_training(spec, dataset_root, train_n=train_n, val_n=val_n, mode=mode, on_epoch=on_epoch)
+    publish(history, report["steps"])
+    return report
 
 
 @task(name="fit", retries=1, retry_delay_seconds=5, retry_condition_fn=transient_only)
 def fit(spec: TrainSpec, dataset_root: str, train_n: int | None, val_n: int | None, mode: str, key: str) -> dict:
-    """Trains (resuming from the last checkpoint, so a retry continues), publishing progress and
-    the loss curve after every epoch."""
-    log = get_run_logger()
-    progress = create_progress_artifact(0.0, key=f"{key}-progress", description="training progress", _sync=True)
-
-    def on_epoch(row: dict) -> None:
-        log.info("epoch %s: train loss %.4f, val loss %s", row["epoch"], row["train_loss"], row["val_loss"])
-        history.append({**row, "total_epochs": spec.epochs})
-        with contextlib.suppress(Exception):  # cosmetic: never fail training over the UI
-            update_progress_artifact(progress, 100.0 * row["step"] / max(1, row["max_steps"]), _sync=True)
-            create_table_artifact(history, key=f"{key}-epochs", description="loss per epoch (live)", _sync=True)
-            png = base64.b64encode(loss_curve_png(history)).decode()
-            create_image_artifact(image_url="data:image/png;base64," + png, key=f"{key}-loss-curve",
-                                  description="loss per epoch", _sync=True)
-
-    history: list[dict] = []
-    return run_training(spec, dataset_root, train_n=train_n, val_n=val_n, mode=mode, on_epoch=on_epoch)
+    """`train_and_publish` as a task of the flow run (rank 0)."""
+    return train_and_publish(spec, dataset_root, train_n, val_n, mode, key, live=True)

@@ -14,20 +14,33 @@ from collections.abc import Callable
 
 
 class Clock:
-    """Seconds since `start()`, as a fraction of `seconds` (the budget)."""
+    """Seconds since `start()`, as a fraction of `seconds` (the budget). Across processes
+    (`vlm.distributed`) the clock reads the slowest process's time as agreed at the last step, so
+    every rank decays the learning rate and stops alike."""
 
     def __init__(self, seconds: float) -> None:
         if seconds <= 0:
             raise ValueError(f"a time budget must be positive, got {seconds} s")
         self.seconds = seconds
         self.t0: float | None = None
+        self.agreed: float | None = None
 
     def start(self) -> None:
         if self.t0 is None:
             self.t0 = time.monotonic()
 
     def elapsed(self) -> float:
+        if self.agreed is not None:
+            return self.agreed
         return 0.0 if self.t0 is None else time.monotonic() - self.t0
+
+    def agree(self) -> None:
+        """Under several processes: every rank takes the largest elapsed time (a step boundary is
+        the same point on every rank, so they agree on it)."""
+        from vlm.distributed import agree_max, world_size
+
+        if world_size() > 1 and self.t0 is not None:
+            (self.agreed,) = agree_max(time.monotonic() - self.t0)
 
     def fraction(self) -> float:
         return min(1.0, self.elapsed() / self.seconds)
@@ -57,6 +70,7 @@ def time_budget_callback(clock: Clock):
             clock.start()
 
         def on_step_end(self, args, state, control, **kw):
+            clock.agree()
             if clock.fraction() >= 1.0:
                 control.should_training_stop = True
                 control.should_save = True

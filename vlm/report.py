@@ -1,5 +1,5 @@
-"""Reporting a training run: the seed's epoch table and a loss-curve image (PIL, no plotting
-library)."""
+"""Reporting a training run: the epoch table and a loss-curve image of the logged steps (PIL, no
+plotting library)."""
 
 from __future__ import annotations
 
@@ -24,35 +24,51 @@ def epoch_table(report: dict) -> str:
     return "\n".join(lines)
 
 
-def loss_curve_png(history: list[dict], *, width: int = 480, height: int = 280) -> bytes:
-    """Train (blue) and val (orange) loss per epoch as a PNG."""
+def loss_curve_png(steps: list[dict], *, width: int = 560, height: int = 300) -> bytes:
+    """The logged train loss (a point every `logging_steps`) and the val loss at each evaluation,
+    over optimizer steps, with axes, ticks and a legend, as a PNG."""
     img = Image.new("RGB", (width, height), "white")
     d = ImageDraw.Draw(img)
-    left, right, top, bottom = 50, width - 15, 15, height - 35
+    left, right, top, bottom = 56, width - 16, 30, height - 40
     d.line([(left, top), (left, bottom), (right, bottom)], fill="black")
-    series = [("train_loss", (31, 119, 180)), ("val_loss", (255, 127, 14))]
-    values = [h[k] for h in history for k, _ in series if h.get(k) is not None]
+    series = [("loss", "train loss", (31, 119, 180)), ("eval_loss", "val loss", (255, 127, 14))]
+    points = {key: [(r["step"], r[key]) for r in steps if r.get(key) is not None] for key, _, _ in series}
+    values = [v for pts in points.values() for _, v in pts]
     if not values:
-        d.text((left + 10, top + 10), "no epochs yet", fill="black")
+        d.text((left + 10, top + 10), "no logged steps yet", fill="black")
     else:
         lo, hi = min(values), max(values)
         hi = hi if hi > lo else lo + 1.0
-        n = max(1, len(history) - 1)
+        first = min(s for pts in points.values() for s, _ in pts)
+        last = max(s for pts in points.values() for s, _ in pts)
+        span = max(1, last - first)
 
-        def xy(i: int, v: float) -> tuple[float, float]:
-            return left + (right - left) * i / n, bottom - (bottom - top) * (v - lo) / (hi - lo)
+        def xy(step: float, v: float) -> tuple[float, float]:
+            return left + (right - left) * (step - first) / span, bottom - (bottom - top) * (v - lo) / (hi - lo)
 
-        for key, color in series:
-            pts = [xy(i, h[key]) for i, h in enumerate(history) if h.get(key) is not None]
+        for key, _, color in series:
+            pts = [xy(s, v) for s, v in points[key]]
             if len(pts) > 1:
                 d.line(pts, fill=color, width=2)
-            for x, y in pts:
-                d.ellipse([x - 3, y - 3, x + 3, y + 3], fill=color)
-        d.text((5, top), f"{hi:.2f}", fill="black")
-        d.text((5, bottom - 10), f"{lo:.2f}", fill="black")
-        for i, h in enumerate(history):
-            d.text((xy(i, lo)[0] - 3, bottom + 5), str(h["epoch"]), fill="black")
-    d.text((right - 150, bottom + 18), "epoch   - train  - val", fill="black")
+            if key == "eval_loss" or len(pts) == 1:
+                for x, y in pts:
+                    d.ellipse([x - 3, y - 3, x + 3, y + 3], fill=color)
+        for i in range(5):  # y ticks
+            v = lo + (hi - lo) * i / 4
+            y = xy(first, v)[1]
+            d.line([(left - 4, y), (left, y)], fill="black")
+            d.text((4, y - 6), f"{v:.3g}", fill="black")
+        for i in range(5):  # x ticks
+            step = first + span * i / 4
+            x = xy(step, lo)[0]
+            d.line([(x, bottom), (x, bottom + 4)], fill="black")
+            d.text((x - 8, bottom + 6), f"{step:.0f}", fill="black")
+        d.text(((left + right) // 2 - 12, bottom + 22), "step", fill="black")
+    x = left + 10
+    for _key, label, color in series:  # the legend, top left
+        d.line([(x, top - 14), (x + 22, top - 14)], fill=color, width=3)
+        d.text((x + 28, top - 20), label, fill="black")
+        x += 110
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return buf.getvalue()

@@ -6,7 +6,11 @@ LoRA adapters (`lora`, for a pretrained base) or everything but the vision tower
 the clock (`vlm.budget`) and training stops when the time is up.
 
 Checkpoints are written each epoch under `<out>/checkpoints`; a run that finds one resumes from the
-last. A LoRA run's adapter (and processor) lands in `<out>/adapter` (a merged model in
+last. Metrics go to the recipe's trackers (`report_to`: TensorBoard under `<out>/tensorboard` by
+default, offline; MLflow when installed and asked), a point every `logging_steps` steps.
+
+Under `accelerate launch` / `torchrun` (`vlm.distributed`) every process trains; rank 0 alone
+tracks, saves and writes the report. A LoRA run's adapter (and processor) lands in `<out>/adapter` (a merged model in
 `<out>/merged` when asked), a full run's model in `<out>/model`; `training_report.json` beside them
 names the folder to generate with (`weights`).
 """
@@ -28,7 +32,8 @@ from vlm.devices import DeviceChoice, select_device
 from vlm.modes import TrainMode, apply_mode, check_mode, trainable_share
 
 EpochHook = Callable[[dict], None]
-"""Called after each epoch with {"epoch", "train_loss", "val_loss", "step", "max_steps"}."""
+"""Called after each epoch with {"epoch", "train_loss", "val_loss", "step", "max_steps", "log"} ("log":
+`step_log` so far)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +64,8 @@ class TrainSpec:
     gradient_checkpointing: bool = False
     number_smoothing: float = 0.0
     image: dict = field(default_factory=dict)
-    extra: dict = field(default_factory=dict)
+    report_to: tuple[str, ...] = ("tensorboard",)
+    logging_steps: int | None = None
 
 
 def setup(spec: TrainSpec):
@@ -169,6 +175,32 @@ def _optimizers(model, spec: TrainSpec, clock):
     return opt, torch.optim.lr_scheduler.LambdaLR(opt, timed_lr(clock, warmup=max(spec.warmup_ratio, 0.02)))
 
 
+def check_trackers(report_to: tuple[str, ...]) -> None:
+    """Raises ValueError naming a tracker the recipe asks for that is unknown or not installed."""
+    from transformers.integrations import is_mlflow_available, is_tensorboard_available
+
+    available = {"tensorboard": is_tensorboard_available, "mlflow": is_mlflow_available}
+    for name in report_to:
+        if name not in available:
+            raise ValueError(f"report_to {name!r}: cadrecon tracks to {sorted(available)} (or [] for none)")
+        if not available[name]():
+            raise ValueError(f"report_to {name!r}: {name} is not installed (pip install 'cadrecon[{name}]')")
+
+
+def _trackers(spec: TrainSpec) -> tuple[list[str], list]:
+    """(Trainer's report_to, extra callbacks): TensorBoard writes to <out>/tensorboard, on rank 0."""
+    from vlm.distributed import is_main
+
+    check_trackers(spec.report_to)
+    callbacks = []
+    if "tensorboard" in spec.report_to and is_main():
+        from torch.utils.tensorboard import SummaryWriter
+        from transformers.integrations import TensorBoardCallback
+
+        callbacks.append(TensorBoardCallback(SummaryWriter(log_dir=str(Path(spec.out_dir) / "tensorboard"))))
+    return [t for t in spec.report_to if t != "tensorboard"], callbacks
+
+
 def fit(model, processor, choice: DeviceChoice, train: list[Sample], val: list[Sample], spec: TrainSpec,
         on_epoch: EpochHook | None = None) -> dict:
     """Trains with `Trainer` (resuming from the last checkpoint under `<out>/checkpoints`);
@@ -179,20 +211,22 @@ def fit(model, processor, choice: DeviceChoice, train: list[Sample], val: list[S
 
     from cadlib.stop_request import Stopped, stop_requested
     from vlm.budget import Clock, time_budget_callback
+    from vlm.distributed import agree_max, world_size
 
     ckpt_dir = Path(spec.out_dir) / "checkpoints"
     resume = last_checkpoint(ckpt_dir)
     timed = spec.max_minutes is not None
-    # About 20 log lines an epoch: each is printed, and a Prefect flow sends every print to its API
-    # (a log line per step cost a third of the CPU model's throughput on 2 cores).
-    steps_per_epoch = max(1, math.ceil(len(train) / (spec.batch_size * spec.grad_accum)))
+    # By default about 20 log lines an epoch: each is printed, and a Prefect flow sends every print to
+    # its API (a log line per step cost a third of the CPU model's throughput on 2 cores).
+    steps_per_epoch = max(1, math.ceil(len(train) / (spec.batch_size * spec.grad_accum * world_size())))
+    report_to, tracker_callbacks = _trackers(spec)
     args = TrainingArguments(
         output_dir=str(ckpt_dir), num_train_epochs=spec.epochs, per_device_train_batch_size=spec.batch_size,
         per_device_eval_batch_size=spec.batch_size, gradient_accumulation_steps=spec.grad_accum,
         learning_rate=spec.learning_rate, weight_decay=spec.weight_decay, warmup_steps=float(spec.warmup_ratio),
-        lr_scheduler_type=spec.scheduler, logging_steps=max(1, steps_per_epoch // 20),
+        lr_scheduler_type=spec.scheduler, logging_steps=spec.logging_steps or max(1, steps_per_epoch // 20),
         eval_strategy="epoch" if val else "no",
-        save_strategy="epoch", save_total_limit=2, report_to=[], seed=spec.seed, data_seed=spec.seed,
+        save_strategy="epoch", save_total_limit=2, report_to=report_to, seed=spec.seed, data_seed=spec.seed,
         bf16=choice.precision == "bf16", fp16=choice.precision == "fp16", use_cpu=choice.device == "cpu",
         dataloader_num_workers=0, remove_unused_columns=False, disable_tqdm=True,
     )
@@ -201,7 +235,8 @@ def fit(model, processor, choice: DeviceChoice, train: list[Sample], val: list[S
         def _emit(self, state):
             hist = _history(state.log_history)
             if on_epoch and hist:
-                on_epoch({**hist[-1], "step": state.global_step, "max_steps": state.max_steps})
+                on_epoch({**hist[-1], "step": state.global_step, "max_steps": state.max_steps,
+                          "log": step_log(state.log_history)})
 
         def on_evaluate(self, args, state, control, metrics=None, **kw):
             self._emit(state)
@@ -214,12 +249,13 @@ def fit(model, processor, choice: DeviceChoice, train: list[Sample], val: list[S
         """A SIGTERM or Ctrl-C: a checkpoint after the step in progress, then the run ends."""
 
         def on_step_end(self, args, state, control, **kw):
-            if stop_requested():
+            (stop,) = agree_max(float(stop_requested()))  # one rank stopped: all stop at this step
+            if stop:
                 control.should_training_stop = True
                 control.should_save = True
             return control
 
-    callbacks = [EpochReport(), StopOnRequest()]
+    callbacks = [EpochReport(), StopOnRequest(), *tracker_callbacks]
     optimizers = (None, None)
     if timed:
         clock = Clock(spec.max_minutes * 60)
@@ -236,8 +272,17 @@ def fit(model, processor, choice: DeviceChoice, train: list[Sample], val: list[S
                       "resumes it (run the same command again)")
     if timed and val and not _ended_on_evaluation(trainer.state.log_history):
         trainer.evaluate()  # the partial last epoch gets its val loss
-    return {"history": _history(trainer.state.log_history), "metrics": result.metrics, "resumed": bool(resume),
-            "seconds": seconds, "global_step": trainer.state.global_step, "epochs_done": trainer.state.epoch}
+    return {"history": _history(trainer.state.log_history), "steps": step_log(trainer.state.log_history),
+            "metrics": result.metrics, "resumed": bool(resume), "seconds": seconds,
+            "global_step": trainer.state.global_step, "epochs_done": trainer.state.epoch,
+            "world_size": trainer.args.world_size, "logging_steps": args.logging_steps}
+
+
+def step_log(log_history: list[dict]) -> list[dict]:
+    """The logged points: step, epoch, and the train loss and learning rate or the val loss."""
+    keep = ("loss", "learning_rate", "grad_norm", "eval_loss")
+    return [{"step": e["step"], "epoch": round(e.get("epoch", 0.0), 4), **{k: e[k] for k in keep if k in e}}
+            for e in log_history if "step" in e and any(k in e for k in ("loss", "eval_loss"))]
 
 
 def _loss_for(spec: TrainSpec, processor):
@@ -335,11 +380,14 @@ def peak_memory_mb(device: str) -> float:
 
 def run_training(spec: TrainSpec, dataset_root: str | Path, *, train_n: int | None = None, val_n: int | None = None,
                  mode: str = "full", on_epoch: EpochHook | None = None) -> dict:
-    """The whole ladder; writes and returns `training_report.json`."""
+    """The whole ladder; writes and returns `training_report.json` (rank 0 saves and writes; another
+    rank returns the report unwritten, with `saved` False)."""
+    from vlm.distributed import is_main
+
     model, processor, choice = setup(spec)
     train, val = data(dataset_root, train_n=train_n, val_n=val_n, seed=spec.seed)
     fitted = fit(model, processor, choice, train, val, spec, on_epoch)
-    paths = save(model, processor, spec)
+    paths = save(model, processor, spec) if is_main() else {}
     reduction, judged = verdict(fitted["history"])
     trainable, total = trainable_share(model)
     m = fitted["metrics"]
@@ -354,9 +402,14 @@ def run_training(spec: TrainSpec, dataset_root: str | Path, *, train_n: int | No
         "train_mode": TrainMode(spec.mode).value, "max_minutes": spec.max_minutes,
         "epochs_done": round(fitted["epochs_done"] or 0.0, 3),
         "trainable_parameters": trainable, "parameters": total,
+        "world_size": fitted["world_size"], "logging_steps": fitted["logging_steps"], "steps": fitted["steps"],
+        "tracked_to": list(spec.report_to),
+        "tensorboard": str(Path(spec.out_dir) / "tensorboard") if "tensorboard" in spec.report_to else None,
         "spec": {k: (list(v) if isinstance(v, tuple) else str(v) if isinstance(v, TrainMode) else v)
                  for k, v in asdict(spec).items()}, **paths,
     }
+    if not is_main():
+        return {**report, "saved": False}
     path = Path(spec.out_dir) / "training_report.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")

@@ -73,6 +73,35 @@ def test_training_writes_an_adapter_that_reloads_and_generates(standin_model, ti
     assert isinstance(text, str) and text  # unconstrained: any 12 tokens
 
 
+def test_tensorboard_events_hold_one_point_per_n_steps(tiny_model, tiny_dataset, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    report = run_training(spec(tiny_model, tmp_path / "run", mode="full", epochs=2, logging_steps=2), tiny_dataset)
+    assert report["global_step"] == 6 and report["logging_steps"] == 2 and report["tracked_to"] == ["tensorboard"]
+    train_points = [r for r in report["steps"] if "loss" in r]
+    assert [r["step"] for r in train_points] == [2, 4, 6]  # one log row per 2 steps
+    assert [r["step"] for r in report["steps"] if "eval_loss" in r] == [3, 6]  # and one per evaluation
+    events = list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
+    assert len(events) == 1 and report["tensorboard"] == str(tmp_path / "run" / "tensorboard")
+    acc = EventAccumulator(str(events[0]))
+    acc.Reload()
+    losses = acc.Scalars("train/loss")
+    assert [e.step for e in losses] == [2, 4, 6]
+    assert [round(e.value, 4) for e in losses] == [round(r["loss"], 4) for r in train_points]
+    assert [e.step for e in acc.Scalars("eval/loss")] == [3, 6]
+
+
+def test_an_unknown_or_missing_tracker_is_refused_before_training(tiny_model, tiny_dataset, tmp_path, monkeypatch):
+    import transformers.integrations as integrations
+
+    with pytest.raises(ValueError, match="report_to 'wandb'"):
+        run_training(spec(tiny_model, tmp_path / "a", mode="full", report_to=("wandb",)), tiny_dataset)
+    monkeypatch.setattr(integrations, "is_mlflow_available", lambda: False)
+    with pytest.raises(ValueError, match=r"mlflow is not installed \(pip install 'cadrecon\[mlflow\]'\)"):
+        run_training(spec(tiny_model, tmp_path / "b", mode="full", report_to=("mlflow",)), tiny_dataset)
+    assert not (tmp_path / "a" / "training_report.json").exists()
+
+
 def test_a_time_budget_stops_full_training_and_saves_the_whole_model(tiny_model, tiny_dataset, tmp_path):
     from vlm.generate import is_trained_folder, load_trained
 
