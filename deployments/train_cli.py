@@ -11,7 +11,7 @@ import typer
 
 from deployments.cli_errors import clean_errors
 
-model_app = typer.Typer(no_args_is_help=True, help="Models: the tiny offline model, generation with an adapter.")
+model_app = typer.Typer(no_args_is_help=True, help="Models: the tiny offline model, generation with an adapter, export.")
 
 
 @clean_errors
@@ -68,6 +68,23 @@ def generate(
 
     model, processor = load_trained(adapter)
     typer.echo(generate_text(model, processor, [str(p) for p in images], prompt, max_new_tokens=max_new_tokens))
+
+
+@model_app.command("export")
+@clean_errors
+def export(
+    source: Annotated[Path, typer.Argument(help="a run folder, its adapter or its model folder")],
+    out: Annotated[Path, typer.Argument(help="a new folder for the standalone model")],
+    dtype: Annotated[str | None, typer.Option(help="cast the weights: bfloat16, float16 or float32")] = None,
+) -> None:
+    """Merge a LoRA adapter into its base (or copy a full run's model) as a standalone HF model folder."""
+    from vlm.export import export_model
+
+    if dtype not in (None, "bfloat16", "float16", "float32"):
+        raise ValueError(f"--dtype {dtype!r}: one of bfloat16, float16, float32")
+    done = export_model(source, out, dtype=dtype)
+    typer.echo(f"{'merged adapter' if done['merged_lora'] else 'model'} ({done['dtype']}) written to {done['out']}: "
+               "loads with AutoModelForImageTextToText.from_pretrained / AutoProcessor.from_pretrained")
 
 
 @clean_errors

@@ -182,3 +182,36 @@ def test_an_adapter_loads_after_its_data_folder_moved(standin_model, tiny_datase
     data.rename(tmp_path / "moved")
     model, _ = load_trained(tmp_path / "moved" / "runs" / "r" / "adapter")
     assert type(model).__name__ == "PeftModel" and not (tmp_path / "data").exists()
+
+
+def test_export_merges_the_adapter_into_a_standalone_model_with_the_same_outputs(standin_model, tiny_dataset,
+                                                                                 tmp_path):
+    import torch
+    from PIL import Image
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from typer.testing import CliRunner
+
+    from deployments.cli import app
+    from vlm.generate import load_trained
+
+    report = run_training(spec(standin_model, tmp_path / "run", epochs=1), tiny_dataset)
+    res = CliRunner().invoke(app, ["model", "export", str(tmp_path / "run"), str(tmp_path / "export")])
+    assert res.exit_code == 0 and "merged adapter" in res.stdout, res.output
+    out = tmp_path / "export"
+    assert not (out / "adapter_config.json").exists() and (out / "config.json").is_file()
+    assert json.loads((out / "cadrecon_export.json").read_text())["merged_lora"] is True
+    merged = AutoModelForImageTextToText.from_pretrained(out).eval()  # no peft, no cadrecon
+    processor = AutoProcessor.from_pretrained(out)
+    adapted, _ = load_trained(report["adapter"])
+    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Write the sequence."}]}]
+    text = processor.apply_chat_template(messages, add_generation_prompt=True)
+    with Image.open(tiny_dataset / "images" / "val_0_front.png") as im:
+        batch = processor(text=[text], images=[[im.convert("RGB")]], return_tensors="pt")
+    with torch.no_grad():
+        a, b = adapted(**batch).logits, merged(**batch).logits
+    assert torch.allclose(a, b, atol=1e-4), (a - b).abs().max()
+    with torch.no_grad():  # and the adapter did change the base: the merge carries it
+        base = AutoModelForImageTextToText.from_pretrained(standin_model).eval()(**batch).logits
+    assert not torch.allclose(base, b, atol=1e-3)
+    again = CliRunner().invoke(app, ["model", "export", str(tmp_path / "run"), str(out)])
+    assert again.exit_code == 2 and "exists and is not empty" in again.stderr
