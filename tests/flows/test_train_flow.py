@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -80,8 +81,8 @@ def test_test_run_on_a_built_dataset(built, tmp_path, monkeypatch):
 
 
 def test_two_processes_make_one_flow_run_one_model_and_train_together(built, tmp_path):
-    """`torchrun --nproc_per_node 2 -m flows.train` on CPU (gloo): rank 0 runs the one flow run
-    and saves; rank 1 trains beside it (the gradients of both make every step)."""
+    """`accelerate launch --num_processes 2 -m flows.train` on CPU (gloo): rank 0 runs the one flow
+    run and saves; rank 1 trains beside it (the gradients of both make every step)."""
     from prefect.settings import PREFECT_API_URL
 
     recipe = tmp_path / "quick.yaml"
@@ -89,9 +90,14 @@ def test_two_processes_make_one_flow_run_one_model_and_train_together(built, tmp
     before = asyncio.run(_train_runs())
     env = {**os.environ, "CADRECON_DATA_DIR": str(_data_dir(built, tmp_path)), "PREFECT_API_URL": PREFECT_API_URL.value(),
            "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                          "-m", "flows.train", "--dataset", "tiny", "--recipe", str(recipe), "--test-run"],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    with socket.socket() as sock:  # a free port for the processes to meet on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    # accelerate's multi-process launcher (torchrun underneath); without CUDA the ranks meet over gloo
+    res = subprocess.run([str(Path(sys.executable).parent / "accelerate"), "launch", "--multi_gpu", "--num_processes",
+                          "2", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+                          "--main_process_port", str(port), "-m", "flows.train", "--dataset", "tiny", "--recipe",
+                          str(recipe), "--test-run"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     run = tmp_path / "data" / "runs" / "tiny-quick-test"
     report = json.loads((run / "training_report.json").read_text())
