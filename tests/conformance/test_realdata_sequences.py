@@ -86,7 +86,8 @@ def _check_cadquery(path, norm, kind: str) -> None:
     text = to_text(norm, LOSSLESS_BITS)
     shape = occ.build_solid(from_text(text))
     with tempfile.TemporaryDirectory() as tmp:
-        run = run_cadquery(cadquery_target(text), f"{tmp}/t.step")
+        # a correctness check, not a timing one: room for a loaded 2-core machine
+        run = run_cadquery(cadquery_target(text), f"{tmp}/t.step", timeout_s=120)
     v = occ.volume(shape)
     same = run.ok and run.solids == occ.count_solids(shape) and abs(run.volume - v) <= 0.005 * v
     if same and not run.valid:  # OCCT's booleans in CadQuery leave what cadrecon's builder mends
