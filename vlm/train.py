@@ -9,10 +9,12 @@ Checkpoints are written each epoch under `<out>/checkpoints`; a run that finds o
 last. Metrics go to the recipe's trackers (`report_to`: TensorBoard under `<out>/tensorboard` by
 default, offline; MLflow when installed and asked), a point every `logging_steps` steps.
 
+A LoRA run's adapter (and processor) lands in `<out>/adapter` (a merged model in `<out>/merged`
+when asked), a full run's model in `<out>/model`; `training_report.json` beside them names the
+folder to generate with (`weights`).
+
 Under `accelerate launch` / `torchrun` (`vlm.distributed`) every process trains; rank 0 alone
-tracks, saves and writes the report. A LoRA run's adapter (and processor) lands in `<out>/adapter` (a merged model in
-`<out>/merged` when asked), a full run's model in `<out>/model`; `training_report.json` beside them
-names the folder to generate with (`weights`).
+tracks, saves and writes the report.
 """
 
 from __future__ import annotations
