@@ -25,9 +25,12 @@ def train(
     """Fine-tune a VLM on a dataset, fully, with LoRA or with the vision tower frozen, as the recipe
     says (resumes from the last checkpoint of the run folder)."""
     from flows.train import run_train
+    from vlm.distributed import is_main
 
     report = run_train(dataset, recipe, test_run=test_run, out=out,
                        overrides={"max_minutes": minutes} if minutes else None)
+    if not is_main():  # under accelerate launch / torchrun: rank 0 reports
+        return report
     typer.echo(f"{'adapter' if report['train_mode'] == 'lora' else 'model'} ({report['train_mode']}): {report['weights']}")
     typer.echo(f"  {report['verdict']}: train loss {report['history'][0]['train_loss']:.4f} -> "
                f"{report['history'][-1]['train_loss']:.4f} ({report['loss_reduction_pct']}% lower); "
