@@ -105,10 +105,12 @@ def _images_line(config: dict) -> str:
 
 
 def _size_category(n: int) -> str:
-    for bound, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
+    """The Hub's size_categories label (its own spelling)."""
+    for bound, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
+                         (10_000_000, "1M<n<10M")):
         if n < bound:
             return label
-    return "n>1M"
+    return "10M<n<100M"
 
 
 def hub_header(info: dict, validation: dict) -> str:
