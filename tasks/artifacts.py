@@ -11,7 +11,6 @@ import base64
 from uuid import UUID
 
 from prefect.artifacts import (
-    ImageArtifact,
     TableArtifact,
     create_image_artifact,
     create_table_artifact,
@@ -37,7 +36,7 @@ class InPlaceArtifacts:
         if key not in self._ids:
             self._ids[key] = create_image_artifact(image_url=url, key=key, description=description, _sync=True)
         else:
-            self._update(key, ImageArtifact(image_url=url).format(_sync=True), description)
+            self._update(key, url, description)  # an image artifact's data is its URL
 
     def _update(self, key: str, data: str, description: str) -> None:
         with get_client(sync_client=True) as client:

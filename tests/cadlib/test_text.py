@@ -142,7 +142,7 @@ def test_random_sequences_round_trip_exactly(codes, bits):
         q = quantize(seq, bits)
     except (ValueError, QuantizeError):
         return  # e.g. a loop that collapses at fewer bits: not a representable sequence
-    if any(c.kind is CurveKind.ARC and abs(c.values[2] - Grid(bits).levels // 2) > 0.8 * Grid(bits).levels // 2
+    if any(c.kind is CurveKind.ARC and abs(c.values[2] - g.levels // 2) > 0.8 * g.levels // 2
            for ex in codes for loop in ex.loops for c in loop):
         # An arc within ~36 degrees of a full turn: its centre from (start, end, sweep) is
         # ill-conditioned at these bits and its text does not settle in one pass (an open edge case;
