@@ -1,6 +1,7 @@
 """Where one model's time goes in a dataset build, phase by phase, in one process (no pool, no
 Prefect): extract (parse + normalise + text, the source's solid, the quantised solid, their
-tessellations and IoU) and render (the solid from the text, its mesh, hidden lines, strokes, PNG).
+tessellations and IoU, keeping the solid for render) and render (the kept solid read back, hidden
+lines, strokes, PNG), as `cadlib.dataset.extract` and `cadlib.dataset.render` do it.
 
     python benchmarks/model_time.py [--models 200] [--size 256] [--views front,top,right,iso]
 
@@ -26,8 +27,8 @@ sys.path.insert(0, str(ROOT))
 
 def profile(n: int, size: int, views: tuple[str, ...], bits: int) -> dict:
     from cadlib import occ
+    from cadlib.dataset.solids import keep, take
     from cadlib.deepcad_json import parse_sequence
-    from cadlib.ingest.brep import model_from_sequence
     from cadlib.metrics import manifold_iou
     from cadlib.occ.hlr import hidden_lines
     from cadlib.render.draw import dashed, line_width, stroke
@@ -39,6 +40,7 @@ def profile(n: int, size: int, views: tuple[str, ...], bits: int) -> dict:
     times: dict[str, list[float]] = defaultdict(list)
     vlist = parse_views(views)
     done = 0
+    kept_file = Path(tempfile.mkdtemp()) / "kept.brep"
     for _, data in generate(n, seed=5):
         t = time.perf_counter()
 
@@ -56,19 +58,22 @@ def profile(n: int, size: int, views: tuple[str, ...], bits: int) -> dict:
             lap("extract.parse_text")
             ref = occ.build_solid(seq)
             lap("extract.build_source")
-            quant = occ.build_solid(from_text(text))
+            quant, valid = occ.build_checked(from_text(text))
+            valid = occ.is_valid(quant) if valid is None else valid
             lap("extract.build_quantised")
             a, b = occ.tessellate(quant), occ.tessellate(ref)
             lap("extract.tessellate_both")
             manifold_iou(a, b)
             lap("extract.iou")
-            model = model_from_sequence(from_text(text, bits), file="x")
-            lap("render.build_and_mesh")
-            framing = frame_views(model.mesh.vertices, vlist, size)
+            keep(kept_file, text, quant, valid=valid, mesh_vertices=a.vertices)
+            lap("extract.keep_solid")
+            kept = take(kept_file, text)
+            lap("render.take_solid")
+            framing = frame_views(kept.frame_points, vlist, size)
             lines = []
             for view in vlist:
                 ax = view_axes(view)
-                lines.append(hidden_lines(model.shape, ax.look, ax.right, origin=framing.center,
+                lines.append(hidden_lines(kept.shape, ax.look, ax.right, origin=framing.center,
                                           deflection=framing.scale * 0.5, with_hidden=True, exact=True))
             lap("render.hidden_lines")
             from PIL import Image

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cadlib.errors import BuildError, QuantisationChangesTopology
+from cadlib.mesh import Mesh
 from cadlib.sequence import CadSequence
 
 DEFAULT_MIN_IOU = 0.95
@@ -43,15 +44,17 @@ class Agreement:
                 "iou": round(self.iou, 6)}
 
 
-def agreement(shape: Any, reference: Any) -> Agreement:
+def agreement(shape: Any, reference: Any, *, valid: bool | None = None, mesh: Mesh | None = None) -> Agreement:
     """Compares `shape` with `reference` (OCP shapes in one frame). The IoU: manifold3d's exact
     booleans on the two tessellations (fine: 1e-3 relative deflection), which agree with OCCT's
     B-rep booleans to 1.2e-4 on synthetic parts at half their cost; OCCT's where a tessellation is
-    not a closed manifold; a 96^3 voxel grid where OCCT's booleans disagree with themselves."""
+    not a closed manifold; a 96^3 voxel grid where OCCT's booleans disagree with themselves.
+    `valid` and `mesh`: the shape's BRepCheck verdict and tessellation where already known."""
     from cadlib import occ
     from cadlib.metrics import manifold_iou, voxel_iou
 
-    a, b = occ.tessellate(shape), occ.tessellate(reference)
+    a = mesh if mesh is not None else occ.tessellate(shape)
+    b = occ.tessellate(reference)
     try:
         iou = manifold_iou(a, b)
     except ValueError:
@@ -60,11 +63,23 @@ def agreement(shape: Any, reference: Any) -> Agreement:
             iou = common / union if union > 0 else 0.0
         except BuildError:
             iou = voxel_iou(a, b, n=96)
-    return Agreement(occ.count_solids(shape), occ.count_solids(reference), occ.is_valid(shape), float(iou))
+    valid = occ.is_valid(shape) if valid is None else valid
+    return Agreement(occ.count_solids(shape), occ.count_solids(reference), valid, float(iou))
 
 
-def check_quantised(source: CadSequence, quantised: CadSequence, *, min_iou: float = DEFAULT_MIN_IOU,
-                    name: str | None = None) -> Agreement:
+@dataclass(frozen=True, slots=True)
+class QuantisedSolid:
+    """A quantised target's solid as the check built and judged it, for whoever needs it next
+    (the render stage reads it back instead of building it again)."""
+
+    shape: Any
+    valid: bool  # BRepCheck's verdict on it
+    mesh: Mesh  # its fine tessellation
+    agreement: Agreement
+
+
+def quantised_solid(source: CadSequence, quantised: CadSequence, *, min_iou: float = DEFAULT_MIN_IOU,
+                    name: str | None = None) -> QuantisedSolid:
     """Builds both (normalised) sequences and checks that quantisation kept the solid.
 
     Raises:
@@ -76,13 +91,21 @@ def check_quantised(source: CadSequence, quantised: CadSequence, *, min_iou: flo
 
     ref = occ.build_solid(source)
     try:
-        shape = occ.build_solid(quantised)
+        shape, valid = occ.build_checked(quantised)
     except BuildError as exc:
         raise QuantisationChangesTopology(f"the quantised target does not build ({exc.cause})", source=name) from None
-    result = agreement(shape, ref)
-    if not occ.is_valid(ref) and not result.valid:
+    valid = occ.is_valid(shape) if valid is None else valid
+    mesh = occ.tessellate(shape)
+    result = agreement(shape, ref, valid=valid, mesh=mesh)
+    if not result.valid and not occ.is_valid(ref):
         result = Agreement(result.solids, result.reference_solids, True, result.iou)  # not quantisation's fault
     problem = result.problem(min_iou)
     if problem:
         raise QuantisationChangesTopology(f"quantisation changes the solid: {problem}", source=name)
-    return result
+    return QuantisedSolid(shape, valid, mesh, result)
+
+
+def check_quantised(source: CadSequence, quantised: CadSequence, *, min_iou: float = DEFAULT_MIN_IOU,
+                    name: str | None = None) -> Agreement:
+    """`quantised_solid`'s verdict alone."""
+    return quantised_solid(source, quantised, min_iou=min_iou, name=name).agreement

@@ -116,3 +116,21 @@ def frame_views(points: np.ndarray, views: list[View], size: int, *, margin: flo
         extent = max(extent, 2 * float(np.abs(rel @ ax.right).max()), 2 * float(np.abs(rel @ ax.up).max()))
     extent = extent if extent > 0 else 1.0
     return Framing(center, extent / (size * (1.0 - 2.0 * margin)), size)
+
+
+def frame_points(points: np.ndarray) -> np.ndarray:
+    """The few points of a cloud that decide its framing for any choice of views: those extreme
+    along each axis (its box) and along each view's right and up. `frame_views` of these equals
+    `frame_views` of the whole cloud, so a framing can be kept without the mesh it came from."""
+    pts = np.asarray(points, dtype=float).reshape(-1, 3)
+    if not len(pts):
+        raise ValueError("nothing to frame: no points")
+    dirs = [np.eye(3)[i] for i in range(3)]
+    for v in View:
+        ax = view_axes(v)
+        dirs += [ax.right, ax.up]
+    keep = set()
+    for d in dirs:
+        proj = pts @ d
+        keep.update((int(proj.argmin()), int(proj.argmax())))
+    return pts[sorted(keep)]

@@ -86,7 +86,8 @@ def render_shard(layout: DatasetLayout, shard: Shard, records: dict[str, ModelRe
         jobs.append(RenderJob(
             id=mid, path=str(source_root / r.source), text_path=str(layout.source_text(mid)) if r.has_target else "",
             images_dir=str(layout.images), views=cfg.views, size=cfg.size, style=cfg.style, tile=cfg.tile,
-            platform=cfg.platform, bits=cfg.bits, max_mb=cfg.max_mb))
+            platform=cfg.platform, bits=cfg.bits, max_mb=cfg.max_mb,
+            solid_path=str(layout.kept_solid(mid)) if r.has_target else ""))
     if progress and reused:
         progress(reused)
     retry = []

@@ -33,6 +33,7 @@ class DescribeJob:
     bits: int
     max_mb: float
     min_iou: float = DEFAULT_MIN_IOU  # quantised vs source solid, below which the model is dropped
+    solid_path: str = ""  # where to keep the quantised solid for render (JSON models), or ""
 
 
 def describe_model(job: DescribeJob) -> dict:
@@ -40,8 +41,9 @@ def describe_model(job: DescribeJob) -> dict:
 
     Sequence sources (DeepCAD/Fusion JSON, sequence text) are normalised and quantised: the
     signature is the hash of that text, so two models that quantise alike are duplicates. A JSON
-    model whose quantised solid is not its source's solid (`cadlib.fidelity.check_quantised`)
-    raises `QuantisationChangesTopology`: its target would describe another part than the file.
+    model whose quantised solid is not its source's solid (`cadlib.fidelity.quantised_solid`)
+    raises `QuantisationChangesTopology`: its target would describe another part than the file;
+    the solid of one that passes is kept at `solid_path` for render (`cadlib.dataset.solids`).
     Other files are loaded and signed by their shape (`mesh_signature`).
     """
     from cadlib.ingest.detect import detect_format
@@ -66,12 +68,17 @@ def describe_model(job: DescribeJob) -> dict:
         seq, _ = read_sequence(path, bits=job.bits)
         source = normalize(seq) if fmt == "reconstruction-json" else seq
         text = to_text(source, job.bits)
+        checked = None
         if fmt == "reconstruction-json":
-            from cadlib.fidelity import check_quantised
+            from cadlib.fidelity import quantised_solid
             from cadlib.text import from_text
 
-            check_quantised(source, from_text(text), min_iou=job.min_iou, name=str(path))
+            checked = quantised_solid(source, from_text(text), min_iou=job.min_iou, name=str(path))
         write_text_atomic(job.text_path, text)
+        if checked is not None and job.solid_path:
+            from cadlib.dataset.solids import keep
+
+            keep(job.solid_path, text, checked.shape, valid=checked.valid, mesh_vertices=checked.mesh.vertices)
         out.update(kind=ModelKind.SEQUENCE.value, signature="seq:" + hashlib.sha256(text.encode()).hexdigest()[:32])
     else:
         model = load_model(path, max_mb=job.max_mb)

@@ -107,6 +107,11 @@ class DatasetLayout:
     def source_text(self, model_id: str) -> Path:
         return self.sources / f"{model_id}.txt"
 
+    def kept_solid(self, model_id: str) -> Path:
+        """The quantised solid extract built for a sequence model, until render has drawn it
+        (`cadlib.dataset.solids`)."""
+        return self.cache / "solids" / f"{model_id}.brep"
+
     def image(self, model_id: str, view: str) -> Path:
         return self.images / f"{model_id}_{view}.png"
 

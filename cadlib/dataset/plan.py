@@ -72,7 +72,8 @@ def plan_dataset(layout: DatasetLayout, spec: SourceSpec, *, bits: int, max_mb: 
             yield o.item, (o.value if o.ok else None), o.error_class, o.message.splitlines()[0] if o.message else ""
 
     def job_for(item: SourceItem) -> DescribeJob:
-        return DescribeJob(item.id, str(item.path), str(layout.source_text(item.id)), bits, max_mb, min_iou)
+        return DescribeJob(item.id, str(item.path), str(layout.source_text(item.id)), bits, max_mb, min_iou,
+                           solid_path=str(layout.kept_solid(item.id)))
 
     def text_exists(mid: str) -> bool:
         return layout.source_text(mid).is_file()

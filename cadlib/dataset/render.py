@@ -1,8 +1,9 @@
 """Render: the views of one model, written as PNGs into the dataset (runs in a worker process).
 
-Sequence models are rebuilt from their construction-sequence text, so the views show exactly the
-solid the training target describes (after quantisation), not the unquantised original; that
-solid's facts (validity, volume, bodies) go into the report with the text's hash, for validate.
+Sequence models are drawn from the solid of their construction-sequence text, so the views show
+exactly the solid the training target describes (after quantisation), not the unquantised original:
+the solid extract built and kept, or one built here from the text. Its facts (validity, volume,
+bodies) go into the report with the text's hash, for validate.
 """
 
 from __future__ import annotations
@@ -26,29 +27,34 @@ class RenderJob:
     bits: int
     max_mb: float
     exact: bool = True  # lines style: exact hidden-line removal (False: polygonal)
+    solid_path: str = ""  # the solid extract kept for this model (sequence models), or ""
 
 
 def render_model(job: RenderJob) -> dict:
     """Renders and saves one model's views; returns the image names and any fallback notes.
 
+    A sequence model whose solid extract kept (`cadlib.dataset.solids`) is drawn from that solid
+    in the lines style, without building or tessellating it again; the file is removed once drawn.
+
     Raises the `CadlibError` of a model that cannot be loaded, built or drawn.
     """
-    from cadlib.ingest.brep import model_from_sequence
-    from cadlib.ingest.registry import load_model
-    from cadlib.render import render_views, save_rendered
-    from cadlib.text import from_text
+    from cadlib.render import save_rendered
 
-    if job.text_path:
-        text = Path(job.text_path).read_text(encoding="utf-8")
-        model = model_from_sequence(from_text(text, job.bits, source=job.text_path, name=job.id), file=job.text_path)
+    text = Path(job.text_path).read_text(encoding="utf-8") if job.text_path else ""
+    kept = None
+    if text and job.solid_path and job.style == "lines":
+        from cadlib.dataset.solids import take
+
+        kept = take(job.solid_path, text)
+    if kept is not None:
+        from cadlib.render import render_solid_lines
+
+        rendered = render_solid_lines(kept.shape, job.views, framing_points=kept.frame_points, size=job.size,
+                                      exact=job.exact, svg=False)
+        style, notes = "lines", []
+        solid = {"valid": kept.valid, "volume": kept.volume, "solids": kept.solids}
     else:
-        model = load_model(job.path, max_mb=job.max_mb)
-    style, notes = job.style, []
-    if style == "lines" and model.shape is None:
-        style = "shaded"  # a mesh has no exact edges to draw lines from
-        notes.append(f"{model.info.format} mesh drawn shaded (the lines style needs a B-rep)")
-    rendered = render_views(model, job.views, size=job.size, style=style, svg=False, exact=job.exact,
-                            platform=job.platform)
+        rendered, style, notes, solid = _render_loaded(job, text)
     if not job.exact and style == "lines":
         notes.append("polygonal hidden-line removal (the exact algorithm crashed or overran its time)")
     notes.extend(rendered.notes)
@@ -58,9 +64,33 @@ def render_model(job: RenderJob) -> dict:
         rendered.images = {"tile": tile(rendered.images)}
     written = save_rendered(rendered, job.images_dir, job.id)
     out = {"images": [p.name for p in written], "style": style, "notes": notes}
-    if job.text_path:  # the solid the views show, for validate (which would otherwise build it again)
+    if text:  # the solid the views show, for validate (which would otherwise build it again)
+        out["solid"] = {"text_sha256": hashlib.sha256(text.encode()).hexdigest(), **solid}
+    if job.solid_path:
+        Path(job.solid_path).unlink(missing_ok=True)
+    return out
+
+
+def _render_loaded(job: RenderJob, text: str):
+    """(rendered, style, notes, solid facts) of a model loaded or built here."""
+    from cadlib.ingest.brep import model_from_sequence
+    from cadlib.ingest.registry import load_model
+    from cadlib.render import render_views
+    from cadlib.text import from_text
+
+    if text:
+        model = model_from_sequence(from_text(text, job.bits, source=job.text_path, name=job.id), file=job.text_path)
+    else:
+        model = load_model(job.path, max_mb=job.max_mb)
+    style, notes = job.style, []
+    if style == "lines" and model.shape is None:
+        style = "shaded"  # a mesh has no exact edges to draw lines from
+        notes.append(f"{model.info.format} mesh drawn shaded (the lines style needs a B-rep)")
+    rendered = render_views(model, job.views, size=job.size, style=style, svg=False, exact=job.exact,
+                            platform=job.platform)
+    solid = {}
+    if text:
         from cadlib import occ
 
-        out["solid"] = {"text_sha256": hashlib.sha256(text.encode()).hexdigest(), "valid": occ.is_valid(model.shape),
-                        "volume": occ.volume(model.shape), "solids": model.info.solids}
-    return out
+        solid = {"valid": occ.is_valid(model.shape), "volume": occ.volume(model.shape), "solids": model.info.solids}
+    return rendered, style, notes, solid

@@ -1,10 +1,21 @@
-"""Everything that touches OCP (OpenCASCADE) lives here; the rest of cadlib is numpy only."""
+"""Everything that touches OCP (OpenCASCADE) lives here: the rest of cadlib never imports OCP and
+reaches OCCT only through this package."""
 
 from OCP.Message import Message, Message_Gravity
 
 from cadlib.occ.boolean import common_and_union_volume
-from cadlib.occ.build import build_solid, make_face
-from cadlib.occ.shape import bbox, count_solids, is_valid, scaled, tessellate, transformed, volume
+from cadlib.occ.build import build_checked, build_solid, make_face
+from cadlib.occ.shape import (
+    bbox,
+    count_solids,
+    from_bytes,
+    is_valid,
+    scaled,
+    tessellate,
+    to_bytes,
+    transformed,
+    volume,
+)
 from cadlib.occ.step import StepContent, read_step, read_step_content, write_step, write_unit
 
 # OCCT's translators print transfer statistics on stdout; keep only failures.
@@ -15,8 +26,10 @@ for _i in range(1, _printers.Length() + 1):
 __all__ = [
     "bbox",
     "common_and_union_volume",
+    "build_checked",
     "build_solid",
     "count_solids",
+    "from_bytes",
     "is_valid",
     "make_face",
     "read_step",
@@ -24,6 +37,7 @@ __all__ = [
     "scaled",
     "StepContent",
     "tessellate",
+    "to_bytes",
     "transformed",
     "volume",
     "write_step",

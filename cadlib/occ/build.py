@@ -27,7 +27,13 @@ from cadlib.sequence import Arc, CadSequence, Circle, Extrude, Line, Loop, Opera
 
 
 def build_solid(seq: CadSequence, *, unify: bool = True) -> TopoDS_Shape:
-    """Builds the solid a sequence describes.
+    """Builds the solid a sequence describes (`build_checked` without the verdict)."""
+    return build_checked(seq, unify=unify)[0]
+
+
+def build_checked(seq: CadSequence, *, unify: bool = True) -> tuple[TopoDS_Shape, bool | None]:
+    """Builds the solid a sequence describes, with BRepCheck's verdict where the build already knows
+    it: True when the solid passed as built, None when ShapeFix repaired it (not checked since).
 
     Each extrude's profile becomes a planar face (outer loop minus holes), is swept into a prism
     over the extrude's span, and is fused (new body, join), cut or intersected with the body so far.
@@ -55,17 +61,17 @@ def build_solid(seq: CadSequence, *, unify: bool = True) -> TopoDS_Shape:
         up = ShapeUpgrade_UnifySameDomain(body, True, True, False)
         up.Build()
         body = up.Shape()
-    if not BRepCheck_Analyzer(body).IsValid():
-        # Booleans between tangent or coincident faces can leave tolerances BRepCheck rejects
-        # although every face, wire and edge is valid on its own; ShapeFix repairs those.
-        try:
-            fix = ShapeFix_Shape(body)
-            fix.Perform()
-            body = fix.Shape()
-        except Exception as exc:  # noqa: BLE001 - OCCT raises its own kinds (Standard_ConstructionError)
-            raise BuildError(f"the solid is invalid and ShapeFix fails on it ({type(exc).__name__})",
-                             source=seq.name) from None
-    return body
+    if BRepCheck_Analyzer(body).IsValid():
+        return body, True
+    # Booleans between tangent or coincident faces can leave tolerances BRepCheck rejects although
+    # every face, wire and edge is valid on its own; ShapeFix repairs those.
+    try:
+        fix = ShapeFix_Shape(body)
+        fix.Perform()
+        return fix.Shape(), None
+    except Exception as exc:  # noqa: BLE001 - OCCT raises its own kinds (Standard_ConstructionError)
+        raise BuildError(f"the solid is invalid and ShapeFix fails on it ({type(exc).__name__})",
+                         source=seq.name) from None
 
 
 _ALGOS = {

@@ -24,6 +24,40 @@ def is_valid(shape: TopoDS_Shape) -> bool:
     return bool(BRepCheck_Analyzer(shape).IsValid())
 
 
+def to_bytes(shape: TopoDS_Shape) -> bytes:
+    """The shape in OCCT's binary B-rep format (exact geometry, no triangulation): reading it back
+    takes ~0.5 ms where building a synthetic part takes ~35."""
+    import io
+
+    from OCP.BinTools import BinTools, BinTools_FormatVersion
+
+    buf = io.BytesIO()
+    BinTools.Write_s(shape, buf, False, False, BinTools_FormatVersion.BinTools_FormatVersion_CURRENT)
+    return buf.getvalue()
+
+
+def from_bytes(data: bytes) -> TopoDS_Shape:
+    """A shape from `to_bytes`.
+
+    Raises:
+        BuildError: the bytes are not a binary B-rep (truncated or another format).
+    """
+    import io
+
+    from OCP.BinTools import BinTools
+
+    if b"Open CASCADE Topology" not in data[:64]:
+        raise BuildError("not a binary B-rep (no OCCT topology header)")
+    shape = TopoDS_Shape()
+    try:
+        BinTools.Read_s(shape, io.BytesIO(data))
+    except Exception as exc:  # noqa: BLE001 - OCCT raises Standard_Failure kinds
+        raise BuildError(f"not a binary B-rep ({type(exc).__name__})") from None
+    if shape.IsNull():
+        raise BuildError("not a binary B-rep (empty shape)")
+    return shape
+
+
 def volume(shape: TopoDS_Shape) -> float:
     """Enclosed volume (0 for shells and faces)."""
     props = GProp_GProps()

@@ -22,7 +22,7 @@ from cadlib.ingest.frame import to_canonical_frame
 from cadlib.ingest.model import LoadedModel
 from cadlib.views import Framing, View, frame_views, parse_views, view_axes
 
-__all__ = ["Rendered", "Style", "View", "render_views", "save_rendered", "tile"]
+__all__ = ["Rendered", "Style", "View", "render_solid_lines", "render_views", "save_rendered", "tile"]
 
 
 class Style(Enum):
@@ -88,10 +88,7 @@ def render_views(
                 "mesh: use the shaded style",
                 source=model.info.file,
             )
-        from cadlib.render.lines import render_lines
-
-        images, svgs, notes = render_lines(model.shape, mesh, vlist, framing, hidden=hidden, exact=exact, svg=svg)
-        return Rendered({v.value: images[v] for v in vlist}, {v.value: svgs[v] for v in svgs}, framing, notes)
+        return _lines(model.shape, lambda: mesh, vlist, framing, hidden=hidden, exact=exact, svg=svg)
     from cadlib.render.mesh_edges import mesh_edges
     from cadlib.render.shaded import render_shaded
 
@@ -108,6 +105,26 @@ def render_views(
         platform=platform,
     )
     return Rendered({v.value: images[v] for v in vlist}, {}, framing, notes)
+
+
+def render_solid_lines(shape, views=("front", "top", "right"), *, framing_points: np.ndarray, size: int = 512,
+                       hidden: bool = True, exact: bool = True, svg: bool = True) -> Rendered:
+    """The lines style of `render_views` for a bare solid, framed by `framing_points` (any points
+    whose `frame_views` is the solid's, e.g. `cadlib.views.frame_points` of its mesh) instead of
+    a mesh: a solid read back from disk is drawn without tessellating it (unless the polygonal
+    algorithm finds nothing and a wireframe is drawn instead)."""
+    from cadlib import occ
+
+    vlist = parse_views(views)
+    framing = frame_views(framing_points, vlist, size)
+    return _lines(shape, lambda: occ.tessellate(shape), vlist, framing, hidden=hidden, exact=exact, svg=svg)
+
+
+def _lines(shape, mesh, vlist: list[View], framing: Framing, **kw) -> Rendered:
+    from cadlib.render.lines import render_lines
+
+    images, svgs, notes = render_lines(shape, mesh, vlist, framing, **kw)
+    return Rendered({v.value: images[v] for v in vlist}, {v.value: svgs[v] for v in svgs}, framing, notes)
 
 
 def _brep_edges(shape, views: list[View], framing: Framing) -> dict[View, list[np.ndarray]] | None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PIL import Image
 
 from cadlib.errors import BuildError
+from cadlib.mesh import Mesh
 from cadlib.occ.hlr import HiddenLines, hidden_lines
 from cadlib.render.draw import dashed, line_width, stroke, svg_document
 from cadlib.render.mesh_edges import mesh_edges
@@ -14,14 +17,16 @@ HIDDEN_GREY = (120, 120, 120)
 
 
 def render_lines(
-    shape, mesh, views: list[View], framing: Framing, *, hidden: bool = True, exact: bool = True, svg: bool = True
+    shape, mesh: Callable[[], Mesh], views: list[View], framing: Framing, *, hidden: bool = True, exact: bool = True,
+    svg: bool = True,
 ):
     """(images, svgs, notes) per view: visible edges solid black, hidden ones dashed grey, as
     greyscale ("L") images.
 
     With `exact=False` the polygonal algorithm is used; where it fails or finds nothing (open
-    sheets, a few broken files) the view falls back to the mesh's creases and boundaries drawn
-    without hidden-line removal (a wireframe), and `notes` says so."""
+    sheets, a few broken files) the view falls back to the creases and boundaries of the mesh that
+    `mesh()` returns (called only then), drawn without hidden-line removal (a wireframe), and
+    `notes` says so."""
     size = framing.size
     width, hidden_width = line_width(size), line_width(size, 0.75)
     dash, gap = 4.0 * size / 256.0, 3.0 * size / 256.0
@@ -36,7 +41,7 @@ def render_lines(
             hl = HiddenLines([], [])
         if not exact and not hl.visible:
             notes.append(f"{view.value}: polygonal hidden-line removal found nothing; wireframe drawn")
-            wireframe = mesh_edges(mesh).feature if wireframe is None else wireframe
+            wireframe = mesh_edges(mesh()).feature if wireframe is None else wireframe
             vis = [framing.project(seg, view) for seg in wireframe]
         else:
             vis = [framing.plane_to_pixels(pl) for pl in hl.visible]
