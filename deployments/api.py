@@ -6,8 +6,9 @@ Mutating endpoints need ``Authorization: Bearer <token>`` (`api.token`, ``CADREC
 without one, a token is generated at start-up and written to ``<data_dir>/api-token``, mode 0600:
 the log says where, never the token). A request with a body is refused before its body is read
 when the token is wrong, and cut off at the size limit as it streams (`deployments.body_guard`). Swagger UI at /docs, ReDoc at /redoc.
-The API only starts runs and reads them back (deployments/jobs.py); `cadrecon serve` (or a worker)
-runs them, against the same Prefect API (``PREFECT_API_URL``).
+The API starts runs, reads them back and asks them to stop (deployments/jobs.py); dataset lists and
+statuses come from the dataset folders, /health from a background check of Prefect. It never runs a
+flow itself: `cadrecon serve` (or a worker) does, against the same Prefect API (``PREFECT_API_URL``).
 """
 
 from __future__ import annotations

@@ -18,7 +18,6 @@ from prefect.schedules import Cron
 
 from config import Settings
 
-NIGHTLY = "build-dataset/nightly"
 ON_DEMAND = {"build_dataset": "build-dataset/on-demand", "train": "train/on-demand", "evaluate": "evaluate/on-demand",
              "reconstruct": "reconstruct/on-demand"}
 

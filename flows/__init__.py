@@ -1,4 +1,5 @@
-"""Prefect flows: build_dataset, train, evaluate/reconstruct, nightly."""
+"""Prefect flows: build_dataset (on demand, and nightly through its scheduled deployment), train,
+evaluate, reconstruct."""
 
 import os
 

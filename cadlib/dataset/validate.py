@@ -227,7 +227,3 @@ def failure_table(failures: list[dict]) -> list[dict]:
         rows.append({"stage": stage, "error_class": ecls, "count": len(items),
                      "examples": [f"{f['id']}: {f['error']}" for f in items[:3]]})
     return rows
-
-
-def count_by(items: list[dict], key: str) -> dict[str, int]:
-    return dict(sorted(Counter(i[key] for i in items).items()))
