@@ -44,7 +44,6 @@ from enum import Enum
 import numpy as np
 
 from cadlib.errors import QuantizeError
-from cadlib.loops import canonical_loop
 from cadlib.sequence import (
     Arc,
     CadSequence,
@@ -57,6 +56,8 @@ from cadlib.sequence import (
     Profile,
     SketchPlane,
 )
+from cadlib.sketch_frame import Collapsed as _Collapsed
+from cadlib.sketch_frame import canonical_frame
 
 DEFAULT_BITS = 8
 TEXT_VERSION = 2
@@ -234,19 +235,6 @@ def dequantize(codes: tuple[ExtrudeCode, ...], bits: int = DEFAULT_BITS, *, vers
     return decode(codes, bits, version=version)
 
 
-def _control_points(profile: Profile) -> np.ndarray:
-    pts = []
-    for lp in profile.loops:
-        for c in lp.curves:
-            if isinstance(c, Circle):
-                pts += [(c.center[0] - c.radius, c.center[1] - c.radius), (c.center[0] + c.radius, c.center[1] + c.radius)]
-            else:
-                pts.append(c.end)
-    return np.asarray(pts, dtype=float)
-
-
-class _Collapsed(Exception):
-    pass
 
 
 def _drop_collapsed(codes: list[CurveCode]) -> list[CurveCode] | None:
@@ -266,71 +254,13 @@ def _drop_collapsed(codes: list[CurveCode]) -> list[CurveCode] | None:
     return codes
 
 
-def _frame(ex: Extrude, g: Grid) -> tuple[Extrude, np.ndarray, float]:
-    """The extrude in its canonical in-plane orientation, its profile's corner and larger side."""
-    ex = _axis_aligned(ex)
-    pts = _control_points(ex.profile)
-    corner = pts.min(axis=0)
-    scale = float(np.max(pts.max(axis=0) - corner))
-    if not scale > 0:
-        raise _Collapsed("the profile has no size (feature too small for the grid)")
-    if _fits(ex, corner, scale, g):
-        return ex, corner, scale
-    best = None
-    for deg in np.arange(0.0, 90.0, 0.5):  # a box repeats every quarter turn
-        a = math.radians(float(deg))
-        cand = _turned(ex, math.cos(a), math.sin(a))
-        p = _control_points(cand.profile)
-        c = p.min(axis=0)
-        s = float(np.max(p.max(axis=0) - c))
-        if _fits(cand, c, s, g) and (best is None or s < best[2] - 1e-12):
-            best = (cand, c, s)
-    if best is None:
-        raise _Collapsed(f"the profile ({scale:.3g} wide) overruns the grid's sketch frame (size < 2, corner in "
-                         "[-1, 1)) in every orientation of its plane")
-    return best
-
-
 def _fits(ex: Extrude, corner: np.ndarray, scale: float, g: Grid) -> bool:
     origin = ex.plane.to_world(corner)[0]
     return scale <= g.max_scale + 1e-9 and all(g.origin_fits(float(v)) for v in origin)
 
 
-def _axis_aligned(ex: Extrude) -> Extrude:
-    """A plane normal to a world axis with its x axis turned onto the nearest in-plane world axis."""
-    n, x, y = (np.asarray(v) for v in (ex.plane.z_axis, ex.plane.x_axis, ex.plane.y_axis))
-    if float(np.max(np.abs(n))) < 1.0 - 1e-9:
-        return ex
-    axes = [sign * np.eye(3)[i] for i in range(3) if abs(n[i]) < 0.5 for sign in (1.0, -1.0)]
-    target = max(axes, key=lambda a: float(np.dot(a, x)))
-    c, s = float(np.dot(target, x)), float(np.dot(target, y))
-    if abs(s) < 1e-12 and c > 0:
-        return ex
-    return _turned(ex, c, s)
-
-
-def _turned(ex: Extrude, c: float, s: float) -> Extrude:
-    """The same extrude with the plane's x axis turned by the angle (cos c, sin s) about its normal."""
-    x, y = np.asarray(ex.plane.x_axis), np.asarray(ex.plane.y_axis)
-    plane = SketchPlane.from_axes(ex.plane.origin, c * x + s * y, ex.plane.z_axis)
-
-    def p(uv) -> tuple[float, float]:
-        return (uv[0] * c + uv[1] * s, -uv[0] * s + uv[1] * c)
-
-    def curve(cu):
-        if isinstance(cu, Line):
-            return Line(p(cu.start), p(cu.end))
-        if isinstance(cu, Arc):
-            return Arc(p(cu.start), p(cu.end), cu.sweep)
-        return Circle(p(cu.center), cu.radius)
-
-    loops = [canonical_loop(Loop(tuple(curve(cu) for cu in lp.curves))) for lp in ex.profile.loops]
-    holes = sorted(loops[1:], key=lambda lp: tuple(np.round(lp.points().min(axis=0), 9)))
-    return Extrude(plane, Profile((loops[0], *holes)), ex.operation, ex.extent_type, ex.extent_one, ex.extent_two)
-
-
 def _encode_extrude(ex: Extrude, g: Grid) -> ExtrudeCode:
-    ex, corner, scale = _frame(ex, g)
+    ex, corner, scale = canonical_frame(ex, lambda e, corner, scale: _fits(e, corner, scale, g))
     theta, phi, gamma = ex.plane.angles()  # phi is 0 when the normal is +-z
     q_scale = g.q_scale(scale)
     origin = ex.plane.to_world(corner)[0]

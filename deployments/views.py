@@ -14,6 +14,7 @@ from deployments.schemas import (
     TrainingMetrics,
     TrainingProgress,
 )
+from tasks.artifacts import Suffix
 
 BUILD_STAGES = ("render", "convert", "validate")
 CONVERGENCE = {"converged": "excellent", "improving": "good", "not converging": "poor",
@@ -46,11 +47,11 @@ def build_stages(job: Job) -> dict[str, dict]:
     wanted = ("extract", *BUILD_STAGES[:BUILD_STAGES.index(until) + 1]) if until in BUILD_STAGES else ("extract",)
     out = {}
     for stage in wanted:
-        rows = job.table(f"-{stage}") or [r for r in job.table("-stages") or [] if r.get("stage") == stage]
+        rows = job.table(f"-{stage}") or [r for r in job.table(f"-{Suffix.STAGES}") or [] if r.get("stage") == stage]
         if rows:  # its own table, or its row in the table of stages read back from disk (no task ran)
             out[stage] = {"status": "completed", **rows[0]}
         else:
-            pct = job.progress(f"-{stage}-progress")
+            pct = job.progress(f"-{stage}-{Suffix.PROGRESS}")
             out[stage] = {"status": "in_progress" if pct is not None else "pending", "percentage": pct or 0.0}
     if job.state_type == "RUNNING":  # the first unfinished stage is the one running
         for row in out.values():
@@ -89,7 +90,7 @@ def build_progress(job: Job, views: int) -> JobProgress:
 
 
 def train_rows(job: Job) -> list[dict]:
-    return job.table("-epochs") or []
+    return job.table(f"-{Suffix.EPOCHS}") or []
 
 
 def train_progress(job: Job) -> JobProgress:
@@ -107,7 +108,7 @@ def train_progress(job: Job) -> JobProgress:
 
 def generic_progress(job: Job) -> JobProgress:
     """Evaluate and reconstruct runs: their progress artifact, if any."""
-    pct = next((v for k, v in job.artifacts.items() if k.endswith("-progress") and isinstance(v, (int, float))), None)
+    pct = next((v for k, v in job.artifacts.items() if k.endswith(f"-{Suffix.PROGRESS}") and isinstance(v, (int, float))), None)
     fraction = 1.0 if job.state_type == "COMPLETED" else (pct or 0.0) / 100.0
     return JobProgress(
         job_id=job.id, status=seed_status(job), state=job.state, message=job.message, flow=job.flow,
@@ -140,7 +141,7 @@ def training_status(job: Job) -> tuple[TrainingProgress, TrainingMetrics, float 
 
 def convergence_results(job: Job) -> TestRunResults:
     rows = train_rows(job)
-    summary = (job.table("-summary") or [{}])[0]
+    summary = (job.table(f"-{Suffix.SUMMARY}") or [{}])[0]
     vals = [r["val_loss"] for r in rows if r.get("val_loss") is not None]
     trains = [r["train_loss"] for r in rows]
     # Overfitting: validation loss has risen above its best while training loss kept falling.

@@ -16,23 +16,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import contextlib
 import importlib.metadata as md
 import json
-import re
 import sys
 import time
 from pathlib import Path
 
 from prefect import flow, unmapped
-from prefect.artifacts import (
-    create_image_artifact,
-    create_markdown_artifact,
-    create_progress_artifact,
-    create_table_artifact,
-    update_progress_artifact,
-)
 from prefect.filesystems import LocalFileSystem
 
 from cadlib.dataset import (
@@ -46,9 +36,11 @@ from cadlib.dataset.plan import SourceSpec
 from cadlib.dataset.sources import find_deepcad
 from cadlib.errors import CadlibError
 from config import Settings, load_settings
+from flows import build_report as report
 from flows.run_names import build_run_name
 from flows.runners import task_runner_for
 from tasks import progress
+from tasks.artifacts import ProgressArtifacts, slug
 from tasks.cache import current_final, current_reports, finalize_key, results_dir
 from tasks.dataset import convert, extract, fetch_source, finalize, render, validate
 
@@ -133,56 +125,6 @@ def _versions() -> dict:
     return out
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "dataset"
-
-
-class _ProgressArtifacts:
-    """Mirrors `tasks.progress` into one Prefect progress artifact per stage (at most once a second)."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.ids: dict = {}
-        self.last: dict[str, float] = {}
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        now = time.monotonic()
-        if not done or (now - self.last.get(stage, 0.0) < 1.0 and done < total):
-            return
-        self.last[stage] = now
-        if stage not in self.ids:  # created on the first model done: a cached run makes none
-            self.ids[stage] = create_progress_artifact(0.0, key=f"{_slug(self.name)}-{stage}-progress",
-                                                       description=f"{self.name}: {stage}, models done",
-                                                       _sync=True)
-        with contextlib.suppress(Exception):  # progress is cosmetic: never fail a build over it
-            update_progress_artifact(self.ids[stage], 100.0 * done / total if total else 100.0, _sync=True)
-
-
-def stage_row(stage: str, reports: list[dict], cached: int, models: int) -> dict:
-    """The stage's numbers, as its table artifact shows them (and the REST API reads them)."""
-    seconds = sum(r.get("seconds", 0.0) for r in reports)
-    failed = sum(len(r.get("failed", [])) for r in reports)
-    warnings = sum(len(r.get("dropped", [])) + len(r.get("unlabeled", [])) for r in reports)
-    return {"stage": stage, "shards": len(reports), "cached": cached, "models": models,
-            "reused_models": sum(r.get("reused", 0) for r in reports), "succeeded": models - failed, "failed": failed,
-            "warnings": warnings,
-            "task_seconds": round(seconds, 2), "models_per_min": round(60 * models / seconds, 1) if seconds else None}
-
-
-def _stage_table(name: str, stage: str, reports: list[dict], cached: int, models: int) -> None:
-    create_table_artifact([stage_row(stage, reports, cached, models)], key=f"{_slug(name)}-{stage}",
-                          description=f"{name}: {stage} stage", _sync=True)
-    failed: dict[str, int] = {}
-    for r in reports:
-        for f in r.get("failed", []):
-            failed[f["error_class"]] = failed.get(f["error_class"], 0) + 1
-    if failed:
-        lines = [f"### {stage}: failures", "", "| error | count |", "|---|---:|",
-                 *[f"| {k} | {v} |" for k, v in sorted(failed.items())]]
-        create_markdown_artifact("\n".join(lines), key=f"{_slug(name)}-{stage}-failures",
-                                 description=f"{name}: {stage} failures by class", _sync=True)
-
-
 @flow(name="build-dataset", flow_run_name=build_run_name, log_prints=True,
       task_runner=task_runner_for("threads"))
 async def build_dataset(
@@ -224,91 +166,87 @@ def _build(preset: str, source: str | None, path: str | None, name: str | None, 
 
 
 def _build_locked(preset: str, settings: Settings, name: str, force: bool, until: str, t0: float) -> dict:
-    ds = settings.dataset
+    ds, cfg = settings.dataset, build_config(settings)
     layout = DatasetLayout(dataset_dir(settings, name).resolve())
-    cfg = build_config(settings)
     claim_origin(layout, build_origin(preset, settings), stages=stage_settings(settings, until), force=force)
-    root = str(layout.root)
-    listener = _ProgressArtifacts(name)
+    listener = ProgressArtifacts(name)
     progress.add_listener(listener)
     try:
-        if ds.source == "deepcad" and ds.path is not None:
-            try:
-                find_deepcad(ds.path)
-            except CadlibError:
-                if not ds.download:
-                    raise
-                fetch_source(str(ds.path), ds.url, ds.sha256)
-        spec = SourceSpec(ds.source, str(ds.path or ""), ds.train_size, ds.val_size, ds.test_size, ds.seed)
+        _source_ready(ds)
         phases = {"setup": time.perf_counter() - t0}
-        t = time.perf_counter()
-        plan = extract(root, spec, cfg.bits, cfg.max_mb, ds.shard_size, ds.workers, ds.model_timeout_s,
-                       settings.sequence.min_iou)
-        phases["extract"] = time.perf_counter() - t
+        spec = SourceSpec(ds.source, str(ds.path or ""), ds.train_size, ds.val_size, ds.test_size, ds.seed)
+        plan = _timed(phases, "extract", extract, str(layout.root), spec, cfg.bits, cfg.max_mb, ds.shard_size,
+                      ds.workers, ds.model_timeout_s, settings.sequence.min_iou)
         print(f"extract: {plan.info['counts']} in {len(plan.shards)} shard(s); leakage {plan.info['leakage']}")
-        records = {r.id: r for r in plan.records}
-        shards = plan.shards
-        slices = [[records[i] for i in s.ids] for s in shards]
-        models = sum(len(s.ids) for s in shards)
-        create_table_artifact([{"stage": "extract", "listed": plan.info["source"].get("listed"), "models": models,
-                                "shards": len(shards), **plan.info["counts"]}],
-                              key=f"{_slug(name)}-extract", description=f"{name}: extract stage", _sync=True)
+        models = sum(len(s.ids) for s in plan.shards)
+        report.publish_extract(name, plan.info, models, len(plan.shards))
+        head = {"dataset": str(layout.root), "name": name, "until": until, "models": models,
+                "counts": plan.info["counts"], "shards": len(plan.shards)}
         stages = STAGES[:UNTIL.index(until)]
+        if not stages:
+            return {**head, "seconds": round(time.perf_counter() - t0, 2)}
         for stage in stages:
             progress.start(stage, models)
-        if not stages:
-            return {"dataset": str(layout.root), "name": name, "until": until, "models": models,
-                    "counts": plan.info["counts"], "shards": len(shards), "seconds": round(time.perf_counter() - t0, 2)}
-
-        t = time.perf_counter()
-        results, cached_counts, opts = _run_stages(layout, name, stages, shards, slices, str(plan.root), cfg, ds,
-                                                   force)
-        phases["stages"] = time.perf_counter() - t
-        t = time.perf_counter()
+        records = {r.id: r for r in plan.records}
+        slices = [[records[i] for i in s.ids] for s in plan.shards]
+        results, cached, opts = _timed(phases, "stages", _run_stages, layout, name, stages, plan.shards, slices,
+                                       str(plan.root), cfg, ds, force)
+        rows = {st: report.stage_row(st, results[st], cached[st], models) for st in stages}
         if until != "validate":
-            return {"dataset": str(layout.root), "name": name, "until": until, "models": models,
-                    "counts": plan.info["counts"], "shards": len(shards),
-                    "stages": {st: stage_row(st, results[st], cached_counts[st], models) for st in stages},
-                    "seconds": round(time.perf_counter() - t0, 2)}
-
-        config = {"source": ds.source, "path": str(ds.path or ""),
-                  **{k: v for k, v in ds.model_dump(mode="json").items() if k not in _RUN_ONLY},
-                  "render": settings.render.model_dump(mode="json"), "sequence": settings.sequence.model_dump()}
-        versions, final_future = _versions(), None
-        key = finalize_key(shards, cfg, name, config, versions, plan.records, plan.info)
-        final = None if force else current_final(layout, key)
-        if final is None:  # something changed: the task (cached by Prefect too) writes the final files
-            opts = opts or {"result_storage": _result_storage(name, layout), "refresh_cache": force}
-            final_future = finalize.with_options(**opts).submit(root, shards, cfg, name, config, versions,
-                                                                plan.records, plan.info, results, key)
-            final = final_future.result()
-        phases["finalize"] = time.perf_counter() - t
-        assembled, validation = final["assembled"], final["validation"]
-        if final_future is not None and final_future.state.name != "Cached" and layout.contact_sheet.is_file():
-            create_image_artifact(
-                image_url="data:image/png;base64," + base64.b64encode(layout.contact_sheet.read_bytes()).decode(),
-                key=f"{_slug(name)}-contact-sheet", description=f"{name}: sample views", _sync=True)
-        wall = time.perf_counter() - t0
-        summary = {
-            "dataset": str(layout.root), "name": name, "samples": assembled["samples"],
-            "unlabeled": assembled["unlabeled"], "models": validation["models"], "valid": validation["ok"],
-            "failures": sum(row["count"] for row in validation["failures"]),
-            "dropped_topology": validation["dropped_topology"], "bits": settings.sequence.bits,
-            "cached_shards": dict(cached_counts),
-            "stages": {st: stage_row(st, results[st], cached_counts[st], models) for st in STAGES},
-            "shards": len(shards), "seconds": round(wall, 2),
-            "models_per_min": round(60 * models / wall, 1) if wall else None,
-            "phase_seconds": {k: round(v, 3) for k, v in phases.items()},
-        }
+            return {**head, "stages": rows, "seconds": round(time.perf_counter() - t0, 2)}
+        final = _timed(phases, "finalize", _finalize, layout, name, settings, plan, cfg, results, opts, force)
+        summary = report.summary(head, final, rows, cached, phases, settings.sequence.bits, time.perf_counter() - t0)
         write_json_atomic(layout.cache / "runs" / f"{time.strftime('%Y%m%dT%H%M%S')}.json", summary)
-        create_markdown_artifact(_summary_markdown(summary, validation), key=f"{_slug(name)}-summary",
-                                 description=f"{name}: dataset build", _sync=True)
-        if not validation["ok"]:
-            raise DatasetInvalid(f"{validation['structural_error_count']} structural error(s), first: "
-                                 f"{validation['structural_errors'][0]}", source=str(layout.validation))
+        report.publish_summary(summary, final["validation"])
+        if not final["validation"]["ok"]:
+            v = final["validation"]
+            raise DatasetInvalid(f"{v['structural_error_count']} structural error(s), first: {v['structural_errors'][0]}",
+                                 source=str(layout.validation))
         return summary
     finally:
         progress.remove_listener(listener)
+
+
+def _timed(phases: dict[str, float], phase: str, fn, *args):
+    """`fn(*args)`, its wall time added to `phases[phase]`."""
+    t = time.perf_counter()
+    try:
+        return fn(*args)
+    finally:
+        phases[phase] = time.perf_counter() - t
+
+
+def _source_ready(ds) -> None:
+    """A DeepCAD source that is not there yet is downloaded, where the settings allow it."""
+    if ds.source == "deepcad" and ds.path is not None:
+        try:
+            find_deepcad(ds.path)
+        except CadlibError:
+            if not ds.download:
+                raise
+            fetch_source(str(ds.path), ds.url, ds.sha256)
+
+
+def _finalize(layout: DatasetLayout, name: str, settings: Settings, plan, cfg: BuildConfig, results: dict,
+              opts: dict, force: bool) -> dict:
+    """The dataset's files (splits, exports, card, validation): read back when nothing they depend
+    on changed, else written by the finalize task (cached by Prefect too)."""
+    ds = settings.dataset
+    config = {"source": ds.source, "path": str(ds.path or ""),
+              **{k: v for k, v in ds.model_dump(mode="json").items() if k not in _RUN_ONLY},
+              "render": settings.render.model_dump(mode="json"), "sequence": settings.sequence.model_dump()}
+    versions = _versions()
+    key = finalize_key(plan.shards, cfg, name, config, versions, plan.records, plan.info)
+    final = None if force else current_final(layout, key)
+    if final is not None:
+        return final
+    opts = opts or {"result_storage": _result_storage(name, layout), "refresh_cache": force}
+    future = finalize.with_options(**opts).submit(str(layout.root), plan.shards, cfg, name, config, versions,
+                                                  plan.records, plan.info, results, key)
+    final = future.result()
+    if future.state.name != "Cached" and layout.contact_sheet.is_file():
+        report.publish_contact_sheet(name, layout.contact_sheet.read_bytes())
+    return final
 
 
 def _run_stages(layout: DatasetLayout, name: str, stages: tuple[str, ...], shards: list, slices: list,
@@ -320,76 +258,68 @@ def _run_stages(layout: DatasetLayout, name: str, stages: tuple[str, ...], shard
     the stage's settings and this code (and whose earlier stage is not redone) is read back, with
     no task run; the others are mapped to tasks (which reuse unchanged models inside). Every stage
     is submitted at once, so a shard's convert starts as soon as its render ends."""
-    root, models = str(layout.root), sum(len(s.ids) for s in shards)
     on_disk, todo, redo = {}, {}, set()
     for stage in stages:
         on_disk[stage] = {} if force else current_reports(layout, stage, shards, cfg, skip=redo)
         todo[stage] = [s for s in shards if s.index not in on_disk[stage]]
         redo = {s.index for s in todo[stage]}
-    value: dict[str, dict] = {}
     opts = {"result_storage": _result_storage(name, layout), "refresh_cache": force} if any(todo.values()) else {}
+    value: dict[str, dict] = {}
     for n, stage in enumerate(stages):
         value[stage] = dict(on_disk[stage])
-        run = todo[stage]
-        if not run:
-            continue
-        part = [slices[s.index] for s in run]
-        if stage == "render":
-            mapped = render.with_options(**opts).map(unmapped(root), run, part, unmapped(source_root),
-                                                     unmapped(cfg), unmapped(ds.workers),
-                                                     unmapped(ds.model_timeout_s))
-        elif stage == "convert":
-            mapped = convert.with_options(**opts).map(unmapped(root), run, part,
-                                                      [value["render"][s.index] for s in run], unmapped(cfg))
-        else:
-            mapped = validate.with_options(**opts).map(unmapped(root), run, part,
-                                                       [value[stages[n - 1]][s.index] for s in run], unmapped(cfg),
-                                                       unmapped(ds.workers), unmapped(ds.model_timeout_s),
-                                                       [value["render"][s.index] for s in run])
-        value[stage].update(zip((s.index for s in run), mapped, strict=True))
-
+        if todo[stage]:
+            mapped = _submit(stage, str(layout.root), todo[stage], [slices[s.index] for s in todo[stage]],
+                             source_root, cfg, ds, opts, value, stages[n - 1] if n else "")
+            value[stage].update(zip((s.index for s in todo[stage]), mapped, strict=True))
+    models = sum(len(s.ids) for s in shards)
     results, cached_counts = {}, {}
     for stage in stages:
-        reports, cached, done = [], len(on_disk[stage]), 0
-        for shard in shards:
-            got = value[stage][shard.index]
-            done += len(shard.ids)
-            if shard.index in on_disk[stage]:
-                reports.append(got)
-            else:
-                reports.append(got.result())
-                cached += got.state.name == "Cached"
-                progress.at_least(stage, done)  # shards that ran in other processes (Dask, Ray) report here
-        results[stage], cached_counts[stage] = reports, cached
+        results[stage], cached_counts[stage] = _collect(stage, shards, value[stage], on_disk[stage])
         if todo[stage]:  # a stage that only read its reports back gets a row in the one table below
-            _stage_table(name, stage, reports, cached, models)
-        print(f"{stage}: {len(reports)} shard(s), {cached} cached, "
-              f"{sum(len(r.get('failed', [])) for r in reports)} model failure(s)")
-    read_back = [stage_row(st, results[st], cached_counts[st], models) for st in stages if not todo[st]]
-    if read_back:  # one artifact for every stage that ran no task, not one each
-        create_table_artifact(read_back, key=f"{_slug(name)}-stages", description=f"{name}: stages read back",
-                              _sync=True)
+            report.publish_stage(name, stage, results[stage], cached_counts[stage], models)
+        print(f"{stage}: {len(shards)} shard(s), {cached_counts[stage]} cached, "
+              f"{sum(len(r.get('failed', [])) for r in results[stage])} model failure(s)")
+    report.publish_read_back(name, [report.stage_row(st, results[st], cached_counts[st], models)
+                                    for st in stages if not todo[st]])
     return results, cached_counts, opts
+
+
+def _submit(stage: str, root: str, run: list, part: list, source_root: str, cfg: BuildConfig, ds, opts: dict,
+            value: dict[str, dict], before: str) -> list:
+    """The stage's tasks mapped over the shards `run` (their models `part`), after the reports
+    (or futures) of the stages before it in `value`."""
+    if stage == "render":
+        return render.with_options(**opts).map(unmapped(root), run, part, unmapped(source_root), unmapped(cfg),
+                                                unmapped(ds.workers), unmapped(ds.model_timeout_s))
+    renders = [value["render"][s.index] for s in run]
+    if stage == "convert":
+        return convert.with_options(**opts).map(unmapped(root), run, part, renders, unmapped(cfg))
+    return validate.with_options(**opts).map(unmapped(root), run, part, [value[before][s.index] for s in run],
+                                             unmapped(cfg), unmapped(ds.workers), unmapped(ds.model_timeout_s),
+                                             renders)
+
+
+def _collect(stage: str, shards: list, value: dict, on_disk: dict) -> tuple[list[dict], int]:
+    """The stage's reports in shard order (waiting on its tasks) and how many shards were cached."""
+    reports, cached, done = [], len(on_disk), 0
+    for shard in shards:
+        got = value[shard.index]
+        done += len(shard.ids)
+        if shard.index in on_disk:
+            reports.append(got)
+        else:
+            reports.append(got.result())
+            cached += got.state.name == "Cached"
+            progress.at_least(stage, done)  # shards that ran in other processes (Dask, Ray) report here
+    return reports, cached
 
 
 def _result_storage(name: str, layout: DatasetLayout) -> LocalFileSystem:
     """Shard results persist inside the dataset (.cache/results), in a block saved under the
     dataset's name (Prefect looks cached results up through saved storage blocks)."""
     storage = LocalFileSystem(basepath=str(results_dir(layout)))
-    storage.save(f"cadrecon-results-{_slug(name)}"[:100], overwrite=True, _sync=True)
+    storage.save(f"cadrecon-results-{slug(name)}"[:100], overwrite=True, _sync=True)
     return storage
-
-
-def _summary_markdown(summary: dict, validation: dict) -> str:
-    lines = [f"## {summary['name']}", "", f"`{summary['dataset']}`", "",
-             "| split | samples |", "|---|---:|", *[f"| {k} | {v} |" for k, v in summary["samples"].items()], "",
-             f"Models: {json.dumps(validation['models'])}; {summary['seconds']} s, {summary['models_per_min']} models/min.",
-             ""]
-    if validation["failures"]:
-        lines += ["| stage | error | count | example |", "|---|---|---:|---|"]
-        lines += [f"| {r['stage']} | {r['error_class']} | {r['count']} | {r['examples'][0].replace('|', '/')} |"
-                  for r in validation["failures"]]
-    return "\n".join(lines)
 
 
 def check_source(ds) -> None:

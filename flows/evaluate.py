@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
-import re
 import sys
 from pathlib import Path
 
 from prefect import flow
-from prefect.artifacts import create_markdown_artifact
 
+from cadlib.atomic import write_text_atomic
 from flows.run_names import evaluate_run_name
 from flows.train import dataset_root
+from tasks import artifacts
+from tasks.artifacts import Suffix
 from tasks.reconstruction import score_split
 from vlm.report import record_evaluation
 
@@ -40,10 +40,10 @@ def report_markdown(report: dict, root: Path, worst: int = 5) -> str:
     rows = sorted(report["per_model"], key=lambda r: (r["single"]["valid"], -(r["single"]["cd"]["cadrille"] or 0)))
     for r in rows[:worst]:
         img = root / r["image"]
-        data = base64.b64encode(img.read_bytes()).decode() if img.is_file() else ""
+        url = artifacts.png_url(img.read_bytes() if img.is_file() else b"")
         s = r["single"]
         lines.append(f"- `{r['id']}`: valid {s['valid']}, CD {s['cd']['cadrille']}, {s['error'] or 'ok'} "
-                     f"![{r['id']}](data:image/png;base64,{data})")
+                     f"![{r['id']}]({url})")
     return "\n".join(lines)
 
 
@@ -59,17 +59,15 @@ def _evaluate(dataset: str, model: str, split: str, samples: int, limit: int | N
     root = dataset_root(dataset)
     if not model:
         raise ValueError("evaluate needs --model: an adapter folder made by cadrecon train")
-    key = re.sub(r"[^a-z0-9]+", "-", f"evaluate-{root.name}-{split}".lower()).strip("-")
+    key = artifacts.slug(f"evaluate-{root.name}-{split}")
     report = score_split(str(root), model, split, samples, limit, constrained, batch_size, key)
     out = Path(model).parent / f"evaluation_{split}.json"
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")
-    tmp.replace(out)
+    write_text_atomic(out, json.dumps(report, indent=1, default=str))
     report["report_path"] = str(out)
     if (Path(model).parent / "training_report.json").is_file():  # the run's report says what the model does
         record_evaluation({"weights": model}, {"split": split, "models": report["models"], "single": report["single"],
                                                "baseline": report["baseline"], "report": str(out)})
-    create_markdown_artifact(report_markdown(report, root), key=f"{key}-report", description="evaluation", _sync=True)
+    artifacts.markdown(artifacts.key(key, Suffix.REPORT), report_markdown(report, root), "evaluation")
     print(json.dumps({k: report[k] for k in ("single", "baseline")}, indent=1))
     return report
 

@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
 import sys
 from pathlib import Path
 
 from prefect import flow
-from prefect.artifacts import create_image_artifact, create_table_artifact
 
 from cadlib.dataset import write_json_atomic
 from flows.run_names import reconstruct_run_name
+from tasks import artifacts
+from tasks.artifacts import Suffix
 from tasks.reconstruction import reconstruct_one, result_row
 from vlm.generate import require_trained_folder
+
+KEY = "reconstruction"
+"""The run key of a reconstruct run's artifacts (its result table; `-views`: the side-by-side image)."""
 
 
 @flow(name="reconstruct", flow_run_name=reconstruct_run_name, log_prints=True)
@@ -52,13 +55,10 @@ def _reconstruct(file: str, model: str, out: str | None, samples: int, constrain
     out_step = Path(out) if out else path.with_name(f"{path.stem}_reconstruction.step")
     result = reconstruct_one(str(path), model, str(out_step), samples, constrained)
     write_json_atomic(out_step.with_suffix("") / "result.json", result)
-    create_table_artifact([result_row(result)], key="reconstruction", description=f"{path.name}: reconstruction",
-                          _sync=True)
+    artifacts.table(KEY, [result_row(result)], f"{path.name}: reconstruction")
     side = result.get("side_by_side")
     if side and Path(side).is_file():
-        create_image_artifact(image_url="data:image/png;base64," + base64.b64encode(Path(side).read_bytes()).decode(),
-                              key="reconstruction-views", description="input views above, reconstruction below",
-                              _sync=True)
+        artifacts.image(artifacts.key(KEY, Suffix.VIEWS), Path(side).read_bytes(), "input views above, reconstruction below")
     print(f"{path.name}: {result['samples']} generated, {result['parsed']} parsed, {result['valid']} valid")
     return result
 

@@ -19,17 +19,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import sys
 from pathlib import Path
 
 from prefect import flow
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from cadlib.stop_request import to_thread_stoppable
 from config import get_settings
 from config.recipes import TINY, load_recipe
 from flows.run_names import train_run_name
+from tasks import artifacts
+from tasks.artifacts import Suffix
 from tasks.train import fit, init_tiny, tiny_model, train_and_publish
 from vlm import distributed
 from vlm.modes import TrainMode
@@ -89,14 +89,14 @@ def _train(dataset: str, recipe_name: str, test_run: bool, out: str | None, over
         precision=recipe.precision, seed=recipe.seed, max_length=recipe.max_length, save_merged=recipe.save_merged,
         gradient_checkpointing=recipe.gradient_checkpointing, number_smoothing=recipe.number_smoothing,
         report_to=tuple(recipe.report_to), logging_steps=recipe.logging_steps)
-    key = re.sub(r"[^a-z0-9]+", "-", f"train-{root.name}-{recipe.name}-{mode}".lower()).strip("-")
+    key = artifacts.slug(f"train-{root.name}-{recipe.name}-{mode}")
     samples = (recipe.test_run.train_samples, recipe.test_run.val_samples) if test_run else (None, None)
     if not tracked:
         return train_and_publish(spec, str(root), *samples, mode, key, live=False)
     report = fit(spec, str(root), *samples, mode, key)
-    create_markdown_artifact(f"## {recipe.name} on {root.name} ({mode})\n\n" + epoch_table(report),
-                             key=f"{key}-report", description="epoch table and verdict", _sync=True)
-    create_table_artifact([summary_row(report)], key=f"{key}-summary", description="training result", _sync=True)
+    artifacts.markdown(artifacts.key(key, Suffix.REPORT), f"## {recipe.name} on {root.name} ({mode})\n\n"
+                       + epoch_table(report), "epoch table and verdict")
+    artifacts.table(artifacts.key(key, Suffix.SUMMARY), [summary_row(report)], "training result")
     print(epoch_table(report))
     return report
 

@@ -20,6 +20,8 @@ from cadlib.dataset.prompts import prompt_for
 from cadlib.scoring import PROTOCOLS
 from cadlib.scoring.protocols import best_of
 from cadlib.scoring.protocols import summarize as summarize_protocol
+from tasks import artifacts
+from tasks.artifacts import Suffix
 
 
 def training_context(adapter_dir: str | Path) -> dict:
@@ -298,7 +300,7 @@ def reconstruct_one(file: str, model: str, out_step: str, samples: int, constrai
 @task(name="generate-and-score")
 def score_split(root: str, adapter: str, split: str, samples: int, limit: int | None, constrained: bool,
                 batch_size: int, key: str) -> dict:
-    bar = create_progress_artifact(0.0, key=f"{key}-progress", description="models scored", _sync=True)
+    bar = create_progress_artifact(0.0, key=artifacts.key(key, Suffix.PROGRESS), description="models scored", _sync=True)
 
     def show(done: int, total: int) -> None:
         update_progress_artifact(bar, 100.0 * done / total, _sync=True)

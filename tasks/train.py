@@ -11,7 +11,8 @@ from pathlib import Path
 from prefect import get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
-from tasks.artifacts import InPlaceArtifacts
+from tasks import artifacts
+from tasks.artifacts import InPlaceArtifacts, Suffix
 from tasks.cache import transient_only
 from vlm.report import loss_curve_png
 from vlm.tiny import INIT_FILE, TinyShape
@@ -51,7 +52,7 @@ def train_and_publish(spec: TrainSpec, dataset_root: str, train_n: int | None, v
     one artifact updated in place; otherwise log lines only."""
     log = get_run_logger() if live else logging.getLogger(__name__)
     board = InPlaceArtifacts() if live else None
-    progress = create_progress_artifact(0.0, key=f"{key}-progress", description="training progress",
+    progress = create_progress_artifact(0.0, key=artifacts.key(key, Suffix.PROGRESS), description="training progress",
                                         _sync=True) if live else None
     history: list[dict] = []
 
@@ -59,8 +60,8 @@ def train_and_publish(spec: TrainSpec, dataset_root: str, train_n: int | None, v
         if board is None:
             return
         with contextlib.suppress(Exception):  # cosmetic: never fail training over the UI
-            board.table(f"{key}-epochs", rows, "loss per epoch")
-            board.image(f"{key}-loss-curve", loss_curve_png(steps), "loss per logged step, val loss per evaluation")
+            board.table(artifacts.key(key, Suffix.EPOCHS), rows, "loss per epoch")
+            board.image(artifacts.key(key, Suffix.LOSS_CURVE), loss_curve_png(steps), "loss per logged step, val loss per evaluation")
 
     def on_epoch(row: dict) -> None:
         steps = row.pop("log", [])

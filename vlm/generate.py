@@ -41,7 +41,7 @@ def load_trained(weights_dir: str | Path):
         return model, processor
     cfg = json.loads(config.read_text())
     base_ref = cfg["base_model_name_or_path"]
-    if base_ref.startswith(("./", "../")):  # a local base, relative to the adapter (`vlm.train.portable_base`)
+    if base_ref.startswith(("./", "../")):  # a local base, relative to the adapter (`vlm.save.portable_base`)
         base_ref = str((weights_dir / base_ref).resolve())
     base, _ = load_model(base_ref)
     model = PeftModel.from_pretrained(base, str(weights_dir))

@@ -80,10 +80,10 @@ def record_evaluation(report: dict, evaluation: dict) -> dict:
     import json
     from pathlib import Path
 
+    from cadlib.atomic import write_text_atomic
+
     path = Path(report["weights"]).parent / "training_report.json"
     data = json.loads(path.read_text(encoding="utf-8"))
     data["evaluation"] = evaluation
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(data, indent=1))
     return data

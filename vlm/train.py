@@ -29,9 +29,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from cadlib.atomic import write_text_atomic
 from vlm.collate import Collator, Sample, sample_from_llava
 from vlm.devices import DeviceChoice, select_device
 from vlm.modes import TrainMode, apply_mode, check_mode, trainable_share
+from vlm.save import save
 
 EpochHook = Callable[[dict], None]
 """Called after each epoch with {"epoch", "train_loss", "val_loss", "step", "max_steps", "log"} ("log":
@@ -311,43 +313,6 @@ def _ended_on_evaluation(log_history: list[dict]) -> bool:
     return bool(steps) and "eval_loss" in steps[-1]
 
 
-def save(model, processor, spec: TrainSpec) -> dict:
-    """Saves what the mode trained: the adapter (with the processor) and, when asked, the merged
-    model under LoRA; the whole model otherwise. `weights` names the folder to generate with."""
-    out = Path(spec.out_dir)
-    if TrainMode(spec.mode) is not TrainMode.LORA:
-        folder = out / "model"
-        model.save_pretrained(folder)
-        processor.save_pretrained(folder)
-        return {"weights": str(folder)}
-    adapter = out / "adapter"
-    model.save_pretrained(adapter)
-    processor.save_pretrained(adapter)
-    portable_base(adapter)
-    paths = {"adapter": str(adapter), "weights": str(adapter)}
-    if spec.save_merged:
-        merged = out / "merged"
-        model.merge_and_unload().save_pretrained(merged)
-        processor.save_pretrained(merged)
-        paths["merged"] = str(merged)
-    return paths
-
-
-def portable_base(adapter: Path) -> None:
-    """Rewrites the adapter's `base_model_name_or_path` when it is a local folder: relative to the
-    adapter ("../../base"), so the data folder holding both can move; a hub id stays as it is
-    (`vlm.generate.load_trained` resolves it back)."""
-    import os
-
-    config = adapter / "adapter_config.json"
-    cfg = json.loads(config.read_text())
-    base = cfg.get("base_model_name_or_path") or ""
-    if base and Path(base).is_absolute() and Path(base).exists():
-        rel = os.path.relpath(base, adapter)
-        cfg["base_model_name_or_path"] = rel if rel.startswith("..") else f"./{rel}"
-        config.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
-
-
 RISE_TOLERANCE = 0.005
 VERDICT_RULE = ("converged: the val loss ended lower than it began and did not rise over the last epochs (each of "
                 "the last two epochs at most 0.5% above the one before); improving: the train loss fell by at "
@@ -389,7 +354,7 @@ def run_training(spec: TrainSpec, dataset_root: str | Path, *, train_n: int | No
     model, processor, choice = setup(spec)
     train, val = data(dataset_root, train_n=train_n, val_n=val_n, seed=spec.seed)
     fitted = fit(model, processor, choice, train, val, spec, on_epoch)
-    paths = save(model, processor, spec) if is_main() else {}
+    paths = save(model, processor, spec.out_dir, TrainMode(spec.mode), merged=spec.save_merged) if is_main() else {}
     reduction, judged = verdict(fitted["history"])
     trainable, total = trainable_share(model)
     m = fitted["metrics"]
@@ -413,9 +378,6 @@ def run_training(spec: TrainSpec, dataset_root: str | Path, *, train_n: int | No
     if not is_main():
         return {**report, "saved": False}
     path = Path(spec.out_dir) / "training_report.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(report, indent=1), encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(report, indent=1))
     return report
 

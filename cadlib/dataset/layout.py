@@ -1,4 +1,4 @@
-"""Where everything of one dataset lives on disk, and atomic writes.
+"""Where everything of one dataset lives on disk.
 
 One folder per dataset, relocatable (every path inside is relative to it)::
 
@@ -16,51 +16,24 @@ One folder per dataset, relocatable (every path inside is relative to it)::
     validation.json README.md contact_sheet.png   checks; the card (Hub YAML header); a preview
     .cache/                 build state (cached task results, file times, run timings): not data
 
-Every file is written to a temporary name and renamed, so a killed build never leaves a
-half-written file behind that a re-run would trust.
+Every file is written to a temporary name and renamed (`cadlib.atomic`, re-exported here), so a
+killed build never leaves a half-written file behind that a re-run would trust.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cadlib.atomic import atomic_path, write_bytes_atomic, write_json_atomic, write_text_atomic
+
+__all__ = ["SPLITS", "STAGES", "DatasetLayout", "atomic_path", "read_json", "write_bytes_atomic", "write_json_atomic",
+           "write_text_atomic"]
+
 SPLITS = ("train", "val", "test")
 STAGES = ("render", "convert", "validate")
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """A temporary path in `path`'s folder to write to; renamed onto `path` when the block ends
-    without an exception, removed when it raises."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
-    """Writes `data` to `path` through a temporary file in the same folder and a rename."""
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-    return Path(path)
-
-
-def write_text_atomic(path: str | Path, text: str) -> Path:
-    return write_bytes_atomic(path, text.encode("utf-8"))
-
-
-def write_json_atomic(path: str | Path, obj: Any, *, indent: int | None = 1) -> Path:
-    return write_text_atomic(path, json.dumps(obj, indent=indent, ensure_ascii=False, sort_keys=False) + "\n")
 
 
 def read_json(path: str | Path) -> Any:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from cadlib.atomic import atomic_path, write_text_atomic
 from cadlib.errors import UnsupportedFormat
 from cadlib.ingest.frame import to_canonical_frame
 from cadlib.ingest.model import LoadedModel
@@ -173,17 +174,13 @@ def save_rendered(rendered: Rendered, out_dir: str | Path, stem: str, *, with_ti
         written.append(_atomic_png(img, out_dir / f"{stem}_{name}.png"))
     for name, svg in rendered.svgs.items():
         path = out_dir / f"{stem}_{name}.svg"
-        tmp = path.with_suffix(".svg.tmp")
-        tmp.write_text(svg, encoding="utf-8")
-        tmp.replace(path)
-        written.append(path)
+        written.append(write_text_atomic(path, svg))
     if with_tile:
         written.append(_atomic_png(tile(rendered.images), out_dir / f"{stem}_tile.png"))
     return written
 
 
 def _atomic_png(img: Image.Image, path: Path) -> Path:
-    tmp = path.with_suffix(".png.tmp")
-    img.save(tmp, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        img.save(tmp, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
     return path

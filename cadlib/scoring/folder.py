@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cadlib.atomic import atomic_path
 from cadlib.errors import CadlibError
 from cadlib.scoring.files import SUFFIXES, InvalidPrediction, load_geometry, split_name
 from cadlib.scoring.protocols import best_of, get_protocol, score_pair, summarize
@@ -164,10 +165,8 @@ def write_rows_csv(report: dict, path: str | Path) -> Path:
     path = Path(path)
     rows = report["rows"]
     fields = list(rows[0]) if rows else ["id"]
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as fh:
+    with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=fields)
         w.writeheader()
         w.writerows(rows)
-    tmp.replace(path)
     return path

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import random
 from pathlib import Path
 
+from cadlib.atomic import write_text_atomic
 from cadlib.synth.builder import (
     PLANES,
     ModelBuilder,
@@ -91,9 +91,7 @@ def write_synthetic(out_dir: str | Path, n: int, seed: int = 0) -> list[Path]:
     paths = []
     for name, data in generate(n, seed):
         path = out_dir / f"{name}.json"
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
-        os.replace(tmp, path)
+        write_text_atomic(path, json.dumps(data, indent=1))
         paths.append(path)
     return paths
 

@@ -19,6 +19,7 @@ from deployments.schemas import (
 )
 from deployments.serve import ON_DEMAND
 from deployments.views import convergence_results, seed_status, started, training_status
+from tasks.artifacts import Suffix
 
 router = APIRouter(prefix="/training", tags=["training"])
 DEPLOYMENT = ON_DEMAND["train"]
@@ -95,6 +96,6 @@ async def get_training_status(job_id: JobId) -> TrainingStatus:
     """Epoch, step, losses and learning rate of a training run (updated every epoch)."""
     job = await jobs.read_job(job_id, flow="train")
     progress, metrics, eta = training_status(job)
-    summary = job.table("-summary") or [{}]
+    summary = job.table(f"-{Suffix.SUMMARY}") or [{}]
     return TrainingStatus(job_id=job.id, status=seed_status(job), state=job.state, progress=progress,
                           metrics=metrics, estimated_remaining=eta, adapter=summary[0].get("weights"))

@@ -1,0 +1,77 @@
+"""What a dataset build tells the Prefect UI and its caller: one row of numbers per stage, the
+build's summary, and the artifacts that show them (keys from `tasks.artifacts`, which the REST
+API reads back)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+from tasks import artifacts
+from tasks.artifacts import Suffix
+
+
+def stage_row(stage: str, reports: list[dict], cached: int, models: int) -> dict:
+    """The stage's numbers, as its table artifact shows them (and the REST API reads them)."""
+    seconds = sum(r.get("seconds", 0.0) for r in reports)
+    failed = sum(len(r.get("failed", [])) for r in reports)
+    warnings = sum(len(r.get("dropped", [])) + len(r.get("unlabeled", [])) for r in reports)
+    return {"stage": stage, "shards": len(reports), "cached": cached, "models": models,
+            "reused_models": sum(r.get("reused", 0) for r in reports), "succeeded": models - failed, "failed": failed,
+            "warnings": warnings,
+            "task_seconds": round(seconds, 2), "models_per_min": round(60 * models / seconds, 1) if seconds else None}
+
+
+def publish_extract(name: str, info: dict, models: int, shards: int) -> None:
+    artifacts.table(artifacts.key(name, "extract"),
+                    [{"stage": "extract", "listed": info["source"].get("listed"), "models": models, "shards": shards,
+                      **info["counts"]}], f"{name}: extract stage")
+
+
+def publish_stage(name: str, stage: str, reports: list[dict], cached: int, models: int) -> None:
+    """The stage's table and, where models failed, a count of failures by class."""
+    artifacts.table(artifacts.key(name, stage), [stage_row(stage, reports, cached, models)], f"{name}: {stage} stage")
+    failed = Counter(f["error_class"] for r in reports for f in r.get("failed", []))
+    if failed:
+        lines = [f"### {stage}: failures", "", "| error | count |", "|---|---:|",
+                 *[f"| {k} | {v} |" for k, v in sorted(failed.items())]]
+        artifacts.markdown(artifacts.key(name, stage, Suffix.FAILURES), "\n".join(lines),
+                           f"{name}: {stage} failures by class")
+
+
+def publish_read_back(name: str, rows: list[dict]) -> None:
+    """One table for every stage that ran no task (read back from disk), not one each."""
+    if rows:
+        artifacts.table(artifacts.key(name, Suffix.STAGES), rows, f"{name}: stages read back")
+
+
+def publish_contact_sheet(name: str, png: bytes) -> None:
+    artifacts.image(artifacts.key(name, Suffix.CONTACT_SHEET), png, f"{name}: sample views")
+
+
+def summary(head: dict, final: dict, stage_rows: dict, cached: dict, phases: dict, bits: int,
+            wall: float) -> dict:
+    """The build's result: `head` (dataset, name, shards) with the samples, validation and stages."""
+    assembled, validation = final["assembled"], final["validation"]
+    models = head["models"]
+    return {
+        "dataset": head["dataset"], "name": head["name"], "samples": assembled["samples"],
+        "unlabeled": assembled["unlabeled"], "models": validation["models"], "valid": validation["ok"],
+        "failures": sum(row["count"] for row in validation["failures"]),
+        "dropped_topology": validation["dropped_topology"], "bits": bits,
+        "cached_shards": dict(cached), "stages": stage_rows, "shards": head["shards"], "seconds": round(wall, 2),
+        "models_per_min": round(60 * models / wall, 1) if wall else None,
+        "phase_seconds": {k: round(v, 3) for k, v in phases.items()},
+    }
+
+
+def publish_summary(summary: dict, validation: dict) -> None:
+    lines = [f"## {summary['name']}", "", f"`{summary['dataset']}`", "",
+             "| split | samples |", "|---|---:|", *[f"| {k} | {v} |" for k, v in summary["samples"].items()], "",
+             f"Models: {json.dumps(validation['models'])}; {summary['seconds']} s, {summary['models_per_min']} models/min.",
+             ""]
+    if validation["failures"]:
+        lines += ["| stage | error | count | example |", "|---|---|---:|---|"]
+        lines += [f"| {r['stage']} | {r['error_class']} | {r['count']} | {r['examples'][0].replace('|', '/')} |"
+                  for r in validation["failures"]]
+    artifacts.markdown(artifacts.key(summary["name"], Suffix.SUMMARY), "\n".join(lines), f"{summary['name']}: dataset build")
