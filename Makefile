@@ -49,6 +49,7 @@ demo: setup
 # The REST API's integration test starts a PostgreSQL of its own (Debian's `postgresql` binaries).
 test: setup
 	$(call apt_install,$(TEST_PACKAGES))
+	$(BIN)/ruff check .
 	CADRECON_TEST_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest -q
 
 lint: setup

@@ -3,6 +3,7 @@ words, progress, per-stage numbers, training metrics and test-run results."""
 
 from __future__ import annotations
 
+from cadlib.dataset.layout import STAGES, Stage
 from deployments.jobs import Job
 from deployments.schemas import (
     JobProgress,
@@ -16,7 +17,6 @@ from deployments.schemas import (
 )
 from tasks.artifacts import Suffix
 
-BUILD_STAGES = ("render", "convert", "validate")
 CONVERGENCE = {"converged": "excellent", "improving": "good", "not converging": "poor",
                "too few epochs to judge": "insufficient"}
 """cadrecon's verdict -> the seed's convergence word (its workflow trains in full on 'excellent')."""
@@ -44,7 +44,7 @@ def _eta(job: Job, fraction: float) -> float | None:
 def build_stages(job: Job) -> dict[str, dict]:
     """Per stage of a build-dataset run: its table row when finished, else its progress so far."""
     until = job.parameters.get("until") or "validate"
-    wanted = ("extract", *BUILD_STAGES[:BUILD_STAGES.index(until) + 1]) if until in BUILD_STAGES else ("extract",)
+    wanted = (Stage.EXTRACT, *STAGES[:STAGES.index(until) + 1]) if until in STAGES else (Stage.EXTRACT,)
     out = {}
     for stage in wanted:
         rows = job.table(f"-{stage}") or [r for r in job.table(f"-{Suffix.STAGES}") or [] if r.get("stage") == stage]

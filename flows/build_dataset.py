@@ -22,12 +22,14 @@ import sys
 import time
 from pathlib import Path
 
-from prefect import flow, unmapped
+from prefect import flow, get_run_logger, unmapped
 from prefect.filesystems import LocalFileSystem
 
 from cadlib.dataset import (
+    STAGES,
     BuildConfig,
     DatasetLayout,
+    Stage,
     write_json_atomic,
 )
 from cadlib.dataset.catalog import claim_origin
@@ -44,8 +46,7 @@ from tasks.artifacts import ProgressArtifacts, slug
 from tasks.cache import current_final, current_reports, finalize_key, results_dir
 from tasks.dataset import convert, extract, fetch_source, finalize, render, validate
 
-STAGES = ("render", "convert", "validate")
-UNTIL = ("extract", *STAGES)
+UNTIL = (Stage.EXTRACT, *STAGES)
 """Where a build may stop (the REST API runs the seed's stages one call at a time)."""
 _RUN_ONLY = {"workers", "concurrency", "task_runner", "runner_address", "model_timeout_s", "name", "download"}
 """Settings that change how a build runs, not what it makes (left out of the dataset card)."""
@@ -177,7 +178,8 @@ def _build_locked(preset: str, settings: Settings, name: str, force: bool, until
         spec = SourceSpec(ds.source, str(ds.path or ""), ds.train_size, ds.val_size, ds.test_size, ds.seed)
         plan = _timed(phases, "extract", extract, str(layout.root), spec, cfg.bits, cfg.max_mb, ds.shard_size,
                       ds.workers, ds.model_timeout_s, settings.sequence.min_iou)
-        print(f"extract: {plan.info['counts']} in {len(plan.shards)} shard(s); leakage {plan.info['leakage']}")
+        get_run_logger().info("extract: %s in %d shard(s); leakage %s", plan.info["counts"], len(plan.shards),
+                              plan.info["leakage"])
         models = sum(len(s.ids) for s in plan.shards)
         report.publish_extract(name, plan.info, models, len(plan.shards))
         head = {"dataset": str(layout.root), "name": name, "until": until, "models": models,
@@ -277,8 +279,8 @@ def _run_stages(layout: DatasetLayout, name: str, stages: tuple[str, ...], shard
         results[stage], cached_counts[stage] = _collect(stage, shards, value[stage], on_disk[stage])
         if todo[stage]:  # a stage that only read its reports back gets a row in the one table below
             report.publish_stage(name, stage, results[stage], cached_counts[stage], models)
-        print(f"{stage}: {len(shards)} shard(s), {cached_counts[stage]} cached, "
-              f"{sum(len(r.get('failed', [])) for r in results[stage])} model failure(s)")
+        get_run_logger().info("%s: %d shard(s), %d cached, %d model failure(s)", stage, len(shards),
+                              cached_counts[stage], sum(len(r.get("failed", [])) for r in results[stage]))
     report.publish_read_back(name, [report.stage_row(st, results[st], cached_counts[st], models)
                                     for st in stages if not todo[st]])
     return results, cached_counts, opts
@@ -359,10 +361,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--path")
     p.add_argument("--name")
     p.add_argument("--force", action="store_true", help="ignore cached shard results")
-    p.add_argument("--until", choices=UNTIL, default="validate", help="the last stage to run")
+    p.add_argument("--until", choices=[str(s) for s in UNTIL], default="validate", help="the last stage to run")
     a = p.parse_args(argv)
     summary = run_build(a.preset, source=a.source, path=a.path, name=a.name, force=a.force, until=a.until)
-    print(json.dumps(summary, indent=1))
+    print(json.dumps(summary, indent=1))  # noqa: T201 - the command line's answer
     return 0
 
 

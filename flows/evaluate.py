@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from prefect import flow
+from prefect import flow, get_run_logger
 
 from cadlib.atomic import write_text_atomic
 from flows.run_names import evaluate_run_name
@@ -68,7 +68,7 @@ def _evaluate(dataset: str, model: str, split: str, samples: int, limit: int | N
         record_evaluation({"weights": model}, {"split": split, "models": report["models"], "single": report["single"],
                                                "baseline": report["baseline"], "report": str(out)})
     artifacts.markdown(artifacts.key(key, Suffix.REPORT), report_markdown(report, root), "evaluation")
-    print(json.dumps({k: report[k] for k in ("single", "baseline")}, indent=1))
+    get_run_logger().info("%s", json.dumps({k: report[k] for k in ("single", "baseline")}, indent=1))
     return report
 
 

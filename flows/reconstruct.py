@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from prefect import flow
+from prefect import flow, get_run_logger
 
 from cadlib.dataset import write_json_atomic
 from flows.run_names import reconstruct_run_name
@@ -59,7 +59,8 @@ def _reconstruct(file: str, model: str, out: str | None, samples: int, constrain
     side = result.get("side_by_side")
     if side and Path(side).is_file():
         artifacts.image(artifacts.key(KEY, Suffix.VIEWS), Path(side).read_bytes(), "input views above, reconstruction below")
-    print(f"{path.name}: {result['samples']} generated, {result['parsed']} parsed, {result['valid']} valid")
+    get_run_logger().info("%s: %d generated, %d parsed, %d valid", path.name, result["samples"], result["parsed"],
+                          result["valid"])
     return result
 
 
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-constrain", action="store_true")
     a = p.parse_args(argv)
     r = run_reconstruct(a.file, a.model, out=a.out, samples=a.samples, constrained=not a.no_constrain)
-    print(json.dumps(result_row(r), indent=1))
+    print(json.dumps(result_row(r), indent=1))  # noqa: T201 - the command line's answer
     return 0
 
 

@@ -22,7 +22,7 @@ import json
 import sys
 from pathlib import Path
 
-from prefect import flow
+from prefect import flow, get_run_logger
 
 from cadlib.stop_request import to_thread_stoppable
 from config import get_settings
@@ -97,7 +97,7 @@ def _train(dataset: str, recipe_name: str, test_run: bool, out: str | None, over
     artifacts.markdown(artifacts.key(key, Suffix.REPORT), f"## {recipe.name} on {root.name} ({mode})\n\n"
                        + epoch_table(report), "epoch table and verdict")
     artifacts.table(artifacts.key(key, Suffix.SUMMARY), [summary_row(report)], "training result")
-    print(epoch_table(report))
+    get_run_logger().info("%s", epoch_table(report))
     return report
 
 
@@ -129,9 +129,10 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     report = run_train(a.dataset, a.recipe, test_run=a.test_run, out=a.out)
     if distributed.is_main():
-        print(json.dumps({k: report[k] for k in ("verdict", "loss_reduction_pct", "world_size", "weights")}, indent=1))
+        print(json.dumps({k: report[k] for k in ("verdict", "loss_reduction_pct", "world_size", "weights")},  # noqa: T201
+                         indent=1))
     else:
-        print(f"rank {distributed.rank()} of {report['world_size']}: trained {report['global_step']} steps "
+        print(f"rank {distributed.rank()} of {report['world_size']}: trained {report['global_step']} steps "  # noqa: T201
               "(rank 0 saves and reports)", file=sys.stderr)
     return 0
 

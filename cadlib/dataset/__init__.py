@@ -20,7 +20,7 @@ from cadlib.dataset.extract import (
     split_exact,
     split_stable,
 )
-from cadlib.dataset.layout import SPLITS, STAGES, DatasetLayout, read_json, write_json_atomic
+from cadlib.dataset.layout import SPLITS, STAGES, DatasetLayout, Stage, read_json, write_json_atomic
 from cadlib.dataset.manifest import (
     ModelKind,
     ModelRecord,
@@ -42,6 +42,7 @@ from cadlib.dataset.validate import ValidateJob, check_sample, check_splits, val
 __all__ = [
     "SPLITS",
     "STAGES",
+    "Stage",
     "BuildConfig",
     "DatasetLayout",
     "DescribeJob",

@@ -11,7 +11,7 @@ import shutil
 import time
 from pathlib import Path
 
-from cadlib.dataset.layout import SPLITS, DatasetLayout, read_json, write_json_atomic
+from cadlib.dataset.layout import SPLITS, DatasetLayout, Stage, read_json, write_json_atomic
 from cadlib.errors import CadlibError
 
 
@@ -77,7 +77,8 @@ def _origin_words(o: dict) -> str:
     return f"preset {o.get('preset')} (source {o.get('source')}{where})"
 
 
-STAGE_NAMES = {"extract": "extraction", "render": "rendering", "convert": "conversion", "validate": "validation"}
+STAGE_NAMES = {Stage.EXTRACT: "extraction", Stage.RENDER: "rendering", Stage.CONVERT: "conversion",
+               Stage.VALIDATE: "validation"}
 """Stage -> the seed's name for it."""
 
 

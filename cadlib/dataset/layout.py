@@ -24,16 +24,27 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from cadlib.atomic import atomic_path, write_bytes_atomic, write_json_atomic, write_text_atomic
 
-__all__ = ["SPLITS", "STAGES", "DatasetLayout", "atomic_path", "read_json", "write_bytes_atomic", "write_json_atomic",
+__all__ = ["SPLITS", "STAGES", "DatasetLayout", "Stage", "atomic_path", "read_json", "write_bytes_atomic", "write_json_atomic",
            "write_text_atomic"]
 
 SPLITS = ("train", "val", "test")
-STAGES = ("render", "convert", "validate")
+class Stage(StrEnum):
+    """The stages of a dataset build, in order (a member equals, hashes and prints as its name)."""
+
+    EXTRACT = "extract"
+    RENDER = "render"
+    CONVERT = "convert"
+    VALIDATE = "validate"
+
+
+STAGES = (Stage.RENDER, Stage.CONVERT, Stage.VALIDATE)
+"""The stages that run per shard, after extract."""
 
 
 def read_json(path: str | Path) -> Any:
