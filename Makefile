@@ -50,10 +50,12 @@ demo: setup
 test: setup
 	$(call apt_install,$(TEST_PACKAGES))
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	CADRECON_TEST_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest -q
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 bench: setup
 	$(BIN)/python benchmarks/cadlib.py

@@ -44,7 +44,7 @@ def image_vector(path: str | Path, side: int = 64) -> np.ndarray:
     from PIL import Image
 
     with Image.open(path) as im:
-        return np.asarray(im.convert("L").resize((side, side), Image.BILINEAR), dtype=np.float32).ravel() / 255.0
+        return np.asarray(im.convert("L").resize((side, side), Image.Resampling.BILINEAR), dtype=np.float32).ravel() / 255.0
 
 
 class RetrievalIndex:

@@ -64,7 +64,9 @@ class _Worker:
     def __init__(self, python: str) -> None:
         self.proc = subprocess.Popen([python, str(WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, text=True, bufsize=1)
-        hello = self.proc.stdout.readline()
+        assert self.proc.stdin is not None and self.proc.stdout is not None  # both PIPE
+        self.stdin, self.stdout = self.proc.stdin, self.proc.stdout
+        hello = self.stdout.readline()
         if not hello:
             raise UnsupportedFormat(f"{python}: the CadQuery worker did not start (is cadquery installed there?)")
         self.version = json.loads(hello).get("cadquery", "")
@@ -72,12 +74,12 @@ class _Worker:
     def run(self, code: str, step: str, timeout: float) -> dict:
         """One script's answer; TimeoutError when none comes within `timeout` plus a grace (the
         script hangs in native code, where the worker's own alarm cannot stop it)."""
-        self.proc.stdin.write(json.dumps({"code": code, "step": step, "timeout": timeout}) + "\n")
-        self.proc.stdin.flush()
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout + GRACE_S)
+        self.stdin.write(json.dumps({"code": code, "step": step, "timeout": timeout}) + "\n")
+        self.stdin.flush()
+        ready, _, _ = select.select([self.stdout], [], [], timeout + GRACE_S)
         if not ready:
             raise TimeoutError(f"no answer after {timeout + GRACE_S:g} s")
-        line = self.proc.stdout.readline()
+        line = self.stdout.readline()
         if not line:
             raise RuntimeError("the CadQuery worker died")
         return json.loads(line)
@@ -88,7 +90,7 @@ class _Worker:
 
     def close(self) -> None:
         if self.proc.poll() is None:
-            self.proc.stdin.close()
+            self.stdin.close()
             try:
                 self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:

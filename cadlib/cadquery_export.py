@@ -70,7 +70,7 @@ def _script(seq: CadSequence, steps: list) -> str:
     out = ["import cadquery as cq", ""]
     for i, (ex, step) in enumerate(zip(seq.extrudes, steps, strict=True)):
         if step is None:
-            num: Callable[[float, int], str] = _plain_number
+            num: Callable[[float, int | None], str] = _plain_number
         else:
             out.append(f"u{i} = {step[0]} / {step[1]}")
             num = _grid_number(f"u{i}")
@@ -85,9 +85,11 @@ def _plain_number(x: float, q: int | None) -> str:
     return _exact(x)
 
 
-def _grid_number(step: str) -> Callable[[float, int], str]:
+def _grid_number(step: str) -> Callable[[float, int | None], str]:
     """Spells a sketch coordinate as its grid integer times the sketch's step variable."""
-    def spell(x: float, q: int) -> str:
+    def spell(x: float, q: int | None) -> str:
+        if q is None:  # no grid integer for this value: spelled as a number
+            return _exact(x)
         return "0" if q == 0 else f"{q} * {step}"
     return spell
 
@@ -97,7 +99,7 @@ def _workplane(ex: Extrude) -> str:
     return f"cq.Workplane(cq.Plane(origin={_v(pl.origin)}, xDir={_v(pl.x_axis)}, normal={_v(pl.z_axis)}))"
 
 
-def _body(ex: Extrude, wp: str, num: Callable[[float, int], str], code) -> str:
+def _body(ex: Extrude, wp: str, num: Callable[[float, int | None], str], code) -> str:
     """The chain that draws and extrudes one profile; `num(value, grid integer)` spells a coordinate."""
     near, far = ex.span()
     chain = [wp]

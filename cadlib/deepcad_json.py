@@ -179,6 +179,8 @@ def _xy(d: dict) -> tuple[float, float]:
 
 def _parse_plane(transform: dict | None, where: str, source: str) -> SketchPlane:
     try:
+        if transform is None:
+            raise TypeError("no transform")
         origin = _xyz(transform["origin"])
         x_axis = _xyz(transform["x_axis"])
         z_axis = _xyz(transform["z_axis"])

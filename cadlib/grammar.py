@@ -102,10 +102,10 @@ class TextPrefix:
         if self.after == "sketch":
             return ("loop",)
         if self.after == "loop":
-            out = ["circle"] if self.commands + 2 <= lim.max_commands else []
+            first = ["circle"] if self.commands + 2 <= lim.max_commands else []
             if self.commands + 3 <= lim.max_commands and lim.max_curves >= 2:
-                out += ["line", "arc"]
-            return tuple(out)
+                first += ["line", "arc"]
+            return tuple(first)
         # after a curve
         out: list[str] = []
         closable = self._loop_closable()
@@ -176,7 +176,7 @@ class TextPrefix:
     def feed_text(self, text: str) -> TextPrefix | None:
         state: TextPrefix | None = self
         for ch in text:
-            state = state.feed(ch)
+            state = state.feed(ch) if state is not None else None
             if state is None:
                 return None
         return state

@@ -24,11 +24,9 @@ def chain_curves(curves: list[Curve], tol: float) -> Loop:
     """
     if len(curves) == 1 and isinstance(curves[0], Circle):
         return Loop((curves[0],))
-    if any(isinstance(c, Circle) for c in curves):
-        raise ValueError("a circle shares a loop with other curves")
-    if not curves:
+    rest = _open_curves(curves)
+    if not rest:
         raise ValueError("empty loop")
-    rest = list(curves)
     chain = [rest.pop(0)]
     while rest:
         tail = np.asarray(chain[-1].end)
@@ -48,9 +46,18 @@ def chain_curves(curves: list[Curve], tol: float) -> Loop:
     return Loop(tuple(_snap(chain)))
 
 
-def _snap(chain: list[Curve]) -> list[Curve]:
+def _open_curves(curves: list[Curve] | tuple[Curve, ...]) -> list[Line | Arc]:
+    out: list[Line | Arc] = []
+    for c in curves:
+        if isinstance(c, Circle):
+            raise ValueError("a circle shares a loop with other curves")
+        out.append(c)
+    return out
+
+
+def _snap(chain: list[Line | Arc]) -> list[Curve]:
     """Makes shared end points bit-identical (each curve starts at the previous curve's end)."""
-    out = []
+    out: list[Curve] = []
     n = len(chain)
     for i, c in enumerate(chain):
         start = chain[i - 1].end if i > 0 else chain[n - 1].end
@@ -70,11 +77,12 @@ def _with_ends(c: Curve, start, end) -> Curve:
 
 def canonical_loop(loop: Loop) -> Loop:
     """Counter-clockwise, starting with the curve whose start point is lowest in (x, y)."""
-    curves = list(loop.curves)
-    if len(curves) == 1 and isinstance(curves[0], Circle):
+    if len(loop.curves) == 1 and isinstance(loop.curves[0], Circle):
         return loop
+    curves = _open_curves(loop.curves)
     if loop.signed_area() < 0:
         curves = [c.reversed() for c in reversed(curves)]
     keys = [(round(c.start[0], 9), round(c.start[1], 9)) for c in curves]
     k = min(range(len(curves)), key=lambda i: keys[i])
-    return Loop(tuple(curves[k:] + curves[:k]))
+    ordered: list[Curve] = [*curves[k:], *curves[:k]]
+    return Loop(tuple(ordered))

@@ -48,6 +48,7 @@ from cadlib.sequence import (
     Arc,
     CadSequence,
     Circle,
+    Curve,
     ExtentType,
     Extrude,
     Line,
@@ -268,7 +269,7 @@ def _encode_extrude(ex: Extrude, g: Grid) -> ExtrudeCode:
     def unit(p) -> tuple[int, int]:
         return (g.q_unit((p[0] - corner[0]) / scale), g.q_unit((p[1] - corner[1]) / scale))
 
-    loops = []
+    loops: list[tuple[CurveCode, ...]] = []
     for lp in ex.profile.loops:
         codes = []
         for c in lp.curves:
@@ -287,7 +288,7 @@ def _encode_extrude(ex: Extrude, g: Grid) -> ExtrudeCode:
                 raise _Collapsed("the outer loop collapses (feature too small for the grid)")
             continue  # a hole smaller than the grid vanishes
         loops.append(tuple(kept))
-    q_origin = tuple(g.q_origin(float(v)) for v in origin)
+    q_origin = (g.q_origin(float(origin[0])), g.q_origin(float(origin[1])), g.q_origin(float(origin[2])))
     n = np.asarray(ex.plane.z_axis)
     at = float(np.dot(origin, n))  # where the sketch plane is, along its normal
     at_q = float(np.dot([g.d_origin(q) for q in q_origin], n))
@@ -328,7 +329,7 @@ def _decode_extrude(code: ExtrudeCode, g: Grid) -> Extrude:
             loops.append(Loop((Circle(point(qx, qy), qr * u),)))
             continue
         ends = [point(c.values[0], c.values[1]) for c in lc]
-        curves = []
+        curves: list[Curve] = []
         for i, c in enumerate(lc):
             start = ends[i - 1]  # the first curve starts where the last one ends
             if c.kind is CurveKind.LINE:

@@ -183,7 +183,8 @@ class _Parser:
             lineno2, toks2 = self.rows[self.i] if self.i < len(self.rows) else (self.last_line + 1, [(1, "")])
             raise self.error(f"expected 'loop', found '{toks2[0][1]}'", lineno2, toks2[0][0])
         op, extent, extents = self.extrude()
-        return ExtrudeCode(vals[0:3], vals[3:6], vals[6], tuple(loops), op, extent, extents)
+        return ExtrudeCode((vals[0], vals[1], vals[2]), (vals[3], vals[4], vals[5]), vals[6], tuple(loops), op, extent,
+                           extents)
 
     def loop(self) -> tuple[CurveCode, ...]:
         loop_line, _ = self.take("loop")

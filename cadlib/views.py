@@ -129,7 +129,7 @@ def frame_points(points: np.ndarray) -> np.ndarray:
     for v in View:
         ax = view_axes(v)
         dirs += [ax.right, ax.up]
-    keep = set()
+    keep: set[int] = set()
     for d in dirs:
         proj = pts @ d
         keep.update((int(proj.argmin()), int(proj.argmax())))

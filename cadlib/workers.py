@@ -221,6 +221,7 @@ class WorkerPool:
                 ready = wait([w.conn for w in busy] + [w.proc.sentinel for w in busy], timeout=wait_for)
                 now = time.monotonic()
                 for w in list(busy):
+                    assert w.job is not None  # busy
                     index, item = w.job
                     outcome = None
                     if w.conn in ready:

@@ -71,7 +71,7 @@ class ConvVisionTower(nn.Module):
     def forward(self, pixel_values: torch.Tensor, patch_attention_mask=None, **kwargs) -> BaseModelOutput:
         x = self.stages(pixel_values.to(self.position.dtype))
         b, c, h, w = x.shape
-        pos = self.position
+        pos: torch.Tensor = self.position
         if (h, w) != (self.side, self.side):  # another image size than the config's: resample positions
             grid = pos.reshape(1, self.side, self.side, c).permute(0, 3, 1, 2)
             pos = nn.functional.interpolate(grid, size=(h, w), mode="bilinear").permute(0, 2, 3, 1).reshape(1, h * w, c)

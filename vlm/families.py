@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from vlm.tiny import INIT_FILE, NUMBER_LIMIT, train_tokenizer
 
@@ -35,7 +36,7 @@ QWEN2_VL_2B = {
              "num_key_value_heads": 2, "mrope_section": [16, 24, 24]},
     "vision": {"depth": 32, "embed_dim": 1280, "num_heads": 16, "mlp_ratio": 4},
 }
-TINY_QWEN = {
+TINY_QWEN: dict[str, dict[str, Any]] = {
     "text": {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 2,
              "num_key_value_heads": 1, "mrope_section": [4, 6, 6]},
     "vision": {"depth": 1, "embed_dim": 32, "num_heads": 2, "mlp_ratio": 2},
@@ -63,6 +64,9 @@ def build_qwen_vl(texts: Iterable[str], out_dir: str | Path, *, family: str = "q
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
     sizes = sizes or TINY_QWEN
+    config: Any
+    model_cls: Any
+    proc_cls: Any
     tok = qwen_tokenizer(texts)
     ids = {t: tok.convert_tokens_to_ids(t) for t in QWEN_SPECIAL}
     t, v = sizes["text"], sizes["vision"]

@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 SPECIAL_TOKENS = ("<|endoftext|>", "<pad>", "<|im_start|>", "<end_of_utterance>", "<image>",
                   "<fake_token_around_image>", "<global-img>")
@@ -133,7 +134,8 @@ def build_tiny(texts: Iterable[str], out_dir: str | Path, shape: TinyShape | Non
                                                 do_image_splitting=False)
     processor = Idefics3Processor(image_processor=image_processor, tokenizer=tokenizer,
                                   image_seq_len=shape.image_tokens, chat_template=CHAT_TEMPLATE)
-    config_cls, model_cls = Idefics3Config, Idefics3ForConditionalGeneration
+    config_cls: Any = Idefics3Config
+    model_cls: Any = Idefics3ForConditionalGeneration
     if shape.vision == "conv":
         from vlm.conv_vlm import ConvIdefics3Config, ConvIdefics3ForConditionalGeneration
 

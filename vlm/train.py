@@ -169,7 +169,8 @@ def _optimizers(model, spec: TrainSpec, clock):
 
     from vlm.budget import timed_lr
 
-    decay, no_decay = [], []
+    decay: list = []
+    no_decay: list = []
     for name, p in model.named_parameters():
         if p.requires_grad:
             (no_decay if p.ndim < 2 or "norm" in name else decay).append(p)
@@ -261,7 +262,7 @@ def fit(model, processor, choice: DeviceChoice, train: list[Sample], val: list[S
 
     callbacks = [EpochReport(), StopOnRequest(), *tracker_callbacks]
     optimizers = (None, None)
-    if timed:
+    if spec.max_minutes is not None:
         clock = Clock(spec.max_minutes * 60)
         callbacks.append(time_budget_callback(clock))
         optimizers = _optimizers(model, spec, clock)

@@ -265,7 +265,7 @@ def _reusable_verdicts(layout: DatasetLayout, shard: Shard, keys: dict[str, str]
         if not wanted:
             continue
         good = set(report.get("ok", []))
-        verdicts = {mid: {"ok": mid in good, "structural": [], "failed": []} for mid in wanted}
+        verdicts: dict[str, dict] = {mid: {"ok": mid in good, "structural": [], "failed": []} for mid in wanted}
         for f in report.get("failed", []):
             if f["id"] in verdicts:
                 verdicts[f["id"]]["failed"].append(f)

@@ -191,7 +191,7 @@ _described: dict[str, tuple[tuple, dict, bool, int]] = {}
 def _fingerprint(layout: DatasetLayout) -> tuple:
     """What changes when a stage writes anything: the modification times of the dataset's
     folders (a file created, replaced or removed in them) and of its reports."""
-    stamp = []
+    stamp: list[tuple[int, int] | None] = []
     for path in (layout.root, layout.images, layout.sources, layout.root / "shards", layout.cache,
                  layout.extract_report, layout.validation):
         try:

@@ -50,7 +50,10 @@ def convert_models(
     sample carries its id, model id, split, view, image (relative path), prompt, target and token
     count.
     """
-    samples, unlabeled, dropped, failed = [], [], [], []
+    samples: list[dict] = []
+    unlabeled: list[dict] = []
+    dropped: list[dict] = []
+    failed: list[dict] = []
     for rec in records:
         done = rendered.get(rec.id)
         if done is None:

@@ -88,7 +88,7 @@ def plan_dataset(layout: DatasetLayout, spec: SourceSpec, *, bits: int, max_mb: 
         total[0] = sum(min(len(by_split[s]), n) for s, n in spec.sizes.items())
         records = sample_official(by_split, spec.sizes, spec.seed, describe_batch)
         root = _deepcad_root(root)
-        source = {"kind": "deepcad", "path": str(spec.path), "listed": {s: len(v) for s, v in by_split.items()}}
+        source: dict = {"kind": "deepcad", "path": str(spec.path), "listed": {s: len(v) for s, v in by_split.items()}}
         leakage = leakage_report(records, in_source=True)
     else:
         if spec.kind == "synthetic":

@@ -63,7 +63,7 @@ def render_model(job: RenderJob) -> dict:
 
         rendered.images = {"tile": tile(rendered.images)}
     written = save_rendered(rendered, job.images_dir, job.id)
-    out = {"images": [p.name for p in written], "style": style, "notes": notes}
+    out: dict = {"images": [p.name for p in written], "style": style, "notes": notes}
     if text:  # the solid the views show, for validate (which would otherwise build it again)
         out["solid"] = {"text_sha256": hashlib.sha256(text.encode()).hexdigest(), **solid}
     if job.solid_path:
@@ -88,7 +88,7 @@ def _render_loaded(job: RenderJob, text: str):
         notes.append(f"{model.info.format} mesh drawn shaded (the lines style needs a B-rep)")
     rendered = render_views(model, job.views, size=job.size, style=style, svg=False, exact=job.exact,
                             platform=job.platform)
-    solid = {}
+    solid: dict = {}
     if text:
         from cadlib import occ
 

@@ -48,7 +48,8 @@ def validate_model(job: ValidateJob) -> dict:
     each a list of ``[error_class, message]``, and the rebuilt solid's volume where there is one."""
     from PIL import Image
 
-    structural, failures = [], []
+    structural: list[list[str]] = []
+    failures: list[list[str]] = []
     for path in job.images:
         try:
             with Image.open(path) as im:

@@ -73,7 +73,7 @@ def load_ifc(path: str | Path) -> LoadedModel:
 
 def _iterate(ios, model, settings) -> list[tuple[np.ndarray, np.ndarray]]:
     """All products through the (fast) geometry iterator; empty if it cannot start."""
-    out = []
+    out: list[tuple[np.ndarray, np.ndarray]] = []
     it = ios.geom.iterator(settings, model, 1)
     if not it.initialize():
         return out

@@ -209,7 +209,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _missing_material_libraries(path: Path) -> list[str]:
-    out = []
+    out: list[str] = []
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -244,7 +244,7 @@ def _tolerant_obj(path: Path) -> tuple[np.ndarray, np.ndarray, int]:
             elif parts[0] == "o":
                 objects += 1
             elif parts[0] == "f" and len(parts) >= 4:
-                idx = []
+                idx: list[int] = []
                 for tok in parts[1:]:
                     head = tok.split("/")[0]
                     try:

@@ -101,7 +101,7 @@ def render_views(
         vlist,
         framing,
         smooth=model.shape is not None,
-        brep_edges=brep_edges.get if brep_edges else None,
+        brep_edges=brep_edges.__getitem__ if brep_edges else None,
         mesh_edge_set=None if brep_edges else mesh_edges(mesh),
         platform=platform,
     )

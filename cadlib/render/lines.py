@@ -34,9 +34,9 @@ def render_lines(
     wireframe = None  # mesh edges, computed on first need
     for view in views:
         ax = view_axes(view)
-        kw = {"origin": framing.center, "deflection": framing.scale * 0.5}
         try:
-            hl = hidden_lines(shape, ax.look, ax.right, with_hidden=hidden, exact=exact, **kw)
+            hl = hidden_lines(shape, ax.look, ax.right, with_hidden=hidden, exact=exact, origin=framing.center,
+                              deflection=framing.scale * 0.5)
         except BuildError:
             hl = HiddenLines([], [])
         if not exact and not hl.visible:

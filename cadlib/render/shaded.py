@@ -30,7 +30,7 @@ def _pyrender(platform: str):
         raise RuntimeError(f"GL platform already set to {_STATE['platform']} in this process")
     os.environ["PYOPENGL_PLATFORM"] = platform
     if not hasattr(np, "infty"):
-        np.infty = np.inf  # pyrender 0.1.45 still uses the alias numpy 2 removed
+        setattr(np, "infty", np.inf)  # noqa: B010 - pyrender 0.1.45 still uses the alias numpy 2 removed
     try:
         import pyrender
     except ModuleNotFoundError as exc:  # pragma: no cover - a declared dependency

@@ -132,7 +132,8 @@ def score_folder(pred: str | Path, truth: str | Path, *, protocols=("cadrille",)
         if progress:
             progress(done, len(jobs))
     seconds = time.monotonic() - started
-    rows, causes = [], Counter()
+    rows: list[dict] = []
+    causes: Counter[str] = Counter()
     for mid in sorted(truths):
         got = sorted(samples[mid], key=lambda s: s["sample"])
         row = {"id": mid, "samples": len(got), "valid_samples": sum(s["valid"] for s in got),

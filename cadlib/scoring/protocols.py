@@ -111,7 +111,7 @@ def score_pair(protocol: Protocol, truth: Geometry, pred: Geometry, rng: np.rand
         # decides among the best three
         coarse = [chamfer(a[:COARSE], (b[:COARSE] - centre) @ r.T + centre) for r in rotations]
         full = {i: chamfer(a, (b - centre) @ rotations[i].T + centre) for i in np.argsort(coarse)[:3]}
-        best = int(min(full, key=full.get))
+        best = int(min(full, key=lambda i: full[i]))
         cd = full[best]
         if best:
             p = p.transformed(about(rotations[best], centre))

@@ -38,7 +38,7 @@ FAMILIES: dict[str, Family] = {**CLASSIC, **FEATURES}
 
 def _orientations() -> list[tuple[tuple[float, float, float], ...]]:
     """The 24 rotations that map axes onto axes (signed permutation matrices with determinant 1)."""
-    out = []
+    out: list[tuple[tuple[float, float, float], ...]] = []
     for perm in itertools.permutations(range(3)):
         for signs in itertools.product((1.0, -1.0), repeat=3):
             m = [[0.0] * 3 for _ in range(3)]
@@ -47,7 +47,7 @@ def _orientations() -> list[tuple[tuple[float, float, float], ...]]:
             det = (m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
                    + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]))
             if det > 0:
-                out.append(tuple(tuple(r) for r in m))
+                out.append(tuple((r[0], r[1], r[2]) for r in m))
     return out
 
 

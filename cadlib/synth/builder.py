@@ -80,7 +80,9 @@ class ModelBuilder:
         self.sequence.append({"index": len(self.sequence), "type": "ExtrudeFeature", "entity": eid})
 
     def _turn(self, v) -> tuple[float, float, float]:
-        return tuple(float(sum(r[i] * v[i] for i in range(3))) for r in self.orientation)
+        m = self.orientation or ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
+        x, y, z = (float(sum(r[i] * v[i] for i in range(3))) for r in m)
+        return (x, y, z)
 
     def json(self) -> dict:
         return {"entities": self.entities, "properties": {}, "sequence": self.sequence}
