@@ -127,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(r)
 
     watch = PrefectWatch(jobs.health, max_age_s=settings.api.health_max_age_s)
+    app.state.dataset_list = {}  # the last GET /training/datasets answer, encoded (routes/datasets.py)
     app.state.active_scopes = PrefectWatch(_active_scopes, max_age_s=settings.api.health_max_age_s)
 
     @app.get("/health", response_model=Health, tags=["health"])

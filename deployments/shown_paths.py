@@ -10,6 +10,7 @@ folder) become ``<server>``.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -19,7 +20,7 @@ from pathlib import Path
 
 def shown(path: str | Path, data_dir: str | Path) -> str:
     """`path` relative to the data folder (``.`` for the folder itself); outside it, its name only."""
-    root = Path(data_dir).resolve()
+    root = _resolved(str(data_dir))
     p = Path(path)
     p = p if p.is_absolute() else root / p
     try:
@@ -27,6 +28,12 @@ def shown(path: str | Path, data_dir: str | Path) -> str:
     except ValueError:
         return f"<server>/{p.name}"
     return rel.as_posix() or "."
+
+
+@functools.lru_cache(maxsize=64)
+def _resolved(folder: str) -> Path:
+    """The data folder resolved once (answers are polled: resolving walks every component)."""
+    return Path(folder).resolve()
 
 
 def server_roots(data_dir: str | Path) -> list[tuple[re.Pattern, str]]:

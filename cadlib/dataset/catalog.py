@@ -163,14 +163,14 @@ def list_datasets(datasets_dir: str | Path, *, only_known: bool = False) -> list
     """Every dataset folder under `datasets_dir`, by name. A dataset whose folders did not change
     since the last call is described from memory (no tree walk: the API lists on every poll).
     With `only_known`, None instead of walking any tree (the caller then lists in a thread)."""
-    root = Path(datasets_dir)
+    root = Path(datasets_dir).resolve()
     if not root.is_dir():
         return []
     out = []
     for p in sorted(root.iterdir()):
         if p.is_dir() and (p / "extract.json").is_file():
             layout = DatasetLayout(p)
-            key, stamp, now = str(p.resolve()), _fingerprint(layout), time.time_ns()
+            key, stamp, now = str(p), _fingerprint(layout), time.time_ns()
             known = _described.get(key)
             # A change within the clock's granularity of the last description may not move the
             # times: while a dataset is being written, its description is kept at most SETTLE_NS.

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import time
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
 from fastapi import Path as PathParam
 
 from cadlib.dataset.catalog import (
@@ -52,7 +54,12 @@ Name = Annotated[str, PathParam(pattern=NAME_PATTERN, description="dataset name"
 
 
 def datasets_dir(settings) -> Path:
-    return Path(settings.data_dir).resolve() / "datasets"
+    return _datasets_dir(str(settings.data_dir))
+
+
+@functools.lru_cache(maxsize=64)
+def _datasets_dir(data_dir: str) -> Path:
+    return Path(data_dir).resolve() / "datasets"
 
 
 def layout_for(settings, name: str) -> DatasetLayout:
@@ -140,7 +147,8 @@ async def get_datasets(request: Request, settings: SettingsDep) -> DatasetList:
     """Every dataset on disk; `status` is `building` while a build holds its lock or an API run
     is queued or running for it. From local state: the catalog (described again only when a
     dataset's folders changed), the lock files, and Prefect's active runs as last checked in the
-    background (at most `api.health_max_age_s` old)."""
+    background (at most `api.health_max_age_s` old). The list is polled: an answer equal to the
+    last one is sent as the bytes already validated and encoded for it."""
     found = list_datasets(datasets_dir(settings), only_known=True)  # a few stats per dataset
     if found is None:  # a dataset changed: describe it again in a thread (a tree walk)
         found = await asyncio.to_thread(list_datasets, datasets_dir(settings))
@@ -149,8 +157,14 @@ async def get_datasets(request: Request, settings: SettingsDep) -> DatasetList:
     for d in found:
         if scope(d["name"]) in queued or is_held(build_lock_path(locks, d["name"])):
             d["status"] = "building"
-        d["path"] = shown(d["path"], settings.data_dir)
-    return DatasetList(datasets=[DatasetSummary(**d) for d in found])
+    key = json.dumps(found, default=str)
+    cached = request.app.state.dataset_list
+    if cached.get("key") != key:
+        for d in found:
+            d["path"] = shown(d["path"], settings.data_dir)
+        body = DatasetList(datasets=[DatasetSummary(**d) for d in found]).model_dump_json().encode()
+        cached.update(key=key, body=body)
+    return Response(cached["body"], media_type="application/json")
 
 
 @router.get("/{name}/status", response_model=DatasetStatus, dependencies=[Read],

@@ -399,3 +399,30 @@ def test_twenty_concurrent_extracts_of_one_dataset_start_one_run(app):
     assert len(started) == 1, [(r.status_code, r.text[:80]) for r in answers]
     job_id = started[0].json()["job_id"]
     assert all(r.status_code == 409 and job_id in r.json()["detail"] for r in answers if r is not started[0])
+
+
+def test_the_dataset_list_follows_the_folders_and_locks_between_polls(app):
+    """Polls are answered from the last encoded list while nothing changed; a build lock taken, a
+    dataset added or its files changed show in the next answer."""
+    import json as _json
+
+    from cadlib.dataset.lock import build_lock_path, held
+
+    datasets = Path(app.state.settings.data_dir).resolve() / "datasets"
+
+    def listed() -> dict:
+        r = call(app, "GET", "/training/datasets")
+        assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+        return {d["name"]: d for d in r.json()["datasets"]}
+
+    (datasets / "one").mkdir(parents=True)
+    (datasets / "one" / "extract.json").write_text(_json.dumps({"counts": {"train": 3, "val": 1, "test": 1}}))
+    first = listed()
+    assert first["one"]["status"] != "building" and first["one"]["path"] == "datasets/one"
+    assert listed() == first  # the same answer again
+    with held(build_lock_path(datasets, "one")):
+        assert listed()["one"]["status"] == "building"
+    assert listed() == first
+    (datasets / "two").mkdir()
+    (datasets / "two" / "extract.json").write_text(_json.dumps({"counts": {"train": 1, "val": 0, "test": 0}}))
+    assert set(listed()) == {"one", "two"}
