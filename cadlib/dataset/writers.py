@@ -29,8 +29,6 @@ from cadlib.dataset.layout import (
     SPLITS,
     DatasetLayout,
     atomic_path,
-    write_json_atomic,
-    write_text_atomic,
 )
 from cadlib.dataset.prompts import IMAGE_TOKEN
 
@@ -121,10 +119,31 @@ def llamafactory_registry(name: str) -> dict:
 
 
 def write_split(layout: DatasetLayout, split: str, samples: list[dict]) -> list[Path]:
-    """The three files of one split, samples in the given order."""
+    """The three files of one split, samples in the given order, each written record by record
+    (a split of any size costs one record's text at a time, not the file's)."""
     return [
-        write_json_atomic(layout.split_file(split, "json"), [llava_record(s) for s in samples]),
-        write_text_atomic(layout.split_file(split, "jsonl"),
-                          "".join(json.dumps(messages_record(s), ensure_ascii=False) + "\n" for s in samples)),
+        write_json_array(layout.split_file(split, "json"), (llava_record(s) for s in samples)),
+        write_jsonl(layout.split_file(split, "jsonl"), (messages_record(s) for s in samples)),
         write_parquet(layout.split_file(split, "parquet"), layout.root, samples),
     ]
+
+
+def write_json_array(path: Path, records: Iterable[dict]) -> Path:
+    """A JSON array streamed to `path` (atomically), byte for byte what
+    `write_json_atomic(path, list(records))` writes: indent 1, UTF-8, a final newline."""
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        first = True
+        for rec in records:
+            fh.write("[\n " if first else ",\n ")
+            fh.write(json.dumps(rec, indent=1, ensure_ascii=False).replace("\n", "\n "))
+            first = False
+        fh.write("[]\n" if first else "\n]\n")
+    return path
+
+
+def write_jsonl(path: Path, records: Iterable[dict]) -> Path:
+    """One JSON object per line, streamed to `path` (atomically)."""
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        for rec in records:
+            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    return path
