@@ -208,7 +208,7 @@ def evaluate_split(dataset_root: str | Path, adapter_dir: str | Path, *, split: 
 
     root = Path(dataset_root)
     ctx = training_context(adapter_dir)
-    records = json.loads((root / f"{split}.json").read_text())
+    records = DatasetLayout(root).read_split(split)
     first: dict[str, dict] = {}
     for r in records:  # one sample per model: the first view in the dataset's order
         first.setdefault(r["id"].rsplit("_", 1)[0], r)

@@ -4,13 +4,13 @@ vision frozen)."""
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from pathlib import Path
 
 from prefect import get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
+from cadlib.dataset.layout import DatasetLayout
 from tasks import artifacts
 from tasks.artifacts import InPlaceArtifacts, Suffix
 from tasks.cache import transient_only
@@ -28,10 +28,10 @@ def tiny_model(dataset_root: str, out_dir: str, shape: TinyShape, seed: int = 0,
     if (out / "config.json").is_file() and (out / "tokenizer.json").is_file() and (out / INIT_FILE).is_file():
         return str(out)
     texts = []
+    layout = DatasetLayout(Path(dataset_root))
     for split in ("train", "val"):
-        path = Path(dataset_root) / f"{split}.json"
-        if path.is_file():
-            texts += [t["value"] for r in json.loads(path.read_text()) for t in r["conversations"]]
+        if layout.split_file(split, "json").is_file():
+            texts += [t["value"] for r in layout.read_split(split) for t in r["conversations"]]
     if not texts:
         raise ValueError(f"{dataset_root}: no samples to train a tokenizer on; build the dataset first")
     build_tiny(texts, out, shape, seed=seed)

@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from cadlib.atomic import write_text_atomic
+from cadlib.dataset.layout import DatasetLayout
 from vlm.collate import Collator, Sample, sample_from_llava
 from vlm.devices import DeviceChoice, select_device
 from vlm.modes import TrainMode, apply_mode, check_mode, trainable_share
@@ -105,18 +106,18 @@ def data(dataset_root: str | Path, *, train_n: int | None = None, val_n: int | N
          seed: int = 0) -> tuple[list[Sample], list[Sample]]:
     """Samples of a dataset's train and val splits (`train_n` / `val_n` of them, seeded, for a
     test run)."""
-    root = Path(dataset_root)
+    layout = DatasetLayout(Path(dataset_root))
     out = []
     for split, n in (("train", train_n), ("val", val_n)):
-        path = root / f"{split}.json"
+        path = layout.split_file(split, "json")
         if not path.is_file():
             raise ValueError(f"{path}: no such split file; build the dataset first (cadrecon dataset build)")
-        samples = [sample_from_llava(r, root) for r in json.loads(path.read_text(encoding="utf-8"))]
+        samples = [sample_from_llava(r, layout.root) for r in layout.read_split(split)]
         if n is not None and n < len(samples):
             samples = random.Random(f"{seed}:{split}").sample(samples, n)
         out.append(samples)
     if not out[0]:
-        raise ValueError(f"{root}: the train split is empty")
+        raise ValueError(f"{layout.root}: the train split is empty")
     return out[0], out[1]
 
 

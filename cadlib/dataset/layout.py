@@ -105,6 +105,14 @@ class DatasetLayout:
     def split_file(self, split: str, ext: str) -> Path:
         return self.root / f"{split}.{ext}"
 
+    def read_split(self, split: str) -> list[dict]:
+        """The LLaVA records of a split (`<split>.json`), as the dataset wrote them.
+
+        Raises:
+            FileNotFoundError: the split file is not there (the dataset is not built).
+        """
+        return read_json(self.split_file(split, "json"))
+
     @property
     def info(self) -> Path:
         """cadrecon's description of the dataset (name, counts, source, config, versions)."""

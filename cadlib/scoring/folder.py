@@ -10,7 +10,6 @@ with its cause; a hang or a crash is a failed prediction, never a stuck run.
 from __future__ import annotations
 
 import csv
-import json
 import time
 import zlib
 from collections import Counter
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from cadlib.atomic import atomic_path
+from cadlib.dataset.layout import DatasetLayout
 from cadlib.errors import CadlibError
 from cadlib.scoring.files import SUFFIXES, InvalidPrediction, load_geometry, split_name
 from cadlib.scoring.protocols import best_of, get_protocol, score_pair, summarize
@@ -79,10 +79,10 @@ def truth_index(truth: str | Path, split: str = "test") -> dict[str, Path]:
     root = Path(truth)
     if not root.is_dir():
         raise CadlibError("no such folder of truths", source=str(root))
-    if (root / "sources").is_dir() and (root / f"{split}.json").is_file():
-        records = json.loads((root / f"{split}.json").read_text(encoding="utf-8"))
-        ids = sorted({r["id"].rsplit("_", 1)[0] for r in records})
-        return {i: root / "sources" / f"{i}.txt" for i in ids}
+    layout = DatasetLayout(root)
+    if layout.sources.is_dir() and layout.split_file(split, "json").is_file():
+        ids = sorted({r["id"].rsplit("_", 1)[0] for r in layout.read_split(split)})
+        return {i: layout.source_text(i) for i in ids}
     out: dict[str, Path] = {}
     for f in sorted(root.iterdir()):
         if f.is_file() and f.suffix.lower() in SUFFIXES and f.suffix.lower() != ".py":
