@@ -34,7 +34,8 @@ def render_model(job: RenderJob) -> dict:
     """Renders and saves one model's views; returns the image names and any fallback notes.
 
     A sequence model whose solid extract kept (`cadlib.dataset.solids`) is drawn from that solid
-    in the lines style, without building or tessellating it again; the file is removed once drawn.
+    without building it again (and, in the lines style, without tessellating it); the file is
+    removed once drawn.
 
     Raises the `CadlibError` of a model that cannot be loaded, built or drawn.
     """
@@ -42,19 +43,20 @@ def render_model(job: RenderJob) -> dict:
 
     text = Path(job.text_path).read_text(encoding="utf-8") if job.text_path else ""
     kept = None
-    if text and job.solid_path and job.style == "lines":
+    if text and job.solid_path:
         from cadlib.dataset.solids import take
 
         kept = take(job.solid_path, text)
-    if kept is not None:
+    if kept is not None and job.style == "lines":
         from cadlib.render import render_solid_lines
 
         rendered = render_solid_lines(kept.shape, job.views, framing_points=kept.frame_points, size=job.size,
                                       exact=job.exact, svg=False)
         style, notes = "lines", []
-        solid = {"valid": kept.valid, "volume": kept.volume, "solids": kept.solids}
     else:
-        rendered, style, notes, solid = _render_loaded(job, text)
+        rendered, style, notes, solid = _render_loaded(job, text, kept)
+    if kept is not None:
+        solid = {"valid": kept.valid, "volume": kept.volume, "solids": kept.solids}
     if not job.exact and style == "lines":
         notes.append("polygonal hidden-line removal (the exact algorithm crashed or overran its time)")
     notes.extend(rendered.notes)
@@ -71,15 +73,18 @@ def render_model(job: RenderJob) -> dict:
     return out
 
 
-def _render_loaded(job: RenderJob, text: str):
-    """(rendered, style, notes, solid facts) of a model loaded or built here."""
-    from cadlib.ingest.brep import model_from_sequence
+def _render_loaded(job: RenderJob, text: str, kept):
+    """(rendered, style, notes, solid facts) of a model loaded here, or meshed from the solid
+    extract kept, or built here from its text."""
+    from cadlib.ingest import brep
     from cadlib.ingest.registry import load_model
     from cadlib.render import render_views
     from cadlib.text import from_text
 
     if text:
-        model = model_from_sequence(from_text(text, job.bits, source=job.text_path, name=job.id), file=job.text_path)
+        seq = from_text(text, job.bits, source=job.text_path, name=job.id)
+        model = (brep.model_from_solid(kept.shape, seq, file=job.text_path) if kept is not None
+                 else brep.model_from_sequence(seq, file=job.text_path))
     else:
         model = load_model(job.path, max_mb=job.max_mb)
     style, notes = job.style, []
@@ -89,7 +94,7 @@ def _render_loaded(job: RenderJob, text: str):
     rendered = render_views(model, job.views, size=job.size, style=style, svg=False, exact=job.exact,
                             platform=job.platform)
     solid: dict = {}
-    if text:
+    if text and kept is None:
         from cadlib import occ
 
         solid = {"valid": occ.is_valid(model.shape), "volume": occ.volume(model.shape), "solids": model.info.solids}

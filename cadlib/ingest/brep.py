@@ -47,7 +47,12 @@ def load_sequence_model(path: str | Path, *, bits: int = DEFAULT_BITS) -> Loaded
 
 def model_from_sequence(seq: CadSequence, *, file: str, fmt: str = "reconstruction-json") -> LoadedModel:
     """Builds, meshes and describes a sequence (scaled to millimetres by its `unit_mm`)."""
-    shape = occ.build_solid(in_mm(seq))
+    return model_from_solid(occ.build_solid(in_mm(seq)), seq, file=file, fmt=fmt)
+
+
+def model_from_solid(shape, seq: CadSequence, *, file: str, fmt: str = "reconstruction-json") -> LoadedModel:
+    """Meshes and describes the solid `seq` built (in millimetres): `model_from_sequence` for a
+    solid built already (`cadlib.dataset.solids` keeps extract's)."""
     lo, hi = occ.bbox(shape)
     box = float((hi - lo).prod()) if len(lo) else 0.0
     if occ.volume(shape) <= 1e-9 * max(box, 1e-12):

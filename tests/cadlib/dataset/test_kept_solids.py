@@ -84,7 +84,8 @@ def test_binary_brep_refuses_what_is_not_one():
             occ.from_bytes(bad)
 
 
-def test_extract_keeps_the_solids_render_draws_and_removes(tmp_path, monkeypatch):
+@pytest.mark.parametrize("style", ["lines", "shaded"])
+def test_extract_keeps_the_solids_render_draws_and_removes(tmp_path, monkeypatch, style):
     make_deepcad(tmp_path / "dl")
     layout = DatasetLayout(tmp_path / "ds")
     spec = SourceSpec("deepcad", str(tmp_path / "dl"), train_size=4, val_size=1, test_size=1, seed=1)
@@ -93,7 +94,7 @@ def test_extract_keeps_the_solids_render_draws_and_removes(tmp_path, monkeypatch
     assert kept_ids and all(layout.kept_solid(m).is_file() for m in kept_ids)
     for mid in kept_ids:
         job = RenderJob(id=mid, path="", text_path=str(layout.source_text(mid)), images_dir=str(tmp_path / "img"),
-                        views=("front", "top"), size=64, style="lines", tile=False, platform="egl", bits=8,
+                        views=("front", "top"), size=64, style=style, tile=False, platform="egl", bits=8,
                         max_mb=10, solid_path=str(layout.kept_solid(mid)))
         with monkeypatch.context() as m:  # drawn from the kept solid: nothing is built
             m.setattr(brep, "model_from_sequence", lambda *a, **k: pytest.fail("built the solid again"))
