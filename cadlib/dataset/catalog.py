@@ -164,13 +164,15 @@ def list_datasets(datasets_dir: str | Path, *, only_known: bool = False) -> list
     since the last call is described from memory (no tree walk: the API lists on every poll).
     With `only_known`, None instead of walking any tree (the caller then lists in a thread)."""
     root = Path(datasets_dir).resolve()
-    if not root.is_dir():
+    try:
+        entries = sorted((e.name, e.path) for e in os.scandir(root) if e.is_dir())
+    except OSError:  # no datasets folder yet
         return []
     out = []
-    for p in sorted(root.iterdir()):
-        if p.is_dir() and (p / "extract.json").is_file():
-            layout = DatasetLayout(p)
-            key, stamp, now = str(p), _fingerprint(layout), time.time_ns()
+    for _, folder in entries:
+        stamp = _fingerprint(folder)
+        if stamp[5] is not None:  # extract.json: a dataset
+            key, now = folder, time.time_ns()
             known = _described.get(key)
             # A change within the clock's granularity of the last description may not move the
             # times: while a dataset is being written, its description is kept at most SETTLE_NS.
@@ -178,7 +180,7 @@ def list_datasets(datasets_dir: str | Path, *, only_known: bool = False) -> list
                 if only_known:
                     return None
                 newest = max((t[0] for t in stamp if t), default=0)
-                known = _described[key] = (stamp, describe(layout), now - newest > SETTLE_NS, now)
+                known = _described[key] = (stamp, describe(DatasetLayout(Path(folder))), now - newest > SETTLE_NS, now)
             out.append(dict(known[1]))
     return out
 
@@ -188,12 +190,24 @@ _described: dict[str, tuple[tuple, dict, bool, int]] = {}
 """Dataset folder -> (its fingerprint, its description, whether its files had settled, when)."""
 
 
-def _fingerprint(layout: DatasetLayout) -> tuple:
+def _stamped() -> tuple[str, ...]:
+    probe = DatasetLayout(Path("d"))
+    paths = (probe.root, probe.images, probe.sources, probe.shard_report("render", 0).parent, probe.cache,
+             probe.extract_report, probe.validation)
+    return tuple("" if p == probe.root else "/" + p.relative_to(probe.root).as_posix() for p in paths)
+
+
+_STAMPED = _stamped()
+"""The dataset's folders and reports whose times say it changed, relative to it ("/images", ...;
+index 5 is extract.json, whose presence makes a folder a dataset)."""
+
+
+def _fingerprint(folder: str) -> tuple:
     """What changes when a stage writes anything: the modification times of the dataset's
-    folders (a file created, replaced or removed in them) and of its reports."""
+    folders (a file created, replaced or removed in them) and of its reports (polled: plain
+    strings and stats, no Path objects)."""
     stamp: list[tuple[int, int] | None] = []
-    for path in (layout.root, layout.images, layout.sources, layout.root / "shards", layout.cache,
-                 layout.extract_report, layout.validation):
+    for path in (folder + tail for tail in _STAMPED):
         try:
             st = os.stat(path)
             stamp.append((st.st_mtime_ns, st.st_size))
