@@ -44,7 +44,7 @@ def _eta(job: Job, fraction: float) -> float | None:
 def build_stages(job: Job) -> dict[str, dict]:
     """Per stage of a build-dataset run: its table row when finished, else its progress so far."""
     until = job.parameters.get("until") or "validate"
-    wanted = (Stage.EXTRACT, *STAGES[:STAGES.index(until) + 1]) if until in STAGES else (Stage.EXTRACT,)
+    wanted = [str(s) for s in (Stage.EXTRACT, *STAGES[:STAGES.index(until) + 1])] if until in STAGES else ["extract"]
     out = {}
     for stage in wanted:
         rows = job.table(f"-{stage}") or [r for r in job.table(f"-{Suffix.STAGES}") or [] if r.get("stage") == stage]

@@ -85,7 +85,7 @@ def stage_settings(s: Settings, until: str = "validate") -> dict[str, dict]:
         "convert": {"target": d.target, "max_tokens": d.max_tokens, "tokenizer": d.tokenizer or "",
                     "vary_prompts": d.vary_prompts},
     }
-    return {stage: every[stage] for stage in UNTIL[:UNTIL.index(until) + 1] if stage in every}
+    return {str(stage): every[stage] for stage in UNTIL[:UNTIL.index(until) + 1] if stage in every}
 
 
 def check_build(preset: str, source: str | None = None, path: str | None = None, name: str | None = None,
@@ -184,7 +184,7 @@ def _build_locked(preset: str, settings: Settings, name: str, force: bool, until
         report.publish_extract(name, plan.info, models, len(plan.shards))
         head = {"dataset": str(layout.root), "name": name, "until": until, "models": models,
                 "counts": plan.info["counts"], "shards": len(plan.shards)}
-        stages = STAGES[:UNTIL.index(until)]
+        stages = tuple(str(s) for s in STAGES[:UNTIL.index(until)])  # plain names in results and logs
         if not stages:
             return {**head, "seconds": round(time.perf_counter() - t0, 2)}
         for stage in stages:

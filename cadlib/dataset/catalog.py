@@ -77,8 +77,8 @@ def _origin_words(o: dict) -> str:
     return f"preset {o.get('preset')} (source {o.get('source')}{where})"
 
 
-STAGE_NAMES = {Stage.EXTRACT: "extraction", Stage.RENDER: "rendering", Stage.CONVERT: "conversion",
-               Stage.VALIDATE: "validation"}
+STAGE_NAMES = {Stage.EXTRACT.value: "extraction", Stage.RENDER.value: "rendering", Stage.CONVERT.value: "conversion",
+               Stage.VALIDATE.value: "validation"}
 """Stage -> the seed's name for it."""
 
 
