@@ -8,7 +8,6 @@ bodies) go into the report with the text's hash, for validate.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,7 +66,9 @@ def render_model(job: RenderJob) -> dict:
     written = save_rendered(rendered, job.images_dir, job.id)
     out: dict = {"images": [p.name for p in written], "style": style, "notes": notes}
     if text:  # the solid the views show, for validate (which would otherwise build it again)
-        out["solid"] = {"text_sha256": hashlib.sha256(text.encode()).hexdigest(), **solid}
+        from cadlib.dataset.solids import text_key
+
+        out["solid"] = {"text_sha256": text_key(text), **solid}
     if job.solid_path:
         Path(job.solid_path).unlink(missing_ok=True)
     return out

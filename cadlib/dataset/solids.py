@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from cadlib.dataset.layout import write_bytes_atomic
+from cadlib.atomic import write_bytes_atomic
 
 FORMAT = "cadrecon-kept-solid/1"
 
