@@ -24,8 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from cadlib.dataset.layout import SPLITS, DatasetLayout, read_json
+from cadlib.dataset.layout import SPLITS, DatasetLayout
 from cadlib.dataset.prompts import IMAGE_TOKEN
+from cadlib.dataset.writers import iter_json_array
 
 CADQUERY_VOLUME_TOL = 0.005
 CADQUERY_MIN_IOU = 0.99
@@ -175,7 +176,7 @@ def distribution(values: list[int]) -> dict:
 def check_splits(layout: DatasetLayout, signatures: dict[str, str]) -> tuple[list[list[str]], dict]:
     """The dataset-level checks over the written split files: well-formed records, unique ids,
     images present, no model and no duplicate group in two splits. Returns (structural errors,
-    statistics)."""
+    statistics). Each file is streamed (one record in memory at a time, not the parsed split)."""
     errors: list[list[str]] = []
     model_split: dict[str, str] = {}
     sig_split: dict[str, set[str]] = defaultdict(set)
@@ -187,35 +188,46 @@ def check_splits(layout: DatasetLayout, signatures: dict[str, str]) -> tuple[lis
             errors.append(["MissingSplit", f"{path.name}: no such file"])
             continue
         try:
-            records = read_json(path)
-        except ValueError as exc:
+            found, models, ids, chars = _check_split(layout, path, seen_ids)
+        except ValueError as exc:  # a broken file: its records say nothing
             errors.append(["BrokenSplit", f"{path.name}: {exc}"])
             continue
-        models, chars = set(), []
-        for s in records:
-            problem = check_sample(s)
-            if problem:
-                errors.append(["BadSample", f"{path.name}: {s.get('id')!r}: {problem}"])
-                continue
-            if s["id"] in seen_ids:
-                errors.append(["DuplicateId", f"{path.name}: {s['id']} appears twice"])
-            seen_ids.add(s["id"])
-            if not (layout.root / s["image"]).is_file():
-                errors.append(["MissingImage", f"{path.name}: {s['id']}: {s['image']} not found"])
-            mid = s.get("model_id") or s["id"].rsplit("_", 1)[0]
-            models.add(mid)
-            chars.append(len(s["conversations"][1]["value"]))
+        errors += found
+        seen_ids |= ids
         for mid in models:
             if model_split.setdefault(mid, split) != split:
                 errors.append(["Leakage", f"model {mid} is in {model_split[mid]} and {split}"])
             if mid in signatures:
                 sig_split[signatures[mid]].add(split)
-        stats["splits"][split] = {"samples": len(records), "models": len(models), "target_chars": distribution(chars)}
+        stats["splits"][split] = {"samples": len(chars) + sum(e[0] == "BadSample" for e in found),
+                                  "models": len(models), "target_chars": distribution(chars)}
     leaks = [s for s, splits in sig_split.items() if len(splits) > 1]
     for sig in leaks:
         errors.append(["Leakage", f"duplicate group {sig} is in {sorted(sig_split[sig])}"])
     stats["duplicate_groups_across_splits"] = len(leaks)
     return errors, stats
+
+
+def _check_split(layout: DatasetLayout, path: Path, seen_before: set[str]
+                 ) -> tuple[list[list[str]], set[str], set[str], list[int]]:
+    """One split file's record errors, its models, its ids and its targets' lengths."""
+    errors: list[list[str]] = []
+    models: set[str] = set()
+    ids: set[str] = set()
+    chars: list[int] = []
+    for s in iter_json_array(path):
+        problem = check_sample(s) if isinstance(s, dict) else "is not a JSON object"
+        if problem:
+            errors.append(["BadSample", f"{path.name}: {s.get('id') if isinstance(s, dict) else s!r}: {problem}"])
+            continue
+        if s["id"] in ids or s["id"] in seen_before:
+            errors.append(["DuplicateId", f"{path.name}: {s['id']} appears twice"])
+        ids.add(s["id"])
+        if not (layout.root / s["image"]).is_file():
+            errors.append(["MissingImage", f"{path.name}: {s['id']}: {s['image']} not found"])
+        models.add(s.get("model_id") or s["id"].rsplit("_", 1)[0])
+        chars.append(len(s["conversations"][1]["value"]))
+    return errors, models, ids, chars
 
 
 def failure_table(failures: list[dict]) -> list[dict]:

@@ -1,4 +1,4 @@
-"""Writing the split files and the trainer registries: LLaVA/TinyLLaVA JSON, typed-content messages
+"""Writing (and streaming back) the split files and the trainer registries: LLaVA/TinyLLaVA JSON, typed-content messages
 JSONL, Parquet with the images embedded, LLaMA-Factory's dataset_info.json (all atomic).
 
 - ``<split>.json``: ``[{"id", "image", "conversations": [{"from": "human", "value": "<image>\\n..."},
@@ -22,8 +22,9 @@ Image paths in the JSON and JSONL files are relative to the file's folder (the d
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from cadlib.dataset.layout import (
     SPLITS,
@@ -139,6 +140,70 @@ def write_json_array(path: Path, records: Iterable[dict]) -> Path:
             first = False
         fh.write("[]\n" if first else "\n]\n")
     return path
+
+
+def iter_json_array(path: Path, chunk: int = 1 << 20) -> Iterator[Any]:
+    """The items of the JSON array in `path`, one at a time, as `json.load` gives them (a file of
+    any size costs one item and `chunk` characters of memory, not the whole parsed array).
+
+    Raises:
+        ValueError: the file is not one JSON array (what is wrong and the character it is at).
+    """
+    decoder = json.JSONDecoder()
+    with open(path, encoding="utf-8") as fh:
+        buf, pos, offset, eof = "", 0, 0, False
+
+        def more() -> bool:
+            nonlocal buf, eof
+            if eof:
+                return False
+            got = fh.read(chunk)
+            eof = not got
+            buf += got
+            return bool(got)
+
+        def skip_space() -> str:
+            nonlocal pos
+            while True:
+                while pos < len(buf) and buf[pos] in " \t\n\r":
+                    pos += 1
+                if pos < len(buf) or not more():
+                    return buf[pos] if pos < len(buf) else ""
+
+        def fail(msg: str, at: int | None = None) -> ValueError:
+            return ValueError(f"{msg} at character {offset + (pos if at is None else at)}")
+
+        if skip_space() != "[":
+            raise fail("Expecting '['")
+        pos += 1
+        if skip_space() == "]":
+            pos += 1
+        else:
+            while True:
+                while True:
+                    try:
+                        item, end = decoder.raw_decode(buf, pos)
+                    except json.JSONDecodeError as exc:
+                        if more():
+                            continue
+                        raise fail(exc.msg, exc.pos) from None
+                    after = buf[end:end + 64].lstrip(" \t\n\r")[:1]
+                    if after in (",", "]") or not more():  # "1" of "1.5" decodes too: a separator ends it
+                        break
+                pos = end
+                yield item
+                if pos > chunk:  # drop what was read
+                    buf, offset, pos = buf[pos:], offset + pos, 0
+                sep = skip_space()
+                pos += 1
+                if sep == "]":
+                    break
+                if sep != ",":
+                    pos -= 1
+                    raise fail("Expecting ',' delimiter")
+                skip_space()
+        if skip_space():
+            raise fail("Extra data")
 
 
 def write_jsonl(path: Path, records: Iterable[dict]) -> Path:
