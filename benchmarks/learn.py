@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             model = summarize(scores)
             from vlm.report import record_evaluation
 
-            record_evaluation(report, {"split": "test", "protocol": "cadrille", **model,
+            record_evaluation(report["weights"], {"split": "test", "protocol": "cadrille", **model,
                                        "baselines": baselines})
             row = {"minutes": minutes, **model}
             curve.append(row)

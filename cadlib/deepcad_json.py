@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 import numpy as np
 
@@ -47,6 +47,52 @@ _EXTENTS = {
     "SymmetricFeatureExtentType": ExtentType.SYMMETRIC,
     "TwoSidesFeatureExtentType": ExtentType.TWO_SIDES,
 }
+
+
+class JsonPoint(TypedDict):
+    x: float
+    y: float
+    z: float
+
+
+class JsonLine(TypedDict):
+    type: Literal["Line3D"]
+    start_point: JsonPoint
+    end_point: JsonPoint
+
+
+class JsonArc(TypedDict):
+    """An arc as DeepCAD stores it: centre, radius, sweep from `reference_vector`, and its ends."""
+
+    type: Literal["Arc3D"]
+    center_point: JsonPoint
+    radius: float
+    start_angle: float
+    end_angle: float
+    reference_vector: JsonPoint
+    normal: JsonPoint
+    start_point: JsonPoint
+    end_point: JsonPoint
+
+
+class JsonCircle(TypedDict):
+    type: Literal["Circle3D"]
+    center_point: JsonPoint
+    radius: float
+    normal: JsonPoint
+
+
+JsonCurve = JsonLine | JsonArc | JsonCircle
+"""One sketch curve of a DeepCAD profile loop, as the JSON spells it."""
+
+
+class DeepCadDocument(TypedDict):
+    """A DeepCAD `cad_json` file: entities by id (sketches with profiles of loops of `JsonCurve`s,
+    extrudes), and the sequence of features that orders them (what `parse_sequence` reads)."""
+
+    entities: dict[str, dict[str, Any]]
+    properties: dict[str, Any]
+    sequence: list[dict[str, Any]]
 
 
 def load_json_sequence(path: str | Path) -> CadSequence:

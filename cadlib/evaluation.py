@@ -18,6 +18,7 @@ from cadlib.errors import CadlibError
 from cadlib.metrics import command_accuracy
 from cadlib.scoring.geometry import Geometry, similarity
 from cadlib.scoring.protocols import PROTOCOLS, get_protocol, score_pair
+from cadlib.scoring.reports import TextScore
 
 MIN_VOLUME = 1e-9
 """In the normalised frame (a 1.5-wide box); a smaller solid counts as invalid, as DeepCAD's
@@ -79,13 +80,13 @@ def truth_from_model(model) -> tuple[Truth, np.ndarray]:
 
 
 def score_text(text: str, truth: Truth, *, bits: int = 8, protocols=tuple(PROTOCOLS), seed: int = 0,
-               frame: np.ndarray | None = None) -> dict:
+               frame: np.ndarray | None = None) -> TextScore:
     """The scores of one generated text: ``{"parsed", "valid", "error", "cd": {protocol: value},
     "iou": {protocol: value}, "iou_method": {...}, "acc_cmd", "acc_param"}`` (metrics None where
     they do not apply or the text failed), and the built `geometry` (in the truth's frame) when valid."""
     from cadlib.text import parse_text
 
-    out: dict = {"parsed": False, "valid": False, "error": "", "cd": dict.fromkeys(protocols),
+    out: TextScore = {"parsed": False, "valid": False, "error": "", "cd": dict.fromkeys(protocols),
                  "iou": dict.fromkeys(protocols), "iou_method": dict.fromkeys(protocols),
                  "acc_cmd": None, "acc_param": None}
     try:

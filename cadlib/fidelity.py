@@ -39,10 +39,6 @@ class Agreement:
             return f"IoU {self.iou:.3f} with the source, below {min_iou:g}"
         return None
 
-    def as_dict(self) -> dict:
-        return {"solids": self.solids, "reference_solids": self.reference_solids, "valid": self.valid,
-                "iou": round(self.iou, 6)}
-
 
 def agreement(shape: Any, reference: Any, *, valid: bool | None = None, mesh: Mesh | None = None) -> Agreement:
     """Compares `shape` with `reference` (OCP shapes in one frame). The IoU: manifold3d's exact

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from cadlib.quantize import CurveKind
+
 _OPS = ("new", "join", "cut", "intersect")
 _EXTENTS = ("one", "sym", "two")
 _ARITY = {"bits": 1, "sketch": 7, "loop": 0, "line": 2, "arc": 3, "circle": 3}
@@ -143,7 +145,7 @@ class TextPrefix:
             kw, index = self.words[0], len(self.words) - 1
             lo, hi, excluded = self.limits.int_range(kw, index)
             banned = set() if excluded is None else {excluded}
-            if kw in ("line", "arc") and index == 1:
+            if kw in (CurveKind.LINE.value, CurveKind.ARC.value) and index == 1:
                 x = int(self.words[1])
                 if self.prev_end is not None and self.prev_end[0] == x:
                     banned.add(self.prev_end[1])  # would end where it starts

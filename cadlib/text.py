@@ -44,6 +44,8 @@ HEADER = "bits"
 KEYWORDS = (HEADER, "sketch", "loop", "line", "arc", "circle", "extrude", *_OPS, *_EXTENTS)
 """Every word the text uses; the rest are integers."""
 
+_CURVE_WORDS = tuple(k.value for k in CurveKind)
+
 
 def to_text(seq: CadSequence, bits: int = DEFAULT_BITS) -> str:
     """The sequence text of a normalised sequence (quantised on the way), with its `bits` header."""
@@ -190,7 +192,7 @@ class _Parser:
         loop_line, _ = self.take("loop")
         curves: list[tuple[int, int, CurveCode]] = []
         umax, half = self.grid.unit_max, self.grid.levels // 2
-        while self.peek() in ("line", "arc", "circle"):
+        while self.peek() in _CURVE_WORDS:
             lineno, toks = self.rows[self.i]
             self.i += 1
             kind = CurveKind(toks[0][1])

@@ -8,6 +8,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from cadlib.vocabulary import Device, TinyVision, TrainMode
 from config.settings import deep_merge
 
 TRAINING_DIR = Path(__file__).resolve().parent / "training"
@@ -61,7 +62,7 @@ class TinyRecipe(BaseModel):
     layers: int = Field(4, ge=1)
     heads: int = Field(4, ge=1)
     vocab_size: int = Field(1536, ge=256)
-    vision: Literal["conv", "vit"] = Field("conv", description="a convolutional tower, or Idefics3's ViT")
+    vision: TinyVision = Field(TinyVision.CONV, description="a convolutional tower, or Idefics3's ViT")
 
 
 class TestRunRecipe(BaseModel):
@@ -81,7 +82,7 @@ class TrainingRecipe(BaseModel):
     description: str = ""
     model: str = Field(..., description="HF id, local folder, or 'tiny' (built offline from the dataset)")
     family: Family = Field(..., description="the model's architecture family (what its processor takes)")
-    mode: Literal["full", "lora", "freeze_vision"] = Field(
+    mode: TrainMode = Field(
         ..., description="full: every weight trains (a model built from config); lora: adapters on a pretrained "
         "base; freeze_vision: everything but the vision tower")
     image: ImageBudget = ImageBudget()
@@ -101,7 +102,7 @@ class TrainingRecipe(BaseModel):
                                     "of this standard deviation (quantisation steps) over the numbers instead of "
                                     "one-hot (vlm/number_loss.py); 0: plain cross-entropy. Needs a tokenizer with "
                                     "every number one token (the 'tiny' model's)")
-    device: Literal["auto", "cuda", "mps", "cpu"] = "auto"
+    device: Device = Device.AUTO
     precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
     gradient_checkpointing: bool = False
     save_merged: bool = False
@@ -117,7 +118,7 @@ class TrainingRecipe(BaseModel):
     def _mode_fits_base(self):
         if self.model == TINY:
             if self.mode != "full":
-                raise ValueError(f"mode {self.mode!r} for the model built from config ('tiny'): its weights are "
+                raise ValueError(f"mode {str(self.mode)!r} for the model built from config ('tiny'): its weights are "
                                  "random, nothing for LoRA or a frozen vision tower to build on; use mode 'full'")
             if self.family != "idefics3":
                 raise ValueError("the model built from config ('tiny') is an Idefics3: set family 'idefics3'")

@@ -21,9 +21,12 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from cadlib.views import View
+from cadlib.vocabulary import Layout, SourceKind, Style
+
 CONFIG_DIR = Path(__file__).resolve().parent
 PRESETS_DIR = CONFIG_DIR / "presets"
-VIEWS = ("front", "top", "right", "iso")
+VIEWS = tuple(v.value for v in View)
 
 
 class SequenceSettings(BaseModel):
@@ -44,7 +47,7 @@ class DatasetSettings(BaseModel):
     """Building datasets (see flows/build_dataset.py)."""
 
     name: str | None = Field(None, description="dataset folder under <data_dir>/datasets (default: the preset)")
-    source: Literal["synthetic", "deepcad", "files"] = "synthetic"
+    source: SourceKind = SourceKind.SYNTHETIC
     path: Path | None = Field(None, description="deepcad: the download root; files: the folder to scan")
     url: str = Field(DEEPCAD_URL, description="deepcad: archive to download when `path` is missing")
     sha256: str | None = Field(None, description="deepcad: expected checksum of the archive")
@@ -61,7 +64,7 @@ class DatasetSettings(BaseModel):
     test_size: int = Field(5, ge=0)
     seed: int = 0
     target: Literal["sequence", "cadquery"] = Field("sequence", description="what the assistant answers")
-    layout: Literal["per_view", "tile"] = Field("tile", description="one 2x2 tiled image per model (top|iso over "
+    layout: Layout = Field(Layout.TILE, description="one 2x2 tiled image per model (top|iso over "
                                                 "front|right, cadrille's layout), or a sample per view")
     vary_prompts: bool = Field(True, description="varied, seeded prompt wordings; false: always the first template")
     max_tokens: int = Field(2048, ge=16, description="longer samples are dropped (and counted), never truncated")
@@ -73,7 +76,7 @@ class RenderSettings(BaseModel):
 
     size: int = Field(512, ge=32, le=4096, description="image side in pixels")
     views: list[str] = Field(default_factory=lambda: ["front", "top", "right", "iso"])
-    style: Literal["shaded", "lines"] = "shaded"
+    style: Style = Style.SHADED
     gl_platform: Literal["egl", "osmesa"] = "egl"
 
     @field_validator("views")
@@ -91,7 +94,7 @@ class ScheduleSettings(BaseModel):
     nightly_cron: str = Field("0 2 * * *", description="cron of the nightly build (server time zone)")
     timezone: str = "UTC"
     preset: str = Field("demo", description="preset (or YAML file) the nightly build runs")
-    source: Literal["synthetic", "deepcad", "files"] | None = None
+    source: SourceKind | None = None
     path: str | None = Field(None, description="the folder the nightly build reads (new files are picked up)")
     active: bool = True
 

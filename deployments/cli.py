@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 
+from cadlib.vocabulary import Style
 from deployments.cli_errors import clean_errors, set_debug
 from deployments.dataset_cli import app as dataset_app
 from deployments.score_cli import score as score_command
@@ -125,18 +126,13 @@ def build(
     typer.echo(f"{out}: volume {occ.volume(shape):.6g} mm^3, valid {occ.is_valid(shape)}")
 
 
-class RenderStyle(StrEnum):
-    shaded = "shaded"
-    lines = "lines"
-
-
 @app.command()
 @clean_errors
 def render(
     file: Path,
     out: Annotated[Path, typer.Option("--out", help="folder for <name>_<view>.png (and .svg)")],
     views: Annotated[str | None, typer.Option("--views", help="comma-separated: front,top,right,iso")] = None,
-    style: Annotated[RenderStyle | None, typer.Option("--style", help="shaded or lines")] = None,
+    style: Annotated[Style | None, typer.Option("--style", help="shaded or lines")] = None,
     size: Annotated[int | None, typer.Option("--size", min=32, max=4096, help="pixels")] = None,
     tile: Annotated[bool, typer.Option("--tile", help="also write a 2x2 composite")] = False,
     no_hidden: Annotated[bool, typer.Option("--no-hidden", help="lines style: omit hidden edges")] = False,

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from cadlib.vocabulary import SourceKind
 from deployments.cli_errors import clean_errors
 
 app = typer.Typer(no_args_is_help=True, help="Build and inspect VLM datasets.")
@@ -94,8 +95,8 @@ def build(
     """Build (or bring up to date) a dataset: extract -> render -> convert -> validate."""
     from flows.build_dataset import UNTIL, run_build
 
-    if source is not None and source not in ("synthetic", "deepcad", "files"):
-        raise ValueError(f"--source {source!r}: expected synthetic, deepcad or files")
+    if source is not None and source not in tuple(SourceKind):
+        raise ValueError(f"--source {source!r}: expected {', '.join(SourceKind)}")
     if until not in UNTIL:
         raise ValueError(f"--until {until!r}: expected one of {', '.join(UNTIL)}")
     from flows.build_dataset import check_build

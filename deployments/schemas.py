@@ -11,6 +11,10 @@ from typing import Annotated, Literal
 from fastapi import Path
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from cadlib.vocabulary import Device as DeviceKind
+from cadlib.vocabulary import Layout, SourceKind, Style
+from config.settings import VIEWS
+
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 
@@ -23,8 +27,11 @@ def _no_dots(name: str) -> str:
 DatasetName = Annotated[str, Field(pattern=NAME_PATTERN, description="letters, digits, '.', '_', '-' (max 64)",
                                    examples=["deepcad_1k"]), AfterValidator(_no_dots)]
 JobId = Annotated[str, Path(max_length=64, description="the flow-run id a POST answered with")]
-View = Literal["front", "top", "right", "iso"]
-Device = Literal["auto", "cuda", "mps", "cpu"]
+SOURCES = tuple(k.value for k in SourceKind)
+STYLES = tuple(k.value for k in Style)
+LAYOUTS = tuple(k.value for k in Layout)
+View = Literal[VIEWS]  # type: ignore[valid-type]  # the names config.settings.VIEWS takes from cadlib.views
+Device = Literal[tuple(k.value for k in DeviceKind)]  # type: ignore[valid-type]
 JobStatus = Literal["pending", "running", "completed", "failed"]
 StageStatus = Literal["completed", "in_progress", "pending"]
 
@@ -50,7 +57,7 @@ class Started(BaseModel):
 
 
 class ExtractRequest(Body):
-    source: Literal["deepcad", "synthetic", "files"] = "deepcad"
+    source: Literal[SOURCES] = SourceKind.DEEPCAD.value  # type: ignore[valid-type]
     train_size: int = Field(1000, ge=0, le=200_000)
     val_size: int = Field(100, ge=0, le=200_000)
     test_size: int = Field(100, ge=0, le=200_000, description="test models (DeepCAD: from the official test split)")
@@ -59,7 +66,7 @@ class ExtractRequest(Body):
                              description="deepcad download or folder of files; must lie under the data folder")
     preset: str | None = Field(None, pattern=r"^[a-z0-9_]{1,64}$", description="settings preset (default: the server's)")
     seed: int = Field(0, ge=0, le=2**31 - 1)
-    layout: Literal["tile", "per_view"] | None = Field(
+    layout: Literal[LAYOUTS] | None = Field(  # type: ignore[valid-type]
         None, description="tile: one 2x2 image (front/top/right/iso) per model; per_view: a sample per view "
                           "(default: the server's setting, tile)")
     force: bool = Field(False, description="replace the dataset if it was built from another source or with "
@@ -75,7 +82,7 @@ class RenderRequest(Body):
     views: list[View] = Field(default_factory=lambda: ["front", "top", "right"], min_length=1, max_length=4)
     resolution: int = Field(512, ge=32, le=4096)
     batch_size: int | None = Field(None, ge=1, le=100_000, description="models per shard (a Prefect task)")
-    style: Literal["shaded", "lines"] | None = None
+    style: Literal[STYLES] | None = None  # type: ignore[valid-type]
     force: bool = Field(False, description="replace the dataset if it was built from another source or with "
                                            "other settings (else 409)")
 

@@ -4,6 +4,7 @@ words, progress, per-stage numbers, training metrics and test-run results."""
 from __future__ import annotations
 
 from cadlib.dataset.layout import STAGES, Stage
+from cadlib.vocabulary import Verdict
 from deployments.jobs import Job
 from deployments.schemas import (
     JobProgress,
@@ -17,8 +18,8 @@ from deployments.schemas import (
 )
 from tasks.artifacts import Suffix
 
-CONVERGENCE = {"converged": "excellent", "improving": "good", "not converging": "poor",
-               "too few epochs to judge": "insufficient"}
+CONVERGENCE = {Verdict.CONVERGED: "excellent", Verdict.IMPROVING: "good", Verdict.NOT_CONVERGING: "poor",
+               Verdict.TOO_FEW_EPOCHS: "insufficient"}
 """cadrecon's verdict -> the seed's convergence word (its workflow trains in full on 'excellent')."""
 
 

@@ -35,10 +35,13 @@ from cadlib.dataset import (
 from cadlib.dataset.catalog import claim_origin
 from cadlib.dataset.lock import build_lock_path, held
 from cadlib.dataset.plan import SourceSpec
+from cadlib.dataset.reports import Origin, StageValues
 from cadlib.dataset.sources import find_deepcad
 from cadlib.errors import CadlibError
+from cadlib.vocabulary import Layout, SourceKind
 from config import Settings, load_settings
 from flows import build_report as report
+from flows.build_report import BuildHead, BuildResult
 from flows.run_names import build_run_name
 from flows.runners import task_runner_for
 from tasks import progress
@@ -66,19 +69,19 @@ def dataset_dir(settings: Settings, name: str) -> Path:
     return Path(settings.data_dir) / "datasets" / name
 
 
-def build_origin(preset: str, s: Settings) -> dict:
+def build_origin(preset: str, s: Settings) -> Origin:
     """What a dataset is built from: its preset, source kind and (resolved) source path."""
-    path = str(Path(s.dataset.path).resolve()) if s.dataset.path and s.dataset.source != "synthetic" else ""
+    path = str(Path(s.dataset.path).resolve()) if s.dataset.path and s.dataset.source != SourceKind.SYNTHETIC else ""
     return {"preset": Path(preset).stem if str(preset).endswith((".yaml", ".yml")) else str(preset),
             "source": s.dataset.source, "path": path}
 
 
-def stage_settings(s: Settings, until: str = "validate") -> dict[str, dict]:
+def stage_settings(s: Settings, until: str = "validate") -> dict[str, StageValues]:
     """The settings each stage up to `until` writes its outputs with (recorded by `claim_origin`; a
     later build that changes one is refused unless forced). Not the machine's (GL platform, workers,
     shard size): they change how, not what."""
     d, r = s.dataset, s.render
-    every = {
+    every: dict[str, StageValues] = {
         "extract": {"train_size": d.train_size, "val_size": d.val_size, "test_size": d.test_size, "seed": d.seed,
                     "bits": s.sequence.bits, "max_file_mb": d.max_file_mb, "min_iou": s.sequence.min_iou},
         "render": {"views": list(r.views), "size": r.size, "style": r.style, "layout": d.layout},
@@ -99,8 +102,8 @@ def check_build(preset: str, source: str | None = None, path: str | None = None,
 
 def build_config(s: Settings) -> BuildConfig:
     d = s.dataset
-    return BuildConfig(views=tuple(s.render.views), size=s.render.size, style=s.render.style,
-                       platform=s.render.gl_platform, tile=d.layout == "tile", bits=s.sequence.bits,
+    return BuildConfig(views=tuple(s.render.views), size=s.render.size, style=str(s.render.style),
+                       platform=s.render.gl_platform, tile=d.layout == Layout.TILE, bits=s.sequence.bits,
                        max_mb=d.max_file_mb, target=d.target, seed=d.seed, max_tokens=d.max_tokens,
                        tokenizer=d.tokenizer or "", vary_prompts=d.vary_prompts)
 
@@ -136,7 +139,7 @@ async def build_dataset(
     overrides: dict | None = None,
     force: bool = False,
     until: str = "validate",
-) -> dict:
+) -> BuildResult:
     """Builds (or brings up to date) a dataset: extract -> render -> convert -> validate.
 
     Args:
@@ -158,7 +161,7 @@ async def build_dataset(
 
 
 def _build(preset: str, source: str | None, path: str | None, name: str | None, overrides: dict | None,
-           force: bool, until: str = "validate") -> dict:
+           force: bool, until: str = "validate") -> BuildResult:
     t0 = time.perf_counter()
     settings = resolve_settings(preset, source, path, name, overrides)
     name = dataset_name(preset, settings)
@@ -166,7 +169,7 @@ def _build(preset: str, source: str | None, path: str | None, name: str | None, 
         return _build_locked(preset, settings, name, force, until, t0)
 
 
-def _build_locked(preset: str, settings: Settings, name: str, force: bool, until: str, t0: float) -> dict:
+def _build_locked(preset: str, settings: Settings, name: str, force: bool, until: str, t0: float) -> BuildResult:
     ds, cfg = settings.dataset, build_config(settings)
     layout = DatasetLayout(dataset_dir(settings, name).resolve())
     claim_origin(layout, build_origin(preset, settings), stages=stage_settings(settings, until), force=force)
@@ -182,7 +185,7 @@ def _build_locked(preset: str, settings: Settings, name: str, force: bool, until
                               plan.info["leakage"])
         models = sum(len(s.ids) for s in plan.shards)
         report.publish_extract(name, plan.info, models, len(plan.shards))
-        head = {"dataset": str(layout.root), "name": name, "until": until, "models": models,
+        head: BuildHead = {"dataset": str(layout.root), "name": name, "until": until, "models": models,
                 "counts": plan.info["counts"], "shards": len(plan.shards)}
         stages = tuple(str(s) for s in STAGES[:UNTIL.index(until)])  # plain names in results and logs
         if not stages:
@@ -220,7 +223,7 @@ def _timed(phases: dict[str, float], phase: str, fn, *args):
 
 def _source_ready(ds) -> None:
     """A DeepCAD source that is not there yet is downloaded, where the settings allow it."""
-    if ds.source == "deepcad" and ds.path is not None:
+    if ds.source == SourceKind.DEEPCAD and ds.path is not None:
         try:
             find_deepcad(ds.path)
         except CadlibError:
@@ -330,9 +333,9 @@ def check_source(ds) -> None:
     Raises:
         CadlibError: naming the path and what is missing.
     """
-    if ds.source == "deepcad" and ds.path is not None and not ds.download:
+    if ds.source == SourceKind.DEEPCAD and ds.path is not None and not ds.download:
         find_deepcad(ds.path)
-    if ds.source == "files":
+    if ds.source == SourceKind.FILES:
         if ds.path is None:
             raise ValueError("the files source needs dataset.path (--path): the folder to scan")
         if not Path(ds.path).is_dir():
@@ -340,7 +343,7 @@ def check_source(ds) -> None:
 
 
 def run_build(preset: str = "demo", *, source: str | None = None, path: str | None = None, name: str | None = None,
-              overrides: dict | None = None, force: bool = False, until: str = "validate") -> dict:
+              overrides: dict | None = None, force: bool = False, until: str = "validate") -> BuildResult:
     """Runs the flow with the task runner its settings ask for."""
     settings = resolve_settings(preset, source, path, name, overrides)
     ds = settings.dataset
@@ -357,7 +360,7 @@ def run_build(preset: str = "demo", *, source: str | None = None, path: str | No
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m flows.build_dataset", description=__doc__.split("\n\n")[0])
     p.add_argument("preset", nargs="?", default="demo", help="preset name or YAML settings file")
-    p.add_argument("--source", choices=("synthetic", "deepcad", "files"))
+    p.add_argument("--source", choices=[k.value for k in SourceKind])
     p.add_argument("--path")
     p.add_argument("--name")
     p.add_argument("--force", action="store_true", help="ignore cached shard results")

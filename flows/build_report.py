@@ -6,12 +6,71 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
+from typing import NotRequired, TypedDict
 
+from cadlib.dataset.reports import Finalized, ModelCounts, ShardReport, Validation
 from tasks import artifacts
 from tasks.artifacts import Suffix
 
 
-def stage_row(stage: str, reports: list[dict], cached: int, models: int) -> dict:
+class StageRow(TypedDict):
+    """A stage's numbers over its shards (its table artifact; the REST API reads it by these keys)."""
+
+    stage: str
+    shards: int
+    cached: int
+    models: int
+    reused_models: int
+    succeeded: int
+    failed: int
+    warnings: int
+    task_seconds: float
+    models_per_min: float | None
+
+
+class BuildHead(TypedDict):
+    """What a build knows after extract: the dataset folder and name, models, counts, shards."""
+
+    dataset: str
+    name: str
+    until: str
+    models: int
+    counts: dict[str, int]
+    shards: int
+
+
+class PartialBuild(BuildHead):
+    """The result of a build stopped early (`until` extract, render or convert)."""
+
+    seconds: float
+    stages: NotRequired[dict[str, StageRow]]
+
+
+class BuildSummary(TypedDict):
+    """A finished build's result (the flow's return value, `.cache/runs/<time>.json`)."""
+
+    dataset: str
+    name: str
+    samples: dict[str, int]
+    unlabeled: int
+    models: ModelCounts
+    valid: bool
+    failures: int
+    dropped_topology: int
+    bits: int
+    cached_shards: dict[str, int]
+    stages: dict[str, StageRow]
+    shards: int
+    seconds: float
+    models_per_min: float | None
+    phase_seconds: dict[str, float]
+
+
+BuildResult = BuildSummary | PartialBuild
+
+
+def stage_row(stage: str, reports: Sequence[ShardReport], cached: int, models: int) -> StageRow:
     """The stage's numbers, as its table artifact shows them (and the REST API reads them)."""
     seconds = sum(r.get("seconds", 0.0) for r in reports)
     failed = sum(len(r.get("failed", [])) for r in reports)
@@ -28,7 +87,7 @@ def publish_extract(name: str, info: dict, models: int, shards: int) -> None:
                       **info["counts"]}], f"{name}: extract stage")
 
 
-def publish_stage(name: str, stage: str, reports: list[dict], cached: int, models: int) -> None:
+def publish_stage(name: str, stage: str, reports: Sequence[ShardReport], cached: int, models: int) -> None:
     """The stage's table and, where models failed, a count of failures by class."""
     artifacts.table(artifacts.key(name, stage), [stage_row(stage, reports, cached, models)], f"{name}: {stage} stage")
     failed = Counter(f["error_class"] for r in reports for f in r.get("failed", []))
@@ -39,7 +98,7 @@ def publish_stage(name: str, stage: str, reports: list[dict], cached: int, model
                            f"{name}: {stage} failures by class")
 
 
-def publish_read_back(name: str, rows: list[dict]) -> None:
+def publish_read_back(name: str, rows: list[StageRow]) -> None:
     """One table for every stage that ran no task (read back from disk), not one each."""
     if rows:
         artifacts.table(artifacts.key(name, Suffix.STAGES), rows, f"{name}: stages read back")
@@ -49,8 +108,8 @@ def publish_contact_sheet(name: str, png: bytes) -> None:
     artifacts.image(artifacts.key(name, Suffix.CONTACT_SHEET), png, f"{name}: sample views")
 
 
-def summary(head: dict, final: dict, stage_rows: dict, cached: dict, phases: dict, bits: int,
-            wall: float) -> dict:
+def summary(head: BuildHead, final: Finalized, stage_rows: dict[str, StageRow], cached: dict[str, int],
+            phases: dict[str, float], bits: int, wall: float) -> BuildSummary:
     """The build's result: `head` (dataset, name, shards) with the samples, validation and stages."""
     assembled, validation = final["assembled"], final["validation"]
     models = head["models"]
@@ -65,7 +124,7 @@ def summary(head: dict, final: dict, stage_rows: dict, cached: dict, phases: dic
     }
 
 
-def publish_summary(summary: dict, validation: dict) -> None:
+def publish_summary(summary: BuildSummary, validation: Validation) -> None:
     lines = [f"## {summary['name']}", "", f"`{summary['dataset']}`", "",
              "| split | samples |", "|---|---:|", *[f"| {k} | {v} |" for k, v in summary["samples"].items()], "",
              f"Models: {json.dumps(validation['models'])}; {summary['seconds']} s, {summary['models_per_min']} models/min.",

@@ -23,6 +23,7 @@ from flows.train import dataset_root
 from tasks import artifacts
 from tasks.artifacts import Suffix
 from tasks.reconstruction import score_split
+from tasks.reconstruction_reports import Evaluation
 from vlm.report import record_evaluation
 
 
@@ -49,13 +50,13 @@ def report_markdown(report: dict, root: Path, worst: int = 5) -> str:
 
 @flow(name="evaluate", flow_run_name=evaluate_run_name, log_prints=True)
 async def evaluate(dataset: str = "demo", model: str = "", split: str = "test", samples: int = 1,
-                   limit: int | None = None, constrained: bool = True, batch_size: int = 8) -> dict:
+                   limit: int | None = None, constrained: bool = True, batch_size: int = 8) -> Evaluation:
     """Scores an adapter on a dataset split under the deepcad and cadrille protocols."""
     return await asyncio.to_thread(_evaluate, dataset, model, split, samples, limit, constrained, batch_size)
 
 
 def _evaluate(dataset: str, model: str, split: str, samples: int, limit: int | None, constrained: bool,
-              batch_size: int) -> dict:
+              batch_size: int) -> Evaluation:
     root = dataset_root(dataset)
     if not model:
         raise ValueError("evaluate needs --model: an adapter folder made by cadrecon train")
@@ -65,14 +66,14 @@ def _evaluate(dataset: str, model: str, split: str, samples: int, limit: int | N
     write_text_atomic(out, json.dumps(report, indent=1, default=str))
     report["report_path"] = str(out)
     if (Path(model).parent / "training_report.json").is_file():  # the run's report says what the model does
-        record_evaluation({"weights": model}, {"split": split, "models": report["models"], "single": report["single"],
+        record_evaluation(model, {"split": split, "models": report["models"], "single": report["single"],
                                                "baseline": report["baseline"], "report": str(out)})
     artifacts.markdown(artifacts.key(key, Suffix.REPORT), report_markdown(report, root), "evaluation")
     get_run_logger().info("%s", json.dumps({k: report[k] for k in ("single", "baseline")}, indent=1))
     return report
 
 
-def run_evaluate(dataset: str, model: str, **kw) -> dict:
+def run_evaluate(dataset: str, model: str, **kw) -> Evaluation:
     """Runs the flow after checking its arguments (one error line, no Failed run)."""
     from vlm.generate import require_trained_folder
 

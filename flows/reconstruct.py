@@ -22,6 +22,7 @@ from flows.run_names import reconstruct_run_name
 from tasks import artifacts
 from tasks.artifacts import Suffix
 from tasks.reconstruction import reconstruct_one, result_row
+from tasks.reconstruction_reports import Reconstruction
 from vlm.generate import require_trained_folder
 
 KEY = "reconstruction"
@@ -30,7 +31,7 @@ KEY = "reconstruction"
 
 @flow(name="reconstruct", flow_run_name=reconstruct_run_name, log_prints=True)
 async def reconstruct(file: str, model: str, out: str | None = None, samples: int = 4,
-                      constrained: bool = True) -> dict:
+                      constrained: bool = True) -> Reconstruction:
     """Reconstructs one file with a trained adapter.
 
     Args:
@@ -49,7 +50,7 @@ def _check(file: str, model: str) -> None:
     require_trained_folder(model)
 
 
-def _reconstruct(file: str, model: str, out: str | None, samples: int, constrained: bool) -> dict:
+def _reconstruct(file: str, model: str, out: str | None, samples: int, constrained: bool) -> Reconstruction:
     _check(file, model)  # again here: a run the API or a schedule starts skips run_reconstruct
     path = Path(file)
     out_step = Path(out) if out else path.with_name(f"{path.stem}_reconstruction.step")
@@ -64,7 +65,8 @@ def _reconstruct(file: str, model: str, out: str | None, samples: int, constrain
     return result
 
 
-def run_reconstruct(file: str, model: str, *, out: str | None = None, samples: int = 4, constrained: bool = True) -> dict:
+def run_reconstruct(file: str, model: str, *, out: str | None = None, samples: int = 4, constrained: bool = True
+                    ) -> Reconstruction:
     """Runs the flow after checking its arguments (one error line, no Failed run)."""
     _check(file, model)
     return asyncio.run(reconstruct(file, model, out, samples, constrained))

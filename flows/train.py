@@ -25,6 +25,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 
 from cadlib.stop_request import to_thread_stoppable
+from cadlib.vocabulary import RunKind
 from config import get_settings
 from config.recipes import TINY, load_recipe
 from flows.run_names import train_run_name
@@ -34,6 +35,7 @@ from tasks.train import fit, init_tiny, tiny_model, train_and_publish
 from vlm import distributed
 from vlm.modes import TrainMode
 from vlm.report import epoch_table
+from vlm.reports import TrainingReport
 from vlm.tiny import TinyShape, shape_key
 from vlm.train import TrainSpec, check_trackers
 
@@ -50,7 +52,7 @@ def dataset_root(dataset: str) -> Path:
 
 @flow(name="train", flow_run_name=train_run_name, log_prints=True)
 async def train(dataset: str = "demo", recipe: str = "tiny_cpu", test_run: bool = False, out: str | None = None,
-                overrides: dict | None = None) -> dict:
+                overrides: dict | None = None) -> TrainingReport:
     """Fine-tunes the recipe's model with LoRA on a dataset.
 
     Args:
@@ -64,12 +66,12 @@ async def train(dataset: str = "demo", recipe: str = "tiny_cpu", test_run: bool 
 
 
 def _train(dataset: str, recipe_name: str, test_run: bool, out: str | None, overrides: dict | None = None,
-           *, tracked: bool = True) -> dict:
+           *, tracked: bool = True) -> TrainingReport:
     """The flow's body; `tracked` False (a rank other than 0): the same training, no Prefect."""
     data_dir = Path(get_settings().data_dir)
     root = dataset_root(dataset)
     recipe = load_recipe(recipe_name, overrides)
-    mode = "test-run" if test_run else "full"
+    mode = RunKind.TEST_RUN if test_run else RunKind.FULL
     run_dir = Path(out) if out else data_dir / "runs" / f"{root.name}-{recipe.name}-{'test' if test_run else 'full'}"
     model = recipe.model
     if model == TINY:
@@ -101,16 +103,20 @@ def _train(dataset: str, recipe_name: str, test_run: bool, out: str | None, over
     return report
 
 
-def summary_row(report: dict) -> dict:
-    """One row of a finished run's numbers (the REST API's results read it)."""
-    keys = ("mode", "verdict", "loss_reduction_pct", "train_samples", "val_samples", "epochs", "global_step",
-            "samples_per_second", "train_seconds", "peak_memory_mb", "device", "precision", "train_mode", "world_size",
-            "tensorboard", "weights")
-    return {k: report.get(k) for k in keys}
+SUMMARY_KEYS = ("mode", "verdict", "loss_reduction_pct", "train_samples", "val_samples", "epochs", "global_step",
+                "samples_per_second", "train_seconds", "peak_memory_mb", "device", "precision", "train_mode",
+                "world_size", "tensorboard", "weights")
+"""The training report's fields in a run's summary row (the REST API's results read it)."""
+SummaryRow = dict[str, str | int | float | None]
+
+
+def summary_row(report: TrainingReport) -> SummaryRow:
+    """One row of a finished run's numbers (`SUMMARY_KEYS` of its report)."""
+    return {k: report.get(k) for k in SUMMARY_KEYS}
 
 
 def run_train(dataset: str = "demo", recipe: str = "tiny_cpu", *, test_run: bool = False, out: str | None = None,
-              overrides: dict | None = None) -> dict:
+              overrides: dict | None = None) -> TrainingReport:
     """Runs the flow after checking its arguments, so a wrong dataset or recipe is one error line
     and no Failed run. Under several processes rank 0 runs the flow and the others train untracked."""
     check_trackers(tuple(load_recipe(recipe, overrides).report_to))

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import cadlib
 from cadlib.dataset import DatasetLayout
+from cadlib.dataset.reports import Finalized, ShardReport
 
 _CODE_ROOTS = (Path(cadlib.__file__).parent, Path(__file__).parent)
 _TRANSIENT = (OSError, TimeoutError, ConnectionError)
@@ -47,7 +48,8 @@ def outputs_present(layout: DatasetLayout, stage: str, index: int, shard_key: st
     return True
 
 
-def current_reports(layout: DatasetLayout, stage: str, shards: list, cfg, *, skip: set[int] = frozenset()) -> dict:
+def current_reports(layout: DatasetLayout, stage: str, shards: list, cfg, *, skip: set[int] = frozenset()
+                    ) -> dict[int, ShardReport]:
     """Shard index -> its `stage` report on disk, for the shards whose report is for their current
     inputs (shard key), the stage's settings and this code version (`settings`), with every image
     it lists present (render); none for the indexes in `skip` (an earlier stage redoes them).
@@ -55,7 +57,7 @@ def current_reports(layout: DatasetLayout, stage: str, shards: list, cfg, *, ski
     from cadlib.dataset.build import settings_key
 
     wanted = settings_key(cfg, stage, code_version())
-    found = {}
+    found: dict[int, ShardReport] = {}
     for shard in shards:
         if shard.index in skip:
             continue
@@ -134,7 +136,7 @@ def finalized_path(layout: DatasetLayout) -> Path:
     return layout.cache / "finalized.json"
 
 
-def current_final(layout: DatasetLayout, key: str) -> dict | None:
+def current_final(layout: DatasetLayout, key: str) -> Finalized | None:
     """The finalize result on disk when it is for `key` and every final file is there (the flow's
     cache check: no task run); else None."""
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TypeVar
 
 from prefect import get_run_logger, task
 
@@ -28,6 +29,13 @@ from cadlib.dataset import (
     write_reports,
 )
 from cadlib.dataset.plan import Plan, SourceSpec, plan_dataset
+from cadlib.dataset.reports import (
+    ConvertReport,
+    Finalized,
+    RenderReport,
+    StageReports,
+    ValidateReport,
+)
 from cadlib.workers import shared_pool
 from tasks import progress
 from tasks.cache import (
@@ -39,6 +47,7 @@ from tasks.cache import (
 )
 
 RETRY = {"retries": 2, "retry_delay_seconds": [2, 10], "retry_condition_fn": transient_only}
+R = TypeVar("R", RenderReport, ConvertReport, ValidateReport)
 SHARD = {**RETRY, "cache_key_fn": shard_cache_key, "persist_result": True, "result_serializer": "json"}
 
 
@@ -47,8 +56,10 @@ def _runner(workers: int, timeout: float):
     return lambda fn, jobs: pool.run(fn, jobs, timeout=timeout, workers=workers)
 
 
-def _timed(report: dict, t0: float) -> dict:
-    return {**report, "seconds": round(time.perf_counter() - t0, 3)}
+def _timed(report: R, t0: float) -> R:
+    timed = report.copy()
+    timed["seconds"] = round(time.perf_counter() - t0, 3)
+    return timed
 
 
 @task(name="fetch-deepcad", **RETRY)
@@ -85,7 +96,7 @@ def extract(layout_root: str, spec: SourceSpec, bits: int, max_mb: float, shard_
 
 @task(name="render-shard", task_run_name="render-{shard.index}", **SHARD)
 def render(layout_root: str, shard: Shard, records: list[ModelRecord], source_root: str, cfg: BuildConfig,
-           workers: int, timeout: float) -> dict:
+           workers: int, timeout: float) -> RenderReport:
     t0 = time.perf_counter()
     report = render_shard(DatasetLayout(Path(layout_root)), shard, {r.id: r for r in records}, Path(source_root),
                           cfg, _runner(workers, timeout), lambda n: progress.advance("render", n), salt=code_version())
@@ -93,7 +104,8 @@ def render(layout_root: str, shard: Shard, records: list[ModelRecord], source_ro
 
 
 @task(name="convert-shard", task_run_name="convert-{shard.index}", **SHARD)
-def convert(layout_root: str, shard: Shard, records: list[ModelRecord], rendered: dict, cfg: BuildConfig) -> dict:
+def convert(layout_root: str, shard: Shard, records: list[ModelRecord], rendered: RenderReport, cfg: BuildConfig
+            ) -> ConvertReport:
     from vlm.tokens import token_counter
 
     t0 = time.perf_counter()
@@ -104,8 +116,8 @@ def convert(layout_root: str, shard: Shard, records: list[ModelRecord], rendered
 
 
 @task(name="validate-shard", task_run_name="validate-{shard.index}", **SHARD)
-def validate(layout_root: str, shard: Shard, records: list[ModelRecord], converted: dict, cfg: BuildConfig,
-             workers: int, timeout: float, rendered: dict | None = None) -> dict:
+def validate(layout_root: str, shard: Shard, records: list[ModelRecord], converted: ConvertReport, cfg: BuildConfig,
+             workers: int, timeout: float, rendered: RenderReport | None = None) -> ValidateReport:
     t0 = time.perf_counter()
     report = validate_shard(DatasetLayout(Path(layout_root)), shard, {r.id: r for r in records}, converted, cfg,
                             _runner(workers, timeout), lambda n: progress.advance("validate", n), rendered=rendered,
@@ -115,7 +127,7 @@ def validate(layout_root: str, shard: Shard, records: list[ModelRecord], convert
 
 @task(name="finalize", cache_key_fn=finalize_cache_key, persist_result=True, result_serializer="json", **RETRY)
 def finalize(layout_root: str, shards: list[Shard], cfg: BuildConfig, name: str, config: dict, versions: dict,
-             records: list[ModelRecord], extract_info: dict, reports: dict[str, list[dict]], key: str) -> dict:
+             records: list[ModelRecord], extract_info: dict, reports: StageReports, key: str) -> Finalized:
     """Writes the split files (LLaVA JSON, messages JSONL, Parquet), validation.json,
     cadrecon.json, LLaMA-Factory's dataset_info.json, the card and the contact sheet; returns the validation summary. `key`:
     `tasks.cache.finalize_key` of the other arguments (the flow's, computed once)."""
@@ -125,6 +137,6 @@ def finalize(layout_root: str, shards: list[Shard], cfg: BuildConfig, name: str,
                                converted=reports["convert"], validated=reports["validate"],
                                rendered=reports["render"], assembled=assembled, config=config, versions=versions)
     contact_sheet(layout, reports["convert"])
-    result = {"assembled": assembled, "validation": validation}
+    result: Finalized = {"assembled": assembled, "validation": validation}
     write_json_atomic(finalized_path(layout), {"key": key, "result": result})
     return result

@@ -17,14 +17,27 @@ from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
 from cadlib.dataset.layout import DatasetLayout
 from cadlib.dataset.prompts import prompt_for
+from cadlib.dataset.reports import LlavaRecord
 from cadlib.scoring import PROTOCOLS
 from cadlib.scoring.protocols import best_of
 from cadlib.scoring.protocols import summarize as summarize_protocol
+from cadlib.scoring.reports import TextScore
+from cadlib.vocabulary import Layout
 from tasks import artifacts
 from tasks.artifacts import Suffix
+from tasks.reconstruction_reports import (
+    DrawCounts,
+    Evaluation,
+    EvaluationSummary,
+    ModelRow,
+    Reconstruction,
+    ResultRow,
+    ScoredText,
+    TrainingContext,
+)
 
 
-def training_context(adapter_dir: str | Path) -> dict:
+def training_context(adapter_dir: str | Path) -> TrainingContext:
     """The render and prompt settings an adapter was trained with."""
     adapter_dir = Path(adapter_dir)
     report_path = adapter_dir.parent / "training_report.json"
@@ -37,11 +50,11 @@ def training_context(adapter_dir: str | Path) -> dict:
     except (OSError, ValueError):
         raise ValueError(f"{layout.info}: the adapter's dataset is gone; its render settings are needed") from None
     return {"dataset": report["dataset"], "views": tuple(cfg["render"]["views"]), "size": cfg["render"]["size"],
-            "style": cfg["render"]["style"], "tile": cfg.get("layout") == "tile", "seed": cfg.get("seed", 0),
+            "style": cfg["render"]["style"], "tile": cfg.get("layout") == Layout.TILE, "seed": cfg.get("seed", 0),
             "bits": cfg["sequence"]["bits"], "target": cfg.get("target", "sequence")}
 
 
-def _prompt(ctx: dict, model_id: str, view: str | None) -> str:
+def _prompt(ctx: TrainingContext, model_id: str, view: str | None) -> str:
     text = prompt_for(f"{model_id}_{view or 'tile'}", view=view, views=ctx["views"], seed=ctx["seed"], cadquery=False)
     return text.replace("<image>\n", "")
 
@@ -55,7 +68,7 @@ draws' build rate too."""
 
 def generate_building(net, processor, images: list[list[str]], prompts, *, samples: int, max_new_tokens: int,
                       constrained: bool, bits: int, redraws: int = REDRAWS, seed: int = 0
-                      ) -> tuple[list[list[str]], dict]:
+                      ) -> tuple[list[list[str]], DrawCounts]:
     """`vlm.generate.generate_batch`, then (constrained only) each answer that does not build is
     drawn again, up to `redraws` rounds, all items of a round in one batch. Returns the answers and
     the counts of the first draws: ``{"n", "parsed", "built", "redrawn"}``."""
@@ -77,7 +90,7 @@ def generate_building(net, processor, images: list[list[str]], prompts, *, sampl
             return "unparsed" if type(exc).__name__ in ("TextSyntaxError", "ParseError") else "parsed"
 
     first = [[status(t) for t in row] for row in outs]
-    counts = {"n": sum(len(r) for r in first), "parsed": sum(s != "unparsed" for r in first for s in r),
+    counts: DrawCounts = {"n": sum(len(r) for r in first), "parsed": sum(s != "unparsed" for r in first for s in r),
               "built": sum(s == "built" for r in first for s in r), "redrawn": 0}
     if not constrained:
         return outs, counts
@@ -105,14 +118,14 @@ def generate_building(net, processor, images: list[list[str]], prompts, *, sampl
     return outs, counts
 
 
-def _best(scored: list[dict], protocol: str = "cadrille") -> dict | None:
-    """The sample cadrille keeps (the smallest CD under `protocol`), or None when none builds."""
-    valid = [s for s in scored if s["valid"]]
-    return min(valid, key=lambda s: s["cd"][protocol]) if valid else None
+def _best(scored: list[TextScore], protocol: str = "cadrille") -> int | None:
+    """The index of the sample cadrille keeps (the smallest CD under `protocol`), or None when none builds."""
+    valid = [i for i, s in enumerate(scored) if s["valid"]]
+    return min(valid, key=lambda i: scored[i]["cd"][protocol]) if valid else None
 
 
 def reconstruct_file(path: str | Path, adapter_dir: str | Path, *, out_step: str | Path | None = None,
-                     samples: int = 1, constrained: bool = True, max_new_tokens: int = 512) -> dict:
+                     samples: int = 1, constrained: bool = True, max_new_tokens: int = 512) -> Reconstruction:
     """Reconstructs one CAD file of any supported format; writes the STEP (in the file's frame) and
     a side-by-side image (input views above, reconstruction below) when `out_step` is given."""
     from cadlib import occ
@@ -152,11 +165,10 @@ def reconstruct_file(path: str | Path, adapter_dir: str | Path, *, out_step: str
         draws["redrawn"] = draws["n"]
     texts = [(name, t) for (name, _), row in zip(per_view, got, strict=True) for t in row]
     truth, frame = truth_from_model(model)
-    scored = []
-    for k, (view, text) in enumerate(texts):
-        s = score_text(text, truth, bits=ctx["bits"], frame=frame, seed=k)
-        scored.append({"view": view, "text": text, **s})
-    first, best = scored[0], _best(scored)
+    scored: list[TextScore] = []
+    for k, (_view, text) in enumerate(texts):
+        scored.append(score_text(text, truth, bits=ctx["bits"], frame=frame, seed=k))
+    best = _best(scored)
     baseline = None
     if ctx["target"] == "sequence":  # what a constant guess scores on the same file, for scale
         from cadlib.baselines import constant_target
@@ -164,25 +176,32 @@ def reconstruct_file(path: str | Path, adapter_dir: str | Path, *, out_step: str
         train = json.loads((Path(ctx["dataset"]) / "train.json").read_text())
         baseline = _public(score_text(constant_target([r["conversations"][1]["value"] for r in train]), truth,
                                       bits=ctx["bits"], frame=frame))
-    result = {"file": str(path), "adapter": str(adapter_dir), "constrained": constrained, "samples": len(scored),
-              "parsed": sum(1 for s in scored if s["parsed"]),
-              "valid": sum(1 for s in scored if s["valid"]),
-              "first_draws": draws,
-              "single": _public(first), "best_of_n": _public(best) if best else None, "baseline": baseline,
-              "protocols": {k: PROTOCOLS[k].as_dict() for k in PROTOCOLS}}
+    result: Reconstruction = {
+        "file": str(path), "adapter": str(adapter_dir), "constrained": constrained, "samples": len(scored),
+        "parsed": sum(1 for s in scored if s["parsed"]), "valid": sum(1 for s in scored if s["valid"]),
+        "first_draws": draws, "single": _public(scored[0], *texts[0]),
+        "best_of_n": _public(scored[best], *texts[best]) if best is not None else None, "baseline": baseline,
+        "protocols": {k: PROTOCOLS[k].as_dict() for k in PROTOCOLS}}
     if best is not None and out_step is not None:
         # in the input's frame already; in its units too (an inch STEP comes back in inches)
-        occ.write_step(best["geometry"].shape, out_step, unit=occ.write_unit(model.info.scale_to_mm))
-        rec = render_views(model_from_sequence(from_text(best["text"], ctx["bits"]), file="reconstruction"),
+        occ.write_step(scored[best]["geometry"].shape, out_step, unit=occ.write_unit(model.info.scale_to_mm))
+        rec = render_views(model_from_sequence(from_text(texts[best][1], ctx["bits"]), file="reconstruction"),
                            ctx["views"], size=ctx["size"], style=ctx["style"], svg=False)
         side = _side_by_side(views.images, rec.images)
         side.save(out_dir / "side_by_side.png")
-        result.update(step=str(out_step), side_by_side=str(out_dir / "side_by_side.png"))
+        result["step"], result["side_by_side"] = str(out_step), str(out_dir / "side_by_side.png")
     return result
 
 
-def _public(s: dict | None) -> dict | None:
-    return None if s is None else {k: v for k, v in s.items() if k != "geometry"}
+def _public(s: TextScore, view: str | None = None, text: str | None = None) -> ScoredText:
+    """A score as JSON: without the built geometry, with the view and text it scores (where given)."""
+    out: ScoredText = {"parsed": s["parsed"], "valid": s["valid"], "error": s["error"], "cd": s["cd"], "iou": s["iou"],
+                       "iou_method": s["iou_method"], "acc_cmd": s["acc_cmd"], "acc_param": s["acc_param"]}
+    if view is not None:
+        out = {"view": view, "text": text or "", **out}  # the order the JSON always had
+    elif text is not None:
+        out["text"] = text
+    return out
 
 
 def _side_by_side(top: dict, bottom: dict):
@@ -200,7 +219,7 @@ def _side_by_side(top: dict, bottom: dict):
 
 def evaluate_split(dataset_root: str | Path, adapter_dir: str | Path, *, split: str = "test", samples: int = 1,
                    limit: int | None = None, constrained: bool = True, batch_size: int = 8,
-                   max_new_tokens: int = 512, progress=None) -> dict:
+                   max_new_tokens: int = 512, progress=None) -> Evaluation:
     """Generates for every model of a split (its first view, or its tile) and scores the answers
     under every protocol; the constant baseline (`cadlib.baselines.constant_target`) is scored too."""
     from cadlib.evaluation import score_text, truth_from_text
@@ -209,7 +228,7 @@ def evaluate_split(dataset_root: str | Path, adapter_dir: str | Path, *, split: 
     root = Path(dataset_root)
     ctx = training_context(adapter_dir)
     records = DatasetLayout(root).read_split(split)
-    first: dict[str, dict] = {}
+    first: dict[str, LlavaRecord] = {}
     for r in records:  # one sample per model: the first view in the dataset's order
         first.setdefault(r["id"].rsplit("_", 1)[0], r)
     models = sorted(first)[:limit] if limit else sorted(first)
@@ -218,24 +237,25 @@ def evaluate_split(dataset_root: str | Path, adapter_dir: str | Path, *, split: 
     baseline_text = constant_target([r["conversations"][1]["value"]
                                      for r in json.loads((root / "train.json").read_text())])
     net, processor = load_trained(adapter_dir)
-    rows = []
-    draws = {"n": 0, "parsed": 0, "built": 0, "redrawn": 0}
+    rows: list[ModelRow] = []
+    draws: DrawCounts = {"n": 0, "parsed": 0, "built": 0, "redrawn": 0}
     for start in range(0, len(models), batch_size):
         chunk = models[start: start + batch_size]
         prompts = [first[m]["conversations"][0]["value"].replace("<image>\n", "") for m in chunk]
         outs, counts = generate_building(net, processor, [[str(root / first[m]["image"])] for m in chunk], prompts,
                                          max_new_tokens=max_new_tokens, samples=samples, bits=ctx["bits"],
                                          constrained=constrained and ctx["target"] == "sequence")
-        draws = {k: draws[k] + counts[k] for k in draws}
+        draws = {"n": draws["n"] + counts["n"], "parsed": draws["parsed"] + counts["parsed"],
+                 "built": draws["built"] + counts["built"], "redrawn": draws["redrawn"] + counts["redrawn"]}
         for mid, texts in zip(chunk, outs, strict=True):
             truth = truth_from_text((root / "sources" / f"{mid}.txt").read_text(), ctx["bits"])
-            scored = [_public(score_text(t, truth, bits=ctx["bits"], seed=k)) | {"text": t} for k, t in enumerate(texts)]
+            scored = [_public(score_text(t, truth, bits=ctx["bits"], seed=k), text=t) for k, t in enumerate(texts)]
             base = _public(score_text(baseline_text, truth, bits=ctx["bits"]))
             rows.append({"id": mid, "image": first[mid]["image"], "single": scored[0],
                          "best_of_n": best_of_samples(scored) if samples > 1 else None, "baseline": base})
             if progress:
                 progress(len(rows), len(models))
-    report = {"dataset": str(root), "split": split, "adapter": str(adapter_dir), "models": len(rows),
+    report: Evaluation = {"dataset": str(root), "split": split, "adapter": str(adapter_dir), "models": len(rows),
               "samples_per_model": samples, "constrained": constrained, "first_draws": draws,
               "protocols": {k: PROTOCOLS[k].as_dict() for k in PROTOCOLS},
               "single": summarize(rows, "single"), "baseline": summarize(rows, "baseline"),
@@ -245,10 +265,10 @@ def evaluate_split(dataset_root: str | Path, adapter_dir: str | Path, *, split: 
     return report
 
 
-def best_of_samples(scored: list[dict]) -> dict:
+def best_of_samples(scored: list[ScoredText]) -> ScoredText:
     """A model's best-of-N as cadrille takes it, per protocol: the smallest CD and, separately,
     the largest IoU among the samples that build; parsed/valid when any sample is."""
-    out = {"parsed": any(s["parsed"] for s in scored), "valid": any(s["valid"] for s in scored), "error": "",
+    out: ScoredText = {"parsed": any(s["parsed"] for s in scored), "valid": any(s["valid"] for s in scored), "error": "",
            "cd": {}, "iou": {}, "acc_cmd": max((s["acc_cmd"] for s in scored if s["acc_cmd"] is not None), default=None),
            "acc_param": max((s["acc_param"] for s in scored if s["acc_param"] is not None), default=None)}
     if not out["valid"]:
@@ -259,13 +279,13 @@ def best_of_samples(scored: list[dict]) -> dict:
     return out
 
 
-def summarize(rows: list[dict], key: str) -> dict:
+def summarize(rows: list[ModelRow], key: str) -> EvaluationSummary:
     """Over models: the parse rate and the build rate (answers that parse / build a valid solid),
     the invalid ratio, per protocol the median CD (x1e3) and the mean and median IoU
     (`cadlib.scoring.protocols.summarize`), and the mean ACC_cmd / ACC_param."""
-    got = [r[key] for r in rows if r.get(key) is not None]
+    got: list[ScoredText] = [r[key] for r in rows if r.get(key) is not None]
     n = len(got)
-    out = {"n": n, "parse_rate": round(sum(g["parsed"] for g in got) / n, 4) if n else None,
+    out: EvaluationSummary = {"n": n, "parse_rate": round(sum(g["parsed"] for g in got) / n, 4) if n else None,
            "build_rate": round(sum(g["valid"] for g in got) / n, 4) if n else None}
     for name in PROTOCOLS:
         s = summarize_protocol([{"valid": g["valid"], "cd": g["cd"][name], "iou": g["iou"][name]} for g in got])
@@ -277,10 +297,10 @@ def summarize(rows: list[dict], key: str) -> dict:
     return out
 
 
-def result_row(result: dict) -> dict:
+def result_row(result: Reconstruction) -> ResultRow:
     """The numbers of a reconstruction, flat (the table artifact the REST API reads): per sample
     kind, the text, the cadrille and deepcad CD, cadrille's IoU and the error."""
-    row = {"file": result["file"], "samples": result["samples"], "parsed": result["parsed"], "valid": result["valid"],
+    row: ResultRow = {"file": result["file"], "samples": result["samples"], "parsed": result["parsed"], "valid": result["valid"],
            "step": result.get("step"), "side_by_side": result.get("side_by_side")}
     for key in ("single", "best_of_n"):
         s = result.get(key) or {}
@@ -293,13 +313,13 @@ def result_row(result: dict) -> dict:
 
 
 @task(name="reconstruct-file")
-def reconstruct_one(file: str, model: str, out_step: str, samples: int, constrained: bool) -> dict:
+def reconstruct_one(file: str, model: str, out_step: str, samples: int, constrained: bool) -> Reconstruction:
     return reconstruct_file(file, model, out_step=out_step, samples=samples, constrained=constrained)
 
 
 @task(name="generate-and-score")
 def score_split(root: str, adapter: str, split: str, samples: int, limit: int | None, constrained: bool,
-                batch_size: int, key: str) -> dict:
+                batch_size: int, key: str) -> Evaluation:
     bar = create_progress_artifact(0.0, key=artifacts.key(key, Suffix.PROGRESS), description="models scored", _sync=True)
 
     def show(done: int, total: int) -> None:

@@ -15,6 +15,7 @@ from tasks import artifacts
 from tasks.artifacts import InPlaceArtifacts, Suffix
 from tasks.cache import transient_only
 from vlm.report import loss_curve_png
+from vlm.reports import EpochUpdate, StepPoint, TrainingReport
 from vlm.tiny import INIT_FILE, TinyShape
 from vlm.train import TrainSpec, run_training
 
@@ -46,7 +47,7 @@ def init_tiny(dataset_root: str, out_dir: str, shape: TinyShape, seed: int = 0) 
 
 
 def train_and_publish(spec: TrainSpec, dataset_root: str, train_n: int | None, val_n: int | None, mode: str,
-                      key: str, *, live: bool) -> dict:
+                      key: str, *, live: bool) -> TrainingReport:
     """Trains (resuming from the last checkpoint, so a retry continues). `live` (rank 0, in a
     Prefect run): progress, the epoch table and the loss curve in the UI after every epoch, each
     one artifact updated in place; otherwise log lines only."""
@@ -54,19 +55,19 @@ def train_and_publish(spec: TrainSpec, dataset_root: str, train_n: int | None, v
     board = InPlaceArtifacts() if live else None
     progress = create_progress_artifact(0.0, key=artifacts.key(key, Suffix.PROGRESS), description="training progress",
                                         _sync=True) if live else None
-    history: list[dict] = []
+    history: list[dict[str, object]] = []
 
-    def publish(rows: list[dict], steps: list[dict]) -> None:
+    def publish(rows: list[dict[str, object]], steps: list[StepPoint]) -> None:
         if board is None:
             return
         with contextlib.suppress(Exception):  # cosmetic: never fail training over the UI
             board.table(artifacts.key(key, Suffix.EPOCHS), rows, "loss per epoch")
             board.image(artifacts.key(key, Suffix.LOSS_CURVE), loss_curve_png(steps), "loss per logged step, val loss per evaluation")
 
-    def on_epoch(row: dict) -> None:
-        steps = row.pop("log", [])
+    def on_epoch(row: EpochUpdate) -> None:
+        steps = row["log"]
         log.info("epoch %s: train loss %.4f, val loss %s", row["epoch"], row["train_loss"], row["val_loss"])
-        history.append({**row, "total_epochs": spec.epochs})
+        history.append({**{k: v for k, v in row.items() if k != "log"}, "total_epochs": spec.epochs})
         if progress is not None:
             with contextlib.suppress(Exception):
                 update_progress_artifact(progress, 100.0 * row["step"] / max(1, row["max_steps"]), _sync=True)
@@ -78,6 +79,6 @@ def train_and_publish(spec: TrainSpec, dataset_root: str, train_n: int | None, v
 
 
 @task(name="fit", retries=1, retry_delay_seconds=5, retry_condition_fn=transient_only)
-def fit(spec: TrainSpec, dataset_root: str, train_n: int | None, val_n: int | None, mode: str, key: str) -> dict:
+def fit(spec: TrainSpec, dataset_root: str, train_n: int | None, val_n: int | None, mode: str, key: str) -> TrainingReport:
     """`train_and_publish` as a task of the flow run (rank 0)."""
     return train_and_publish(spec, dataset_root, train_n, val_n, mode, key, live=True)

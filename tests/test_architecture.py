@@ -1,6 +1,7 @@
 """The layout's rules, read from the source (docs/architecture.md says why each holds): layers import
 only downwards, module-level imports make no cycle, OCP only under cadlib/occ, no Prefect or
-torch in cadlib, modules of at most 400 lines, flow functions of about 50 at most."""
+torch in cadlib, modules of at most 400 lines, flow functions of about 50 at most, public functions
+that hand results on by a named type (no bare dict), one definition of each vocabulary."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = {
-    "config": set(),
     "cadlib": set(),
+    "config": {"cadlib"},
     "vlm": {"cadlib"},
     "tasks": {"cadlib", "vlm", "config"},
     "flows": {"cadlib", "vlm", "config", "tasks"},
@@ -108,3 +109,112 @@ def test_the_rules_see_the_code():
         seen[pkg] += 1
     assert all(seen[pkg] > 0 for pkg in LAYERS), dict(seen)
     assert seen["cadlib"] > 40 and seen["flows"] >= 5
+
+
+TYPED_RETURNS = ("cadlib", "vlm", "tasks", "flows")
+"""The packages whose public functions hand results across a module boundary as named types."""
+_UNTYPED_VALUES = {"Any", "object", "dict"}
+
+
+def _bare_dicts(node: ast.expr | None) -> list[str]:
+    """The parts of a return annotation that are a dict whose shape has no name: `dict`, `Dict`,
+    `dict[str, Any]`, `dict[str, dict]`, `list[dict]`... (`dict[str, ModelRecord]` and a TypedDict
+    name are typed)."""
+    found = []
+    for sub in ast.walk(node) if node is not None else ():
+        if isinstance(sub, ast.Subscript) and isinstance(sub.value, ast.Name) and sub.value.id in ("dict", "Dict"):
+            parts = sub.slice.elts if isinstance(sub.slice, ast.Tuple) else [sub.slice]
+            if isinstance(parts[-1], ast.Name) and parts[-1].id in _UNTYPED_VALUES:
+                found.append(ast.unparse(sub))
+    bare_names = {id(s.value) for s in ast.walk(node) if isinstance(s, ast.Subscript)} if node is not None else set()
+    for sub in ast.walk(node) if node is not None else ():
+        if isinstance(sub, ast.Name) and sub.id in ("dict", "Dict") and id(sub) not in bare_names:
+            found.append("dict")
+        if isinstance(sub, ast.Constant) and isinstance(sub.value, str) and "dict" in sub.value:
+            found += _bare_dicts(ast.parse(sub.value, mode="eval").body)
+    return found[:1]
+
+
+def _public_functions(tree: ast.Module):
+    """Module-level functions and methods of module-level classes not named with a leading `_`."""
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not node.name.startswith("_"):
+            yield node.name, node
+        elif isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+            for item in node.body:
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and not item.name.startswith("_"):
+                    yield f"{node.name}.{item.name}", item
+
+
+def test_public_functions_return_named_types_not_bare_dicts():
+    """A report, a summary or a record handed to another module has a type that names its keys
+    (a dataclass, or a TypedDict where the value is a JSON document on disk or in Prefect's store)."""
+    bare = []
+    for pkg, name, path, tree in _modules():
+        if pkg not in TYPED_RETURNS:
+            continue
+        for fname, fn in _public_functions(tree):
+            for part in _bare_dicts(fn.returns):
+                bare.append(f"{path.relative_to(ROOT)}:{fn.lineno} {name}.{fname} returns {part}")
+            if fn.returns is None and any(isinstance(n, ast.Return) and isinstance(n.value, (ast.Dict, ast.DictComp))
+                                          for n in ast.walk(fn)):
+                bare.append(f"{path.relative_to(ROOT)}:{fn.lineno} {name}.{fname} returns a dict and names no type")
+    assert not bare, f"{len(bare)} public function(s) return an unnamed dict:\n" + "\n".join(bare)
+
+
+def test_the_typed_returns_rule_catches_every_spelling():
+    spelled = {"dict": 1, "dict[str, Any]": 1, "list[dict]": 1, "dict | None": 1, "tuple[list[str], dict]": 1,
+               "dict[str, dict]": 1, "'dict'": 1, "dict[str, int]": 0, "dict[str, ModelRecord]": 0, "Report": 0,
+               "list[Failure] | None": 0, "dict[str, list[Sample]]": 0}
+    for text, wanted in spelled.items():
+        assert bool(_bare_dicts(ast.parse(text, mode="eval").body)) == bool(wanted), text
+
+
+VOCABULARY_PACKAGES = ("cadlib", "vlm", "tasks", "flows", "deployments", "config")
+
+
+def _strings(node: ast.AST) -> frozenset[str]:
+    """The string constants of a Literal's or a tuple's elements (empty when any is not one)."""
+    elts = node.elts if isinstance(node, (ast.Tuple, ast.List, ast.Set)) else [node]
+    if all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in elts):
+        return frozenset(e.value for e in elts)
+    return frozenset()
+
+
+def _vocabularies():
+    """(where, kind, values) of every Enum class, string Literal and tuple of strings given as
+    `choices` or tested with `in` in the packages."""
+    for _, name, path, tree in _modules():
+        if name.split(".")[0] not in VOCABULARY_PACKAGES:
+            continue
+        for node in ast.walk(tree):
+            where = f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', 0)}"
+            if isinstance(node, ast.ClassDef) and any("Enum" in ast.unparse(b) for b in node.bases):
+                values = frozenset(s.value.value for s in node.body if isinstance(s, ast.Assign)
+                                   and isinstance(s.value, ast.Constant) and isinstance(s.value.value, str))
+                yield where, f"enum {node.name}", values
+            elif isinstance(node, ast.Subscript) and ast.unparse(node.value) == "Literal":
+                yield where, "Literal", _strings(node.slice)
+            elif isinstance(node, ast.keyword) and node.arg == "choices":
+                yield where, "choices", _strings(node.value)
+            elif isinstance(node, ast.Compare) and isinstance(node.ops[0], (ast.In, ast.NotIn)):
+                yield where, "membership test", _strings(node.comparators[0])
+
+
+def test_each_vocabulary_is_defined_once():
+    """An Enum's words are not spelled again (as a Literal, a `choices` tuple, an `in (...)` test or
+    another Enum), and no two Literals or tuples spell the same set of words: one definition each,
+    which the others import (`cadlib.vocabulary` for the words several layers share)."""
+    found = [(w, k, v) for w, k, v in _vocabularies() if len(v) >= 2]
+    enums = [(w, k, v) for w, k, v in found if k.startswith("enum")]
+    twice = []
+    for where, kind, values in found:
+        for e_where, e_kind, e_values in enums:
+            if (where, kind) != (e_where, e_kind) and len(values & e_values) >= 2:
+                twice.append(f"{where} {kind} {sorted(values)} spells {e_kind} ({e_where}) again")
+    spelled: dict[frozenset[str], list[str]] = defaultdict(list)
+    for where, kind, values in found:
+        if not kind.startswith("enum"):
+            spelled[values].append(f"{where} {kind}")
+    twice += [f"{sorted(v)} is spelled in {len(w)} places: {', '.join(w)}" for v, w in spelled.items() if len(w) > 1]
+    assert not twice, "\n".join(twice)

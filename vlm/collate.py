@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cadlib.dataset.reports import ContentBlock, LlavaRecord, Message
+
 IGNORE = -100
 IMAGE_PLACEHOLDER = "<image>"
 
@@ -20,7 +22,7 @@ class Sample:
     target: str
 
 
-def sample_from_llava(record: dict, root: str | Path) -> Sample:
+def sample_from_llava(record: LlavaRecord, root: str | Path) -> Sample:
     """A `Sample` from a LLaVA record (`image`, `conversations`) of a dataset at `root`."""
     images = record["image"] if isinstance(record["image"], list) else [record["image"]]
     human, gpt = record["conversations"][0]["value"], record["conversations"][1]["value"]
@@ -28,10 +30,11 @@ def sample_from_llava(record: dict, root: str | Path) -> Sample:
     return Sample(tuple(str(Path(root) / i) for i in images), prompt, gpt)
 
 
-def messages_for(sample: Sample, *, with_answer: bool) -> list[dict]:
+def messages_for(sample: Sample, *, with_answer: bool) -> list[Message]:
     """The chat messages of a sample: one image entry per image, then the prompt text."""
-    user = [{"type": "image"} for _ in sample.images] + [{"type": "text", "text": sample.prompt}]
-    msgs = [{"role": "user", "content": user}]
+    user: list[ContentBlock] = [{"type": "image"} for _ in sample.images]
+    user.append({"type": "text", "text": sample.prompt})
+    msgs: list[Message] = [{"role": "user", "content": user}]
     if with_answer:
         msgs.append({"role": "assistant", "content": [{"type": "text", "text": sample.target}]})
     return msgs

@@ -10,6 +10,8 @@ import logging
 import platform
 from dataclasses import dataclass
 
+from cadlib.vocabulary import Device
+
 log = logging.getLogger(__name__)
 
 MPS_BROKEN_FROM_MACOS = 26
@@ -81,12 +83,12 @@ def select_device(
             device = "mps"
         else:
             device = "cpu"
-    elif requested in ("cuda", "mps", "cpu"):
+    elif requested in tuple(Device) and requested != Device.AUTO:
         if (requested == "cuda" and not cuda) or (requested == "mps" and not mps):
-            raise ValueError(f"device {requested!r} was asked for but is not available on this machine")
+            raise ValueError(f"device {str(requested)!r} was asked for but is not available on this machine")
         device = requested
     else:
-        raise ValueError(f"unknown device {requested!r}: expected auto, cuda, mps or cpu")
+        raise ValueError(f"unknown device {str(requested)!r}: expected {', '.join(Device)}")
     if precision == "auto":
         if device == "cuda":
             bf16 = torch.cuda.is_bf16_supported() if bf16 is None else bf16

@@ -8,6 +8,8 @@ import json
 import shutil
 from pathlib import Path
 
+from vlm.reports import Exported
+
 EXPORT_FILE = "cadrecon_export.json"
 
 
@@ -20,7 +22,7 @@ def trained_weights(path: str | Path) -> Path:
     return path
 
 
-def export_model(source: str | Path, out: str | Path, *, dtype: str | None = None) -> dict:
+def export_model(source: str | Path, out: str | Path, *, dtype: str | None = None) -> Exported:
     """Writes the standalone model of `source` (a run folder, an adapter or a model folder) to `out`.
 
     Args:
@@ -50,10 +52,11 @@ def export_model(source: str | Path, out: str | Path, *, dtype: str | None = Non
     model.save_pretrained(tmp)
     processor.save_pretrained(tmp)
     report = weights.parent / "training_report.json"
-    info = {"source": str(weights.resolve()), "merged_lora": merged, "dtype": str(next(model.parameters()).dtype),
+    saved_dtype = str(next(model.parameters()).dtype)
+    info = {"source": str(weights.resolve()), "merged_lora": merged, "dtype": saved_dtype,
             "training_report": json.loads(report.read_text()) if report.is_file() else None}
     (tmp / EXPORT_FILE).write_text(json.dumps(info, indent=1) + "\n")
     if out.exists():
         out.rmdir()
     tmp.rename(out)
-    return {"out": str(out), "merged_lora": merged, "dtype": info["dtype"]}
+    return {"out": str(out), "merged_lora": merged, "dtype": saved_dtype}

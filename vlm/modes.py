@@ -8,18 +8,14 @@ around noise. That is refused, with the reason.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from cadlib.vocabulary import TrainMode
 from vlm.lora import VISION_PARTS, apply_lora
 from vlm.tiny import is_random_init
 
-
-class TrainMode(StrEnum):
-    FULL = "full"
-    LORA = "lora"
-    FREEZE_VISION = "freeze_vision"
+__all__ = ["TrainMode", "apply_mode", "check_mode", "is_vision_parameter", "trainable_share"]
 
 
 def check_mode(mode: TrainMode, model_name: str | Path) -> None:

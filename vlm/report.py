@@ -4,8 +4,12 @@ plotting library)."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageDraw
+
+from vlm.reports import TrainingReport
 
 
 def epoch_table(report: dict) -> str:
@@ -74,15 +78,14 @@ def loss_curve_png(steps: list[dict], *, width: int = 560, height: int = 300) ->
     return buf.getvalue()
 
 
-def record_evaluation(report: dict, evaluation: dict) -> dict:
-    """Adds a held-out evaluation's numbers to a run's training_report.json (beside its weights),
-    so the report says what the model does, not only how its loss fell."""
+def record_evaluation(weights: str | Path, evaluation: dict[str, Any]) -> TrainingReport:
+    """Adds a held-out evaluation's numbers to the training_report.json beside `weights` (a run's
+    weights folder), so the report says what the model does, not only how its loss fell."""
     import json
-    from pathlib import Path
 
     from cadlib.atomic import write_text_atomic
 
-    path = Path(report["weights"]).parent / "training_report.json"
+    path = Path(weights).parent / "training_report.json"
     data = json.loads(path.read_text(encoding="utf-8"))
     data["evaluation"] = evaluation
     write_text_atomic(path, json.dumps(data, indent=1))

@@ -9,9 +9,10 @@ from pathlib import Path
 
 from cadlib.atomic import write_text_atomic
 from vlm.modes import TrainMode
+from vlm.reports import SavedPaths
 
 
-def save(model, processor, out_dir: str | Path, mode: TrainMode, *, merged: bool = False) -> dict:
+def save(model, processor, out_dir: str | Path, mode: TrainMode, *, merged: bool = False) -> SavedPaths:
     """Saves what the mode trained: the adapter (with the processor) and, when asked, the merged
     model under LoRA; the whole model otherwise. `weights` names the folder to generate with."""
     out = Path(out_dir)
@@ -24,7 +25,7 @@ def save(model, processor, out_dir: str | Path, mode: TrainMode, *, merged: bool
     model.save_pretrained(adapter)
     processor.save_pretrained(adapter)
     portable_base(adapter)
-    paths = {"adapter": str(adapter), "weights": str(adapter)}
+    paths: SavedPaths = {"adapter": str(adapter), "weights": str(adapter)}
     if merged:
         folder = out / "merged"
         model.merge_and_unload().save_pretrained(folder)

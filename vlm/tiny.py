@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from cadlib.vocabulary import TinyVision
+
 SPECIAL_TOKENS = ("<|endoftext|>", "<pad>", "<|im_start|>", "<end_of_utterance>", "<image>",
                   "<fake_token_around_image>", "<global-img>")
 
@@ -55,7 +57,7 @@ class TinyShape:
     heads: int = 4
     vocab_size: int = 1536
     initializer_range: float = 0.02
-    vision: str = "conv"
+    vision: str = TinyVision.CONV
     """"conv": a convolutional tower (`vlm.conv_vlm`, the measured choice for training from
     scratch); "vit": Idefics3's own vision transformer."""
 
@@ -64,8 +66,8 @@ class TinyShape:
         return (self.image_size // self.patch_size) ** 2 // self.scale**2
 
     def check(self) -> None:
-        if self.vision not in ("vit", "conv"):
-            raise ValueError(f"vision must be 'vit' or 'conv', got {self.vision!r}")
+        if self.vision not in tuple(TinyVision):
+            raise ValueError(f"vision must be one of {', '.join(map(repr, map(str, TinyVision)))}, got {str(self.vision)!r}")
         side = self.image_size // self.patch_size
         if self.image_size % self.patch_size or side % self.scale:
             raise ValueError(f"image_size {self.image_size} must be a multiple of patch_size {self.patch_size} "
@@ -136,7 +138,7 @@ def build_tiny(texts: Iterable[str], out_dir: str | Path, shape: TinyShape | Non
                                   image_seq_len=shape.image_tokens, chat_template=CHAT_TEMPLATE)
     config_cls: Any = Idefics3Config
     model_cls: Any = Idefics3ForConditionalGeneration
-    if shape.vision == "conv":
+    if shape.vision == TinyVision.CONV:
         from vlm.conv_vlm import ConvIdefics3Config, ConvIdefics3ForConditionalGeneration
 
         config_cls, model_cls = ConvIdefics3Config, ConvIdefics3ForConditionalGeneration

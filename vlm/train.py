@@ -31,12 +31,14 @@ from pathlib import Path
 
 from cadlib.atomic import write_text_atomic
 from cadlib.dataset.layout import DatasetLayout
+from cadlib.vocabulary import RunKind, Verdict
 from vlm.collate import Collator, Sample, sample_from_llava
 from vlm.devices import DeviceChoice, select_device
 from vlm.modes import TrainMode, apply_mode, check_mode, trainable_share
+from vlm.reports import EpochPoint, EpochUpdate, Fitted, SavedPaths, StepPoint, TrainingReport
 from vlm.save import save
 
-EpochHook = Callable[[dict], None]
+EpochHook = Callable[[EpochUpdate], None]
 """Called after each epoch with {"epoch", "train_loss", "val_loss", "step", "max_steps", "log"} ("log":
 `step_log` so far)."""
 
@@ -121,7 +123,7 @@ def data(dataset_root: str | Path, *, train_n: int | None = None, val_n: int | N
     return out[0], out[1]
 
 
-def _history(log_history: list[dict]) -> list[dict]:
+def _history(log_history: list[dict]) -> list[EpochPoint]:
     """Per-epoch mean train loss and val loss from the Trainer's log (which survives a resume)."""
     epochs: dict[int, dict] = {}
     for entry in log_history:
@@ -135,7 +137,7 @@ def _history(log_history: list[dict]) -> list[dict]:
             row["lr"] = entry["learning_rate"]
         if "eval_loss" in entry:
             row["val_loss"] = entry["eval_loss"]
-    out = []
+    out: list[EpochPoint] = []
     for e in sorted(epochs):
         row = epochs[e]
         if row["losses"]:
@@ -208,7 +210,7 @@ def _trackers(spec: TrainSpec) -> tuple[list[str], list]:
 
 
 def fit(model, processor, choice: DeviceChoice, train: list[Sample], val: list[Sample], spec: TrainSpec,
-        on_epoch: EpochHook | None = None) -> dict:
+        on_epoch: EpochHook | None = None) -> Fitted:
     """Trains with `Trainer` (resuming from the last checkpoint under `<out>/checkpoints`);
     returns the per-epoch history, the metrics and whether it resumed. With `spec.max_minutes` the
     run stops when the time is up (its last, partial epoch is evaluated too) or after `spec.epochs`,
@@ -241,8 +243,10 @@ def fit(model, processor, choice: DeviceChoice, train: list[Sample], val: list[S
         def _emit(self, state):
             hist = _history(state.log_history)
             if on_epoch and hist:
-                on_epoch({**hist[-1], "step": state.global_step, "max_steps": state.max_steps,
-                          "log": step_log(state.log_history)})
+                last = hist[-1]
+                on_epoch({"epoch": last["epoch"], "train_loss": last["train_loss"], "val_loss": last["val_loss"],
+                          "learning_rate": last["learning_rate"], "step": state.global_step,
+                          "max_steps": state.max_steps, "log": step_log(state.log_history)})
 
         def on_evaluate(self, args, state, control, metrics=None, **kw):
             self._emit(state)
@@ -284,11 +288,16 @@ def fit(model, processor, choice: DeviceChoice, train: list[Sample], val: list[S
             "world_size": trainer.args.world_size, "logging_steps": args.logging_steps}
 
 
-def step_log(log_history: list[dict]) -> list[dict]:
+def step_log(log_history: list[dict]) -> list[StepPoint]:
     """The logged points: step, epoch, and the train loss and learning rate or the val loss."""
     keep = ("loss", "learning_rate", "grad_norm", "eval_loss")
-    return [{"step": e["step"], "epoch": round(e.get("epoch", 0.0), 4), **{k: e[k] for k in keep if k in e}}
-            for e in log_history if "step" in e and any(k in e for k in ("loss", "eval_loss"))]
+    points: list[StepPoint] = []
+    for e in log_history:
+        if "step" in e and any(k in e for k in ("loss", "eval_loss")):
+            point: StepPoint = {"step": e["step"], "epoch": round(e.get("epoch", 0.0), 4)}
+            point.update({k: e[k] for k in keep if k in e})  # type: ignore[typeddict-item]  # keys from `keep`
+            points.append(point)
+    return points
 
 
 def _loss_for(spec: TrainSpec, processor):
@@ -316,26 +325,27 @@ def _ended_on_evaluation(log_history: list[dict]) -> bool:
 
 
 RISE_TOLERANCE = 0.005
-VERDICT_RULE = ("converged: the val loss ended lower than it began and did not rise over the last epochs (each of "
-                "the last two epochs at most 0.5% above the one before); improving: the train loss fell by at "
-                "least 20% (or there is no val split to judge by); not converging: otherwise")
+VERDICT_RULE = (f"{Verdict.CONVERGED}: the val loss ended lower than it began and did not rise over the last "
+                "epochs (each of the last two epochs at most 0.5% above the one before); "
+                f"{Verdict.IMPROVING}: the train loss fell by at least 20% (or there is no val split to judge by); "
+                f"{Verdict.NOT_CONVERGING}: otherwise")
 
 
-def verdict(history: list[dict]) -> tuple[float | None, str]:
+def verdict(history: list[EpochPoint]) -> tuple[float | None, Verdict]:
     """(total train-loss reduction in %, verdict) by `VERDICT_RULE`: only the held-out loss can
     say a run converged (a train loss alone falls when a model memorises)."""
     if len(history) < 2:
-        return None, "too few epochs to judge"
+        return None, Verdict.TOO_FEW_EPOCHS
     first, last = history[0]["train_loss"], history[-1]["train_loss"]
     reduction = 100.0 * (first - last) / first if first else 0.0
     vals = [h["val_loss"] for h in history if h["val_loss"] is not None]
     tail = vals[-3:]
     rising = any(b > a * (1 + RISE_TOLERANCE) for a, b in zip(tail, tail[1:], strict=False))
     if len(vals) >= 2 and vals[-1] < vals[0] and not rising:
-        return round(reduction, 1), "converged"
+        return round(reduction, 1), Verdict.CONVERGED
     if reduction >= 20:
-        return round(reduction, 1), "improving"
-    return round(reduction, 1), "not converging"
+        return round(reduction, 1), Verdict.IMPROVING
+    return round(reduction, 1), Verdict.NOT_CONVERGING
 
 
 def peak_memory_mb(device: str) -> float:
@@ -348,7 +358,7 @@ def peak_memory_mb(device: str) -> float:
 
 
 def run_training(spec: TrainSpec, dataset_root: str | Path, *, train_n: int | None = None, val_n: int | None = None,
-                 mode: str = "full", on_epoch: EpochHook | None = None) -> dict:
+                 mode: str = RunKind.FULL, on_epoch: EpochHook | None = None) -> TrainingReport:
     """The whole ladder; writes and returns `training_report.json` (rank 0 saves and writes; another
     rank returns the report unwritten, with `saved` False)."""
     from vlm.distributed import is_main
@@ -356,11 +366,11 @@ def run_training(spec: TrainSpec, dataset_root: str | Path, *, train_n: int | No
     model, processor, choice = setup(spec)
     train, val = data(dataset_root, train_n=train_n, val_n=val_n, seed=spec.seed)
     fitted = fit(model, processor, choice, train, val, spec, on_epoch)
-    paths = save(model, processor, spec.out_dir, TrainMode(spec.mode), merged=spec.save_merged) if is_main() else {}
+    paths: SavedPaths = save(model, processor, spec.out_dir, TrainMode(spec.mode), merged=spec.save_merged) if is_main() else {}
     reduction, judged = verdict(fitted["history"])
     trainable, total = trainable_share(model)
     m = fitted["metrics"]
-    report = {
+    report: TrainingReport = {
         "mode": mode, "model": spec.model, "dataset": str(dataset_root), "device": choice.device,
         "precision": choice.precision, "device_note": choice.note, "train_samples": len(train),
         "val_samples": len(val), "epochs": spec.epochs, "history": fitted["history"],

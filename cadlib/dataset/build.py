@@ -19,6 +19,20 @@ from cadlib.dataset.extract import Shard
 from cadlib.dataset.layout import SPLITS, DatasetLayout, write_json_atomic
 from cadlib.dataset.manifest import ModelRecord
 from cadlib.dataset.render import RenderJob, render_model
+from cadlib.dataset.reports import (
+    Agreement,
+    Assembled,
+    BuiltSolid,
+    ConvertReport,
+    Failure,
+    ModelChecks,
+    RenderedModel,
+    RenderReport,
+    Sample,
+    StructuralError,
+    ValidateReport,
+    Verdict,
+)
 from cadlib.dataset.validate import ValidateJob, validate_model
 from cadlib.dataset.writers import write_split
 from cadlib.workers import Outcome, Status
@@ -62,12 +76,12 @@ class BuildConfig:
         return (2 * self.size, 2 * self.size) if self.tile else (self.size, self.size)
 
 
-def _failure(model_id: str, stage: str, o: Outcome) -> dict:
+def _failure(model_id: str, stage: str, o: Outcome) -> Failure:
     return {"id": model_id, "stage": stage, "error_class": o.error_class, "error": o.message.splitlines()[0] if o.message else ""}
 
 
 def render_shard(layout: DatasetLayout, shard: Shard, records: dict[str, ModelRecord], source_root: Path,
-                 cfg: BuildConfig, run: Runner, progress: Progress | None = None, salt: str = "") -> dict:
+                 cfg: BuildConfig, run: Runner, progress: Progress | None = None, salt: str = "") -> RenderReport:
     """Renders the models of a shard; writes and returns the shard's render report.
 
     Per-model reuse: a model whose render key (its content, the render settings and `salt`, the
@@ -108,7 +122,7 @@ def render_shard(layout: DatasetLayout, shard: Shard, records: dict[str, ModelRe
             failed.append(_failure(o.item.id, "render", o))
         if progress:
             progress(1)
-    report = {"stage": "render", "shard": shard.index, "key": shard.key, "settings": settings_key(cfg, "render", salt),
+    report: RenderReport = {"stage": "render", "shard": shard.index, "key": shard.key, "settings": settings_key(cfg, "render", salt),
               "ok": dict(sorted(ok.items())), "failed": sorted(failed, key=lambda f: f["id"]),
               "keys": dict(sorted(keys.items()))}
     write_json_atomic(layout.shard_report("render", shard.index), report)
@@ -133,7 +147,7 @@ _NOT_REUSED = ("WorkerCrash", "Timeout")
 """Failures tried again (a crash or a timeout may not happen twice); the others are reused."""
 
 
-def _earlier_reports(layout: DatasetLayout, stage: str, index: int) -> Iterator[tuple[dict, int]]:
+def _earlier_reports(layout: DatasetLayout, stage: str, index: int) -> Iterator[tuple[Any, int]]:
     """The reports of `stage` on disk for shard `index` and its neighbours (a model added or
     removed shifts the others by one shard), each with its modification time."""
     for i in (index, index - 1, index + 1):
@@ -145,9 +159,10 @@ def _earlier_reports(layout: DatasetLayout, stage: str, index: int) -> Iterator[
             continue
 
 
-def _reusable_renders(layout: DatasetLayout, shard: Shard, keys: dict[str, str]) -> tuple[dict, list]:
-    ok: dict[str, dict] = {}
-    failed: list[dict] = []
+def _reusable_renders(layout: DatasetLayout, shard: Shard, keys: dict[str, str]
+                      ) -> tuple[dict[str, RenderedModel], list[Failure]]:
+    ok: dict[str, RenderedModel] = {}
+    failed: list[Failure] = []
     taken: set[str] = set()
     for report, stamp in _earlier_reports(layout, "render", shard.index):
         known = report.get("keys") or {}
@@ -176,9 +191,9 @@ def _untouched(layout: DatasetLayout, images: list[str], stamp: int) -> bool:
     return True
 
 
-def convert_shard(layout: DatasetLayout, shard: Shard, records: dict[str, ModelRecord], rendered: dict,
+def convert_shard(layout: DatasetLayout, shard: Shard, records: dict[str, ModelRecord], rendered: RenderReport,
                   cfg: BuildConfig, count_tokens: Callable[[str], int], progress: Progress | None = None,
-                  salt: str = "") -> dict:
+                  salt: str = "") -> ConvertReport:
     """Builds the samples of a shard's rendered models; writes and returns its convert report."""
     ccfg = ConvertConfig(views=cfg.views, tile=cfg.tile, target=cfg.target, seed=cfg.seed,
                          max_tokens=cfg.max_tokens, bits=cfg.bits,
@@ -186,22 +201,22 @@ def convert_shard(layout: DatasetLayout, shard: Shard, records: dict[str, ModelR
     out = convert_models([records[m] for m in shard.ids], rendered["ok"], layout, ccfg, count_tokens)
     if progress:
         progress(len(shard.ids))
-    report = {"stage": "convert", "shard": shard.index, "key": shard.key, "settings": settings_key(cfg, "convert", salt),
-              **out}
+    report: ConvertReport = {"stage": "convert", "shard": shard.index, "key": shard.key,
+                             "settings": settings_key(cfg, "convert", salt), **out}
     write_json_atomic(layout.shard_report("convert", shard.index), report)
     return report
 
 
-def validate_shard(layout: DatasetLayout, shard: Shard, records: dict[str, ModelRecord], converted: dict,
-                   cfg: BuildConfig, run: Runner, progress: Progress | None = None, rendered: dict | None = None,
-                   salt: str = "") -> dict:
+def validate_shard(layout: DatasetLayout, shard: Shard, records: dict[str, ModelRecord], converted: ConvertReport,
+                   cfg: BuildConfig, run: Runner, progress: Progress | None = None,
+                   rendered: RenderReport | None = None, salt: str = "") -> ValidateReport:
     """Checks the images and targets of a shard's samples; writes and returns its report.
 
     Per-model reuse, as in `render_shard`: a model whose validate key (its render key from
     `rendered`, its samples' images and targets, every setting, `salt`) is recorded in an earlier
     report of this or a neighbouring shard keeps that report's verdict. The returned dict adds
     ``reused`` (not written)."""
-    by_model: dict[str, list[dict]] = {}
+    by_model: dict[str, list[Sample]] = {}
     for s in converted["samples"]:
         by_model.setdefault(s["model_id"], []).append(s)
     jobs = []
@@ -209,18 +224,21 @@ def validate_shard(layout: DatasetLayout, shard: Shard, records: dict[str, Model
         jobs.append(ValidateJob(
             id=mid, images=tuple(str(layout.root / s["image"]) for s in samples), size=cfg.image_size,
             target=samples[0]["target"], target_kind=cfg.target, text_path=str(layout.source_text(mid)), bits=cfg.bits,
-            built=(((rendered or {}).get("ok") or {}).get(mid) or {}).get("solid")))
+            built=_built_solid(rendered, mid)))
     for u in converted["unlabeled"]:
         jobs.append(ValidateJob(id=u["id"], images=tuple(str(layout.root / i) for i in u["images"]),
                                 size=cfg.image_size, target="", target_kind="", text_path="", bits=cfg.bits))
-    render_keys = (rendered or {}).get("keys") or {}
+    render_keys = rendered.get("keys") or {} if rendered else {}
     keys = {j.id: model_key(records[j.id], cfg.key("validate"), salt, render_keys.get(j.id, ""),
                             json.dumps([[Path(i).name for i in j.images], j.target]))
             for j in jobs if j.id in render_keys}  # no render key (an old report): validate again
     verdicts = _reusable_verdicts(layout, shard, keys)
-    ok, failed, structural, agreement = [], [], [], {}
+    ok: list[str] = []
+    failed: list[Failure] = []
+    structural: list[StructuralError] = []
+    agreement: dict[str, Agreement] = {}
 
-    def record(mid: str, verdict: dict) -> None:
+    def record(mid: str, verdict: Verdict) -> None:
         if "agreement" in verdict:
             agreement[mid] = verdict["agreement"]
         structural.extend(verdict["structural"])
@@ -237,16 +255,12 @@ def validate_shard(layout: DatasetLayout, shard: Shard, records: dict[str, Model
         if not o.ok:
             record(mid, {"ok": False, "structural": [], "failed": [_failure(mid, "validate", o)]})
         else:
-            record(mid, {"ok": not o.value["structural"] and not o.value["failures"],
-                         "structural": [{"id": mid, "error_class": c, "error": m} for c, m in o.value["structural"]],
-                         "failed": [{"id": mid, "stage": "validate", "error_class": c, "error": m}
-                                    for c, m in o.value["failures"]],
-                         **({"agreement": o.value["agreement"]} if "agreement" in o.value else {})})
+            record(mid, _verdict(mid, o.value))
         if progress:
             progress(1)
     if progress and len(shard.ids) > len(jobs):
         progress(len(shard.ids) - len(jobs))
-    report = {"stage": "validate", "shard": shard.index, "key": shard.key,
+    report: ValidateReport = {"stage": "validate", "shard": shard.index, "key": shard.key,
               "settings": settings_key(cfg, "validate", salt), "ok": sorted(ok),
               "failed": sorted(failed, key=lambda f: (f["id"], f["error_class"])),
               "structural": sorted(structural, key=lambda f: (f["id"], f["error_class"])),
@@ -255,17 +269,33 @@ def validate_shard(layout: DatasetLayout, shard: Shard, records: dict[str, Model
     return {**report, "reused": len(verdicts)}
 
 
-def _reusable_verdicts(layout: DatasetLayout, shard: Shard, keys: dict[str, str]) -> dict[str, dict]:
+def _built_solid(rendered: RenderReport | None, mid: str) -> BuiltSolid | None:
+    """The facts of the solid render drew for `mid`, if the render report has them."""
+    done = rendered["ok"].get(mid) if rendered else None
+    return done.get("solid") if done else None
+
+
+def _verdict(mid: str, checks: ModelChecks) -> Verdict:
+    verdict: Verdict = {
+        "ok": not checks["structural"] and not checks["failures"],
+        "structural": [{"id": mid, "error_class": c, "error": m} for c, m in checks["structural"]],
+        "failed": [{"id": mid, "stage": "validate", "error_class": c, "error": m} for c, m in checks["failures"]]}
+    if "agreement" in checks:
+        verdict["agreement"] = checks["agreement"]
+    return verdict
+
+
+def _reusable_verdicts(layout: DatasetLayout, shard: Shard, keys: dict[str, str]) -> dict[str, Verdict]:
     """Model -> its verdict in an earlier validate report with the same key (ok, the failures and
     structural errors it listed, its agreement). A crash or timeout is validated again."""
-    found: dict[str, dict] = {}
+    found: dict[str, Verdict] = {}
     for report, _stamp in _earlier_reports(layout, "validate", shard.index):
         known = report.get("keys") or {}
         wanted = {mid for mid, key in keys.items() if mid not in found and known.get(mid) == key}
         if not wanted:
             continue
         good = set(report.get("ok", []))
-        verdicts: dict[str, dict] = {mid: {"ok": mid in good, "structural": [], "failed": []} for mid in wanted}
+        verdicts: dict[str, Verdict] = {mid: {"ok": mid in good, "structural": [], "failed": []} for mid in wanted}
         for f in report.get("failed", []):
             if f["id"] in verdicts:
                 verdicts[f["id"]]["failed"].append(f)
@@ -281,11 +311,11 @@ def _reusable_verdicts(layout: DatasetLayout, shard: Shard, keys: dict[str, str]
     return found
 
 
-def assemble(layout: DatasetLayout, converted: list[dict], validated: list[dict]) -> dict:
+def assemble(layout: DatasetLayout, converted: list[ConvertReport], validated: list[ValidateReport]) -> Assembled:
     """Writes the split files from the shards' samples, leaving out models that failed
     validation; returns the sample counts per split and the number of unlabeled models."""
     good = {m for v in validated for m in v["ok"]}
-    by_split: dict[str, list[dict]] = {s: [] for s in SPLITS}
+    by_split: dict[str, list[Sample]] = {s: [] for s in SPLITS}
     unlabeled = []
     for c in sorted(converted, key=lambda c: c["shard"]):
         for s in c["samples"]:

@@ -9,17 +9,27 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from cadlib.dataset.layout import SPLITS, DatasetLayout, Stage, read_json, write_json_atomic
+from cadlib.dataset.reports import (
+    DatasetSummary,
+    Origin,
+    StageCount,
+    StageProgress,
+    StageValues,
+    Validation,
+)
 from cadlib.errors import CadlibError
+from cadlib.vocabulary import SourceKind
 
 
 class DatasetConflict(CadlibError):
     """A build would mix another source or preset into an existing dataset."""
 
 
-def claim_origin(layout: DatasetLayout, origin: dict, *, stages: dict[str, dict] | None = None, force: bool = False,
+def claim_origin(layout: DatasetLayout, origin: Origin, *, stages: dict[str, StageValues] | None = None, force: bool = False,
                  check_only: bool = False) -> None:
     """Makes sure the dataset at `layout` is built from `origin` ({"preset", "source", "path"}) and
     with the settings `stages` ({stage: the settings its outputs depend on}) of the stages this
@@ -41,7 +51,7 @@ def claim_origin(layout: DatasetLayout, origin: dict, *, stages: dict[str, dict]
         src = read_json(layout.extract_report).get("source", {})
         path = src.get("path") or ""
         old = {"preset": origin.get("preset"), "source": src.get("kind"),
-               "path": str(Path(path).resolve()) if path and src.get("kind") != "synthetic" else ""}
+               "path": str(Path(path).resolve()) if path and src.get("kind") != SourceKind.SYNTHETIC else ""}
     recorded = dict((old or {}).get("stages") or {})
     changed = _changed_settings(recorded, stages or {})
     base = None if old is None else {k: old.get(k) for k in ("preset", "source", "path")}
@@ -72,7 +82,7 @@ def _changed_settings(recorded: dict[str, dict], wanted: dict[str, dict]) -> lis
     return out
 
 
-def _origin_words(o: dict) -> str:
+def _origin_words(o: Mapping[str, object]) -> str:
     where = f" at {o['path']}" if o.get("path") else ""
     return f"preset {o.get('preset')} (source {o.get('source')}{where})"
 
@@ -102,7 +112,7 @@ def human_size(n: int) -> str:
     return f"{size:.1f} TB"
 
 
-def stage_progress(layout: DatasetLayout) -> dict:
+def stage_progress(layout: DatasetLayout) -> StageProgress:
     """Per stage: shards done of shards planned, from the reports the stages write.
 
     Returns ``{"models": int, "shards": int, "stages": {stage: {"done": int, "total": int}}}``; a
@@ -114,7 +124,7 @@ def stage_progress(layout: DatasetLayout) -> dict:
         return {"models": 0, "shards": 0, "stages": {s: {"done": 0, "total": 0} for s in STAGE_NAMES}}
     shards = int(info.get("shards", 0))
     models = sum(int(v) for v in info.get("counts", {}).values())
-    stages = {"extract": {"done": 1, "total": 1}}
+    stages: dict[str, StageCount] = {"extract": {"done": 1, "total": 1}}
     for stage in ("render", "convert", "validate"):
         done = sum(1 for i in range(shards) if layout.shard_report(stage, i).is_file())
         stages[stage] = {"done": done, "total": shards}
@@ -125,14 +135,14 @@ def stage_progress(layout: DatasetLayout) -> dict:
     return {"models": models, "shards": shards, "stages": stages}
 
 
-def _validation(layout: DatasetLayout) -> dict | None:
+def _validation(layout: DatasetLayout) -> Validation | None:
     try:
         return read_json(layout.validation) if layout.validation.is_file() else None
     except ValueError:
         return None
 
 
-def dataset_status(layout: DatasetLayout, validation: dict | None = None) -> str:
+def dataset_status(layout: DatasetLayout, validation: Validation | None = None) -> str:
     """``ready`` (validated without structural errors, with train samples), ``invalid`` (validated
     with some), ``partial`` (extracted, not yet validated) or ``empty`` (nothing extracted, or
     validated with no train sample: nothing to train on). Cheap: no tree walk."""
@@ -144,7 +154,7 @@ def dataset_status(layout: DatasetLayout, validation: dict | None = None) -> str
     return "partial" if layout.extract_report.is_file() else "empty"
 
 
-def describe(layout: DatasetLayout) -> dict:
+def describe(layout: DatasetLayout) -> DatasetSummary:
     """One dataset's summary: models, images, conversations (samples), size and `dataset_status`."""
     prog = stage_progress(layout)
     images = sum(1 for _ in layout.images.glob("*.png")) if layout.images.is_dir() else 0
@@ -159,7 +169,7 @@ def describe(layout: DatasetLayout) -> dict:
             "path": str(layout.root)}
 
 
-def list_datasets(datasets_dir: str | Path, *, only_known: bool = False) -> list[dict] | None:
+def list_datasets(datasets_dir: str | Path, *, only_known: bool = False) -> list[DatasetSummary] | None:
     """Every dataset folder under `datasets_dir`, by name. A dataset whose folders did not change
     since the last call is described from memory (no tree walk: the API lists on every poll).
     With `only_known`, None instead of walking any tree (the caller then lists in a thread)."""
@@ -181,12 +191,12 @@ def list_datasets(datasets_dir: str | Path, *, only_known: bool = False) -> list
                     return None
                 newest = max((t[0] for t in stamp if t), default=0)
                 known = _described[key] = (stamp, describe(DatasetLayout(Path(folder))), now - newest > SETTLE_NS, now)
-            out.append(dict(known[1]))
+            out.append(known[1].copy())
     return out
 
 
 SETTLE_NS = 2_000_000_000
-_described: dict[str, tuple[tuple, dict, bool, int]] = {}
+_described: dict[str, tuple[tuple, DatasetSummary, bool, int]] = {}
 """Dataset folder -> (its fingerprint, its description, whether its files had settled, when)."""
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from cadlib.dataset.layout import DatasetLayout
 from cadlib.dataset.manifest import ModelRecord
 from cadlib.dataset.prompts import prompt_for
+from cadlib.dataset.reports import Converted, Dropped, Failure, RenderedModel, Sample, Unlabeled
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,21 +40,21 @@ def target_text(text: str, target: str, bits: int, model_id: str) -> str:
 
 def convert_models(
     records: list[ModelRecord],
-    rendered: dict[str, dict],
+    rendered: dict[str, RenderedModel],
     layout: DatasetLayout,
     cfg: ConvertConfig,
     count_tokens: Callable[[str], int],
-) -> dict:
+) -> Converted:
     """Samples of one shard's models that rendered (`rendered[id]` from the render report).
 
     Returns ``{"samples": [...], "unlabeled": [...], "dropped": [...], "failed": [...]}``; every
     sample carries its id, model id, split, view, image (relative path), prompt, target and token
     count.
     """
-    samples: list[dict] = []
-    unlabeled: list[dict] = []
-    dropped: list[dict] = []
-    failed: list[dict] = []
+    samples: list[Sample] = []
+    unlabeled: list[Unlabeled] = []
+    dropped: list[Dropped] = []
+    failed: list[Failure] = []
     for rec in records:
         done = rendered.get(rec.id)
         if done is None:
@@ -75,7 +76,7 @@ def convert_models(
             prompt = prompt_for(sid, view=None if cfg.tile else view, views=cfg.views, seed=cfg.seed,
                                 cadquery=cfg.target == "cadquery", vary=cfg.vary_prompts)
             n = count_tokens(prompt) + count_tokens(answer)
-            sample = {"id": sid, "model_id": rec.id, "split": rec.split, "view": view, "image": image,
+            sample: Sample = {"id": sid, "model_id": rec.id, "split": rec.split, "view": view, "image": image,
                       "prompt": prompt, "target": answer, "tokens": n}
             if n > cfg.max_tokens:
                 dropped.append({"id": sid, "model_id": rec.id, "split": rec.split, "tokens": n})

@@ -18,9 +18,11 @@ import numpy as np
 
 from cadlib.dataset.layout import SPLITS, write_text_atomic
 from cadlib.dataset.manifest import ModelKind, ModelRecord, ModelStatus
+from cadlib.dataset.reports import Leakage, ModelFacts
 from cadlib.dataset.sources import SourceItem
 from cadlib.fidelity import DEFAULT_MIN_IOU
 from cadlib.mesh import Mesh
+from cadlib.sequence_io import SequenceSource
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +38,7 @@ class DescribeJob:
     solid_path: str = ""  # where to keep the quantised solid for render (JSON models), or ""
 
 
-def describe_model(job: DescribeJob) -> dict:
+def describe_model(job: DescribeJob) -> ModelFacts:
     """Hashes, format, kind and signature of one model file; writes its sequence text.
 
     Sequence sources (DeepCAD/Fusion JSON, sequence text) are normalised and quantised: the
@@ -57,10 +59,10 @@ def describe_model(job: DescribeJob) -> dict:
         raise ParseError(f"file is {stat.st_size / 1e6:.1f} MB, over the {job.max_mb:g} MB limit (dataset.max_file_mb)",
                          source=str(path))
     data = path.read_bytes()
-    out = {"sha256": hashlib.sha256(data).hexdigest(), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
     fmt = detect_format(path)
-    out["format"] = fmt
-    if fmt in ("reconstruction-json", "sequence-text"):
+    out: ModelFacts = {"sha256": hashlib.sha256(data).hexdigest(), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+                       "format": fmt}
+    if fmt in (SequenceSource.JSON.value, SequenceSource.TEXT.value):
         from cadlib.sequence_io import read_sequence
         from cadlib.text import to_text
         from cadlib.transform import normalize
@@ -69,7 +71,7 @@ def describe_model(job: DescribeJob) -> dict:
         source = normalize(seq) if fmt == "reconstruction-json" else seq
         text = to_text(source, job.bits)
         checked = None
-        if fmt == "reconstruction-json":
+        if fmt == SequenceSource.JSON.value:
             from cadlib.fidelity import quantised_solid
             from cadlib.text import from_text
 
@@ -79,11 +81,11 @@ def describe_model(job: DescribeJob) -> dict:
             from cadlib.dataset.solids import keep
 
             keep(job.solid_path, text, checked.shape, valid=checked.valid, mesh_vertices=checked.mesh.vertices)
-        out.update(kind=ModelKind.SEQUENCE.value, signature="seq:" + hashlib.sha256(text.encode()).hexdigest()[:32])
+        out["kind"], out["signature"] = ModelKind.SEQUENCE.value, "seq:" + hashlib.sha256(text.encode()).hexdigest()[:32]
     else:
         model = load_model(path, max_mb=job.max_mb)
         kind = ModelKind.BREP if model.shape is not None else ModelKind.MESH
-        out.update(kind=kind.value, signature="geo:" + mesh_signature(model.mesh))
+        out["kind"], out["signature"] = kind.value, "geo:" + mesh_signature(model.mesh)
     return out
 
 
@@ -105,11 +107,11 @@ SETTLED_FAILURES = frozenset({"QuantisationChangesTopology", "QuantizeError"})
 """Failures that the file and the describe settings decide alone: not retried while neither changes
 (other failures, such as a worker's time limit, are tried again on the next build)."""
 
-Describer = Callable[[list[DescribeJob]], Iterator[tuple[DescribeJob, dict | None, str, str]]]
+Describer = Callable[[list[DescribeJob]], Iterator[tuple[DescribeJob, ModelFacts | None, str, str]]]
 """Runs `describe_model` over jobs, yielding (job, value or None, error class, message)."""
 
 
-def _record(item: SourceItem, value: dict | None, ecls: str, msg: str) -> ModelRecord:
+def _record(item: SourceItem, value: ModelFacts | None, ecls: str, msg: str) -> ModelRecord:
     rec = ModelRecord(id=item.id, source=item.rel, split=item.split)
     if value is None:
         return rec.with_(status=ModelStatus.FAILED.value, error_class=ecls or "Error", error=msg)
@@ -247,7 +249,7 @@ def sample_official(
     return out
 
 
-def leakage_report(records: list[ModelRecord], *, in_source: bool) -> dict:
+def leakage_report(records: list[ModelRecord], *, in_source: bool) -> Leakage:
     """Duplicate groups, and how many span two splits in the dataset (must be 0) and, where the
     source has its own split (`in_source`: duplicates keep their official split), in the source."""
     groups: dict[str, list[ModelRecord]] = defaultdict(list)
@@ -259,7 +261,7 @@ def leakage_report(records: list[ModelRecord], *, in_source: bool) -> dict:
     for r in records:
         if r.ok:
             kept_splits[r.signature].add(r.split)
-    report = {
+    report: Leakage = {
         "duplicate_groups": len(dup_groups),
         "duplicates_removed": sum(len(g) - 1 for g in dup_groups),
         "groups_across_splits_in_dataset": sum(1 for s in kept_splits.values() if len(s) > 1),

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from cadlib.atomic import atomic_path, write_bytes_atomic, write_json_atomic, write_text_atomic
+from cadlib.dataset.reports import DatasetInfo, LlavaRecord
 
 __all__ = ["SPLITS", "STAGES", "DatasetLayout", "Stage", "atomic_path", "read_json", "write_bytes_atomic", "write_json_atomic",
            "write_text_atomic"]
@@ -105,7 +106,7 @@ class DatasetLayout:
     def split_file(self, split: str, ext: str) -> Path:
         return self.root / f"{split}.{ext}"
 
-    def read_split(self, split: str) -> list[dict]:
+    def read_split(self, split: str) -> list[LlavaRecord]:
         """The LLaVA records of a split (`<split>.json`), as the dataset wrote them.
 
         Raises:
@@ -123,7 +124,7 @@ class DatasetLayout:
         """LLaMA-Factory's dataset registry (`dataset_dir=<this folder>`)."""
         return self.root / "dataset_info.json"
 
-    def read_info(self) -> dict:
+    def read_info(self) -> DatasetInfo:
         """`cadrecon.json`; a dataset built before it was renamed keeps it in dataset_info.json."""
         if self.info.is_file():
             return read_json(self.info)

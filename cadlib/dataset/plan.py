@@ -26,13 +26,14 @@ from cadlib.dataset.manifest import ModelRecord, read_manifest, write_manifest
 from cadlib.dataset.sources import SourceItem, list_deepcad, list_files, write_synthetic_source
 from cadlib.fidelity import DEFAULT_MIN_IOU
 from cadlib.quantize import TEXT_VERSION
+from cadlib.vocabulary import SourceKind
 
 
 @dataclass(frozen=True, slots=True)
 class SourceSpec:
     """Where the models come from (see `config.DatasetSettings`)."""
 
-    kind: str  # "synthetic" | "deepcad" | "files"
+    kind: str  # a SourceKind
     path: str = ""
     train_size: int = 20
     val_size: int = 5
@@ -82,27 +83,27 @@ def plan_dataset(layout: DatasetLayout, spec: SourceSpec, *, bits: int, max_mb: 
         return describe_items(items, describe, job_for, previous, stats, text_exists, (bits, min_iou, TEXT_VERSION))
 
     total = [0]
-    if spec.kind == "deepcad":
+    if spec.kind == SourceKind.DEEPCAD:
         root = Path(spec.path)
         by_split = list_deepcad(root)
         total[0] = sum(min(len(by_split[s]), n) for s, n in spec.sizes.items())
         records = sample_official(by_split, spec.sizes, spec.seed, describe_batch)
         root = _deepcad_root(root)
-        source: dict = {"kind": "deepcad", "path": str(spec.path), "listed": {s: len(v) for s, v in by_split.items()}}
+        source: dict = {"kind": SourceKind.DEEPCAD.value, "path": str(spec.path), "listed": {s: len(v) for s, v in by_split.items()}}
         leakage = leakage_report(records, in_source=True)
     else:
-        if spec.kind == "synthetic":
+        if spec.kind == SourceKind.SYNTHETIC:
             items = write_synthetic_source(layout.raw, sum(spec.sizes.values()), spec.seed)
             root = layout.raw
-        elif spec.kind == "files":
+        elif spec.kind == SourceKind.FILES:
             root = Path(spec.path)
             items = list_files(root)
         else:
-            raise ValueError(f"unknown dataset source {spec.kind!r}: expected synthetic, deepcad or files")
+            raise ValueError(f"unknown dataset source {str(spec.kind)!r}: expected {', '.join(SourceKind)}")
         total[0] = len(items)
         described = describe_batch(items)
         records = dedup(described[i.id] for i in items)  # first by path wins
-        split = split_exact if spec.kind == "synthetic" else split_stable
+        split = split_exact if spec.kind == SourceKind.SYNTHETIC else split_stable
         records = split(records, spec.sizes, spec.seed)
         source = {"kind": spec.kind, "path": str(spec.path or ""), "listed": len(items)}
         leakage = leakage_report(records, in_source=False)

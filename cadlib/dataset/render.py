@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from cadlib.dataset.reports import RenderedModel, SolidFacts
+
 
 @dataclass(frozen=True, slots=True)
 class RenderJob:
@@ -29,7 +31,7 @@ class RenderJob:
     solid_path: str = ""  # the solid extract kept for this model (sequence models), or ""
 
 
-def render_model(job: RenderJob) -> dict:
+def render_model(job: RenderJob) -> RenderedModel:
     """Renders and saves one model's views; returns the image names and any fallback notes.
 
     A sequence model whose solid extract kept (`cadlib.dataset.solids`) is drawn from that solid
@@ -42,6 +44,7 @@ def render_model(job: RenderJob) -> dict:
 
     text = Path(job.text_path).read_text(encoding="utf-8") if job.text_path else ""
     kept = None
+    solid: SolidFacts | None = None
     if text and job.solid_path:
         from cadlib.dataset.solids import take
 
@@ -64,8 +67,8 @@ def render_model(job: RenderJob) -> dict:
 
         rendered.images = {"tile": tile(rendered.images)}
     written = save_rendered(rendered, job.images_dir, job.id)
-    out: dict = {"images": [p.name for p in written], "style": style, "notes": notes}
-    if text:  # the solid the views show, for validate (which would otherwise build it again)
+    out: RenderedModel = {"images": [p.name for p in written], "style": style, "notes": notes}
+    if text and solid is not None:  # the solid the views show, for validate (which would otherwise build it again)
         from cadlib.dataset.solids import text_key
 
         out["solid"] = {"text_sha256": text_key(text), **solid}
@@ -94,7 +97,7 @@ def _render_loaded(job: RenderJob, text: str, kept):
         notes.append(f"{model.info.format} mesh drawn shaded (the lines style needs a B-rep)")
     rendered = render_views(model, job.views, size=job.size, style=style, svg=False, exact=job.exact,
                             platform=job.platform)
-    solid: dict = {}
+    solid: SolidFacts | None = None
     if text and kept is None:
         from cadlib import occ
 

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from cadlib.dataset.build import Progress, Runner
 from cadlib.dataset.layout import SPLITS, DatasetLayout, read_json, write_json_atomic
 from cadlib.dataset.manifest import read_manifest
+from cadlib.dataset.reports import Failure, LlavaRecord, Validation
 from cadlib.dataset.validate import ValidateJob, check_splits, failure_table, validate_model
+from cadlib.vocabulary import Layout
 
 
-def revalidate(layout: DatasetLayout, run: Runner, progress: Progress | None = None) -> dict:
+def revalidate(layout: DatasetLayout, run: Runner, progress: Progress | None = None) -> Validation:
     """Re-checks every image and target of the split files and the split-level rules; updates
     the checks in validation.json and returns them."""
     info = layout.read_info()
     cfg = info["config"]
-    size = cfg["render"]["size"] * (2 if cfg.get("layout") == "tile" else 1)
+    size = cfg["render"]["size"] * (2 if cfg.get("layout") == Layout.TILE else 1)
     bits = cfg["sequence"]["bits"]
     signatures = {r.id: r.signature for r in read_manifest(layout.manifest) if r.ok}
     structural, stats = check_splits(layout, signatures)
-    by_model: dict[str, list[dict]] = {}
+    by_model: dict[str, list[LlavaRecord]] = {}
     for split in SPLITS:
         path = layout.split_file(split, "json")
         for s in read_json(path) if path.is_file() else []:
@@ -26,7 +30,7 @@ def revalidate(layout: DatasetLayout, run: Runner, progress: Progress | None = N
                         target=samples[0]["conversations"][1]["value"], target_kind=cfg.get("target", "sequence"),
                         text_path=str(layout.source_text(mid)), bits=bits)
             for mid, samples in sorted(by_model.items())]
-    failures = []
+    failures: list[Failure] = []
     for o in run(validate_model, jobs):
         if not o.ok:
             failures.append({"id": o.item.id, "stage": "validate", "error_class": o.error_class, "error": o.message})
@@ -36,7 +40,7 @@ def revalidate(layout: DatasetLayout, run: Runner, progress: Progress | None = N
                          for c, m in o.value["failures"]]
         if progress:
             progress(1)
-    validation = read_json(layout.validation) if layout.validation.is_file() else {}
+    validation = cast(Validation, read_json(layout.validation) if layout.validation.is_file() else {})
     validation.update({"ok": not structural, "structural_errors": structural[:200],
                        "structural_error_count": len(structural), "revalidated_failures": failure_table(failures)})
     validation.setdefault("stats", {}).update(stats)

@@ -21,11 +21,23 @@ import hashlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from cadlib.dataset.layout import SPLITS, DatasetLayout
 from cadlib.dataset.prompts import IMAGE_TOKEN
+from cadlib.dataset.reports import (
+    Agreement,
+    AgreementStats,
+    BuiltSolid,
+    Distribution,
+    Failure,
+    FailureRow,
+    ModelChecks,
+    SolidFacts,
+    SplitChecks,
+)
 from cadlib.dataset.writers import iter_json_array
 
 CADQUERY_VOLUME_TOL = 0.005
@@ -41,10 +53,10 @@ class ValidateJob:
     target_kind: str  # "sequence" | "cadquery" | ""
     text_path: str  # the sequence text to rebuild ("" for none)
     bits: int
-    built: dict | None = None  # the render stage's facts of the solid it built from text_path (see render.py)
+    built: BuiltSolid | None = None  # the render stage's facts of the solid it built from text_path (see render.py)
 
 
-def validate_model(job: ValidateJob) -> dict:
+def validate_model(job: ValidateJob) -> ModelChecks:
     """Checks one model's images and target. Returns ``{"structural": [...], "failures": [...]}``,
     each a list of ``[error_class, message]``, and the rebuilt solid's volume where there is one."""
     from PIL import Image
@@ -62,7 +74,7 @@ def validate_model(job: ValidateJob) -> dict:
             structural.append(["MissingImage", f"{Path(path).name}: no such file"])
         except Exception as exc:  # noqa: BLE001 - PIL raises many kinds on a broken file
             structural.append(["BrokenImage", f"{Path(path).name}: {exc}"])
-    out: dict = {"structural": structural, "failures": failures}
+    out: ModelChecks = {"structural": structural, "failures": failures}
     if job.target_kind == "cadquery":
         try:
             ast.parse(job.target)
@@ -79,11 +91,12 @@ def validate_model(job: ValidateJob) -> dict:
             text = Path(job.text_path).read_text(encoding="utf-8")
             if job.target_kind == "sequence" and text != job.target:
                 structural.append(["TargetMismatch", "the sample's target differs from the model's sequence text"])
-            built = job.built
-            if job.target_kind == "cadquery" or not built or \
-                    built.get("text_sha256") != hashlib.sha256(text.encode()).hexdigest():
+            built: SolidFacts | None = job.built
+            if job.target_kind == "cadquery" or not job.built or \
+                    job.built["text_sha256"] != hashlib.sha256(text.encode()).hexdigest():
                 shape = occ.build_solid(in_mm(from_text(text, job.bits, source=job.text_path)))
                 built = {"valid": occ.is_valid(shape), "volume": occ.volume(shape), "solids": occ.count_solids(shape)}
+            assert built is not None
             valid = built["valid"]
             if not valid:
                 failures.append(["InvalidSolid", "the target rebuilds a solid that BRepCheck rejects"])
@@ -101,7 +114,7 @@ def validate_model(job: ValidateJob) -> dict:
     return out
 
 
-def _check_cadquery(job: ValidateJob, reference) -> tuple[str | None, dict]:
+def _check_cadquery(job: ValidateJob, reference) -> tuple[str | None, Agreement]:
     """Runs a CadQuery target with real CadQuery and compares its solid with `reference`."""
     import os
     import tempfile
@@ -121,7 +134,7 @@ def _check_cadquery(job: ValidateJob, reference) -> tuple[str | None, dict]:
         Path(step).unlink(missing_ok=True)
     ref_volume = occ.volume(reference)
     dv = abs(run.volume - ref_volume) / ref_volume if ref_volume > 0 else 1.0
-    facts = {"cadquery_ok": True, "cadquery_solids": run.solids, "cadquery_valid": run.valid,
+    facts: Agreement = {"cadquery_ok": True, "cadquery_solids": run.solids, "cadquery_valid": run.valid,
              "cadquery_volume_error": round(dv, 6), "cadquery_iou": round(got.iou, 6)}
     if run.solids != got.reference_solids:
         return f"CadQuery builds {run.solids} solid(s) where the sequence builds {got.reference_solids}", facts
@@ -134,9 +147,9 @@ def _check_cadquery(job: ValidateJob, reference) -> tuple[str | None, dict]:
     return None, facts
 
 
-def agreement_stats(agreements: list[dict]) -> dict:
+def agreement_stats(agreements: list[Agreement]) -> AgreementStats:
     """The distribution of the targets' rebuild facts over a dataset's models."""
-    out: dict = {"models": len(agreements),
+    out: AgreementStats = {"models": len(agreements),
                  "solids": dict(sorted(Counter(str(a.get("solids")) for a in agreements).items())),
                  "valid": sum(1 for a in agreements if a.get("valid"))}
     cq = [a for a in agreements if "cadquery_ok" in a]
@@ -150,7 +163,7 @@ def agreement_stats(agreements: list[dict]) -> dict:
     return out
 
 
-def check_sample(s: dict) -> str | None:
+def check_sample(s: Any) -> str | None:
     """What is wrong with one LLaVA record (as a TinyLLaVA-style loader reads it), or None."""
     if not isinstance(s.get("id"), str) or not isinstance(s.get("image"), str):
         return "needs a string id and one image string"
@@ -165,7 +178,7 @@ def check_sample(s: dict) -> str | None:
     return None
 
 
-def distribution(values: list[int]) -> dict:
+def distribution(values: list[int]) -> Distribution:
     if not values:
         return {"n": 0}
     a = np.asarray(values)
@@ -173,14 +186,14 @@ def distribution(values: list[int]) -> dict:
             "p95": float(np.percentile(a, 95)), "max": int(a.max())}
 
 
-def check_splits(layout: DatasetLayout, signatures: dict[str, str]) -> tuple[list[list[str]], dict]:
+def check_splits(layout: DatasetLayout, signatures: dict[str, str]) -> tuple[list[list[str]], SplitChecks]:
     """The dataset-level checks over the written split files: well-formed records, unique ids,
     images present, no model and no duplicate group in two splits. Returns (structural errors,
     statistics). Each file is streamed (one record in memory at a time, not the parsed split)."""
     errors: list[list[str]] = []
     model_split: dict[str, str] = {}
     sig_split: dict[str, set[str]] = defaultdict(set)
-    stats: dict = {"splits": {}}
+    stats: SplitChecks = {"splits": {}}
     seen_ids: set[str] = set()
     for split in SPLITS:
         path = layout.split_file(split, "json")
@@ -230,12 +243,12 @@ def _check_split(layout: DatasetLayout, path: Path, seen_before: set[str]
     return errors, models, ids, chars
 
 
-def failure_table(failures: list[dict]) -> list[dict]:
+def failure_table(failures: list[Failure]) -> list[FailureRow]:
     """Failures grouped by (stage, error class): count and up to three examples each."""
-    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    groups: dict[tuple[str, str], list[Failure]] = defaultdict(list)
     for f in failures:
         groups[(f["stage"], f["error_class"])].append(f)
-    rows = []
+    rows: list[FailureRow] = []
     for (stage, ecls), items in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
         rows.append({"stage": stage, "error_class": ecls, "count": len(items),
                      "examples": [f"{f['id']}: {f['error']}" for f in items[:3]]})

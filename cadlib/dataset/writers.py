@@ -22,7 +22,7 @@ Image paths in the JSON and JSONL files are relative to the file's folder (the d
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from cadlib.dataset.layout import (
     atomic_path,
 )
 from cadlib.dataset.prompts import IMAGE_TOKEN
+from cadlib.dataset.reports import LlavaRecord, Message, MessagesRecord, RegistryEntry, Sample
 
 ROWS_PER_GROUP = 256  # Parquet row group: a few MB of PNGs, read one group at a time
 
@@ -41,7 +42,7 @@ def prompt_text(prompt: str) -> str:
     return prompt.removeprefix(f"{IMAGE_TOKEN}\n").replace(IMAGE_TOKEN, "").strip()
 
 
-def llava_record(s: dict) -> dict:
+def llava_record(s: Sample) -> LlavaRecord:
     return {
         "id": s["id"],
         "image": s["image"],
@@ -49,7 +50,7 @@ def llava_record(s: dict) -> dict:
     }
 
 
-def typed_messages(s: dict) -> list[dict]:
+def typed_messages(s: Sample) -> list[Message]:
     return [
         {"role": "user", "content": [{"type": "image", "text": None},
                                      {"type": "text", "text": prompt_text(s["prompt"])}]},
@@ -57,7 +58,7 @@ def typed_messages(s: dict) -> list[dict]:
     ]
 
 
-def messages_record(s: dict) -> dict:
+def messages_record(s: Sample) -> MessagesRecord:
     """One JSONL line: typed content (the image block without a `text` key, as chat templates write it)."""
     messages = typed_messages(s)
     messages[0]["content"][0] = {"type": "image"}
@@ -78,7 +79,7 @@ def parquet_features():
     })
 
 
-def _parquet_row(root: Path, s: dict) -> dict:
+def _parquet_row(root: Path, s: Sample) -> dict[str, Any]:
     return {
         "id": s["id"], "model_id": s["model_id"], "split": s["split"], "view": s["view"],
         "image": {"bytes": (root / s["image"]).read_bytes(), "path": s["image"]}, "image_path": s["image"],
@@ -87,13 +88,13 @@ def _parquet_row(root: Path, s: dict) -> dict:
     }
 
 
-def write_parquet(path: Path, root: Path, samples: Iterable[dict]) -> Path:
+def write_parquet(path: Path, root: Path, samples: Iterable[Sample]) -> Path:
     """Streams the samples into `path`, ROWS_PER_GROUP rows (and their PNGs) in memory at a time."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     schema = parquet_features().arrow_schema
-    batch: list[dict] = []
+    batch: list[dict[str, Any]] = []
     with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
         for s in samples:
             batch.append(_parquet_row(root, s))
@@ -102,10 +103,13 @@ def write_parquet(path: Path, root: Path, samples: Iterable[dict]) -> Path:
                 batch = []
         if batch:
             writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+    # Arrow's allocator keeps the batches' freed pages for reuse; the build is done with them (a
+    # 3,152-sample split: 64 MB kept, 10 MB after this)
+    pa.default_memory_pool().release_unused()
     return path
 
 
-def llamafactory_registry(name: str) -> dict:
+def llamafactory_registry(name: str) -> dict[str, RegistryEntry]:
     """LLaMA-Factory's dataset_info.json entries for the three split files (sharegpt over the LLaVA
     JSON; every column and tag named, since its parser unsets the ones left out)."""
     return {
@@ -119,7 +123,7 @@ def llamafactory_registry(name: str) -> dict:
     }
 
 
-def write_split(layout: DatasetLayout, split: str, samples: list[dict]) -> list[Path]:
+def write_split(layout: DatasetLayout, split: str, samples: list[Sample]) -> list[Path]:
     """The three files of one split, samples in the given order, each written record by record
     (a split of any size costs one record's text at a time, not the file's)."""
     return [
@@ -129,7 +133,7 @@ def write_split(layout: DatasetLayout, split: str, samples: list[dict]) -> list[
     ]
 
 
-def write_json_array(path: Path, records: Iterable[dict]) -> Path:
+def write_json_array(path: Path, records: Iterable[Mapping[str, object]]) -> Path:
     """A JSON array streamed to `path` (atomically), byte for byte what
     `write_json_atomic(path, list(records))` writes: indent 1, UTF-8, a final newline."""
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
@@ -206,7 +210,7 @@ def iter_json_array(path: Path, chunk: int = 1 << 20) -> Iterator[Any]:
             raise fail("Extra data")
 
 
-def write_jsonl(path: Path, records: Iterable[dict]) -> Path:
+def write_jsonl(path: Path, records: Iterable[Mapping[str, object]]) -> Path:
     """One JSON object per line, streamed to `path` (atomically)."""
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         for rec in records:

@@ -4,7 +4,7 @@ sources) the exact shape and (for sequence sources) the CAD sequence."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NotRequired, TypedDict, cast
 
 import numpy as np
 
@@ -33,11 +33,50 @@ class ModelInfo:
     up_axis: str = "z"
     repairs: tuple[str, ...] = ()
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> ModelSummary:
         d = asdict(self)
         d["bbox_min"], d["bbox_max"] = list(self.bbox_min), list(self.bbox_max)
         d["repairs"] = list(self.repairs)
-        return d
+        return cast(ModelSummary, d)
+
+
+class ModelSummary(TypedDict):
+    """`ModelInfo` as JSON (`cadrecon info`, a worker's answer), with the exact shape's volume and
+    validity and a sequence's counts where the file has them (`cadlib.ingest.summarize_model`)."""
+
+    file: str
+    format: str
+    kind: str
+    schema: str | None
+    units: str | None
+    scale_to_mm: float
+    solids: int
+    products: int
+    parts: int
+    vertices: int
+    faces: int
+    watertight: bool
+    bbox_min: list[float]
+    bbox_max: list[float]
+    up_axis: str
+    repairs: list[str]
+    volume_mm3: NotRequired[float]
+    valid: NotRequired[bool]
+    extrudes: NotRequired[int]
+    loops: NotRequired[int]
+    lines: NotRequired[int]
+    arcs: NotRequired[int]
+    circles: NotRequired[int]
+
+
+class MeshFacts(TypedDict):
+    """The `ModelInfo` fields a mesh determines."""
+
+    vertices: int
+    faces: int
+    watertight: bool
+    bbox_min: tuple[float, float, float]
+    bbox_max: tuple[float, float, float]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -50,13 +89,13 @@ class LoadedModel:
     sequence: CadSequence | None = None
 
 
-def mesh_facts(mesh: Mesh) -> dict[str, Any]:
+def mesh_facts(mesh: Mesh) -> MeshFacts:
     """The ModelInfo fields a mesh determines."""
-    lo, hi = mesh.bbox()
+    lo, hi = (np.round(b, 9) for b in mesh.bbox())
     return {
         "vertices": int(len(mesh.vertices)),
         "faces": int(len(mesh.faces)),
         "watertight": mesh.is_watertight(),
-        "bbox_min": tuple(float(x) for x in np.round(lo, 9)),
-        "bbox_max": tuple(float(x) for x in np.round(hi, 9)),
+        "bbox_min": (float(lo[0]), float(lo[1]), float(lo[2])),
+        "bbox_max": (float(hi[0]), float(hi[1]), float(hi[2])),
     }

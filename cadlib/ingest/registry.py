@@ -7,7 +7,7 @@ from pathlib import Path
 
 from cadlib.errors import ParseError
 from cadlib.ingest.detect import MESH_FORMATS, detect_format
-from cadlib.ingest.model import LoadedModel
+from cadlib.ingest.model import LoadedModel, ModelSummary
 
 DEFAULT_MAX_MB = 200.0
 
@@ -96,7 +96,7 @@ def _check_step_ending(path: Path, fmt: str) -> None:
         raise ParseError(f"{fmt.upper()} file is truncated: it does not end with END-ISO-10303-21;", source=str(path))
 
 
-def summarize_model(path: str | Path, max_mb: float | None = DEFAULT_MAX_MB) -> dict:
+def summarize_model(path: str | Path, max_mb: float | None = DEFAULT_MAX_MB) -> ModelSummary:
     """`load_model(path).info` as a dict, plus volume and validity for exact shapes (picklable:
     what worker processes send back)."""
     model = load_model(path, max_mb=max_mb)
@@ -107,5 +107,7 @@ def summarize_model(path: str | Path, max_mb: float | None = DEFAULT_MAX_MB) -> 
         out["volume_mm3"] = round(occ.volume(model.shape), 6)
         out["valid"] = occ.is_valid(model.shape)
     if model.sequence is not None:
-        out.update(model.sequence.counts())
+        c = model.sequence.counts()
+        out["extrudes"], out["loops"], out["lines"] = c["extrudes"], c["loops"], c["lines"]
+        out["arcs"], out["circles"] = c["arcs"], c["circles"]
     return out

@@ -11,7 +11,6 @@ View conventions and the shared scale are in `cadlib.views`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 
 import numpy as np
@@ -22,13 +21,9 @@ from cadlib.errors import UnsupportedFormat
 from cadlib.ingest.frame import to_canonical_frame
 from cadlib.ingest.model import LoadedModel
 from cadlib.views import Framing, View, frame_views, parse_views, view_axes
+from cadlib.vocabulary import Style
 
 __all__ = ["Rendered", "Style", "View", "render_solid_lines", "render_views", "save_rendered", "tile"]
-
-
-class Style(Enum):
-    SHADED = "shaded"
-    LINES = "lines"
 
 
 @dataclass(slots=True)

@@ -24,6 +24,7 @@ from cadlib.dataset.layout import DatasetLayout
 from cadlib.errors import CadlibError
 from cadlib.scoring.files import SUFFIXES, InvalidPrediction, load_geometry, split_name
 from cadlib.scoring.protocols import best_of, get_protocol, score_pair, summarize
+from cadlib.scoring.reports import BestOf, FolderReport, JobScore, SampleScore, ScoreRow
 
 SCORE_BUDGET_S = 90.0
 """Time for scoring one prediction (sampling, booleans) on top of its execution limit; past it the
@@ -55,7 +56,7 @@ def _truth(path: str, bits: int):
     return _truths[key]
 
 
-def score_job(job: Job) -> dict:
+def score_job(job: Job) -> JobScore:
     """Scores one prediction file (runs in a worker process)."""
     try:
         truth = _truth(job.truth, job.bits)
@@ -96,7 +97,7 @@ def truth_index(truth: str | Path, split: str = "test") -> dict[str, Path]:
 
 def score_folder(pred: str | Path, truth: str | Path, *, protocols=("cadrille",), split: str = "test",
                  timeout_s: float | None = None, workers: int = 2, seed: int = 0, bits: int = 8,
-                 progress: Callable[[int, int], None] | None = None) -> dict:
+                 progress: Callable[[int, int], None] | None = None) -> FolderReport:
     """Scores every prediction in `pred` against its truth; the report (see module doc):
     ``{"protocols": {name: summary}, "models", "predictions", "invalid_causes", "rows", ...}``."""
     from cadlib.workers import Status, run_isolated
@@ -118,9 +119,10 @@ def score_folder(pred: str | Path, truth: str | Path, *, protocols=("cadrille",)
             continue
         jobs.append(Job(mid, k, str(f), str(truths[mid]), protocols, timeout_s, bits, seed))
     started = time.monotonic()
-    samples: dict[str, list[dict]] = {m: [] for m in truths}
+    samples: dict[str, list[SampleScore]] = {m: [] for m in truths}
     for done, out in enumerate(run_isolated(score_job, jobs, workers=workers, timeout=timeout_s + SCORE_BUDGET_S), 1):
         job: Job = out.item
+        result: JobScore
         if out.status is Status.OK:
             result = out.value
         elif out.status is Status.TIMEOUT:
@@ -132,36 +134,36 @@ def score_folder(pred: str | Path, truth: str | Path, *, protocols=("cadrille",)
         if progress:
             progress(done, len(jobs))
     seconds = time.monotonic() - started
-    rows: list[dict] = []
+    rows: list[ScoreRow] = []
     causes: Counter[str] = Counter()
+    best: dict[str, list[BestOf]] = {p: [] for p in protocols}
     for mid in sorted(truths):
         got = sorted(samples[mid], key=lambda s: s["sample"])
-        row = {"id": mid, "samples": len(got), "valid_samples": sum(s["valid"] for s in got),
-               "failed_samples": "; ".join(f"{s['sample']}: {s['cause']}" for s in got if not s["valid"])}
-        if not got:
-            row["cause"], row["error"] = "Missing", "no prediction for this model"
-        elif not row["valid_samples"]:
-            row["cause"], row["error"] = got[0]["cause"], got[0]["error"]
-        else:
-            row["cause"], row["error"] = "", ""
-        if row["cause"]:
-            causes[row["cause"]] += 1
+        valid = sum(s["valid"] for s in got)
+        cause, error = (("Missing", "no prediction for this model") if not got else
+                        (got[0]["cause"], got[0]["error"]) if not valid else ("", ""))
+        if cause:
+            causes[cause] += 1
+        row: ScoreRow = {"id": mid, "samples": len(got), "valid_samples": valid,
+                         "failed_samples": "; ".join(f"{s['sample']}: {s['cause']}" for s in got if not s["valid"]),
+                         "cause": cause, "error": error}
         for p in protocols:
-            b = best_of([{"valid": s["valid"], "cd": s["scores"][p]["cd"], "iou": s["scores"][p]["iou"]}
-                         if s["valid"] else {"valid": False} for s in got])
+            b = best_of([{"valid": True, "cd": s["scores"][p]["cd"], "iou": s["scores"][p]["iou"]}
+                         if "scores" in s else {"valid": False} for s in got])
             row[f"cd_{p}"], row[f"iou_{p}"] = b["cd"], b["iou"]
+            best[p].append(b)
         rows.append(row)
-    summaries = {p: summarize([{"valid": bool(r["valid_samples"]), "cd": r[f"cd_{p}"], "iou": r[f"iou_{p}"]}
-                               for r in rows]) for p in protocols}
+    summaries = {p: summarize([{"valid": b["valid"], "cd": b["cd"], "iou": b["iou"]} for b in best[p]])
+                 for p in protocols}
     return {"pred": str(pred_dir), "truth": str(truth), "protocols": summaries,
             "definitions": {p: get_protocol(p).as_dict() for p in protocols},
-            "models": len(truths), "predictions": len(jobs), "samples_per_model": max((r["samples"] for r in rows), default=0),
+            "models": len(truths), "predictions": len(jobs), "samples_per_model": max((len(s) for s in samples.values()), default=0),
             "invalid_causes": dict(causes), "unmatched_predictions": unmatched, "skipped_files": skipped,
             "timeout_s": timeout_s, "seconds": round(seconds, 3),
             "predictions_per_s": round(len(jobs) / seconds, 3) if seconds > 0 else None, "rows": rows}
 
 
-def write_rows_csv(report: dict, path: str | Path) -> Path:
+def write_rows_csv(report: FolderReport, path: str | Path) -> Path:
     """The per-model rows of a report as CSV (one line per model id)."""
     path = Path(path)
     rows = report["rows"]

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import asdict, dataclass
+from typing import cast
 
 import numpy as np
 
 from cadlib.errors import CadlibError
 from cadlib.metrics import chamfer, manifold_iou, sample_surface, volumetric_iou, voxel_iou
 from cadlib.scoring.geometry import Geometry, about, axis_rotations, similarity
+from cadlib.scoring.reports import BestOf, PairScore, ProtocolDefinition, ProtocolSummary, Scored
 
 DEEPCAD_HALF = 0.75
 """DeepCAD's NORM_FACTOR: a normalised shape's largest coordinate magnitude."""
@@ -48,8 +50,8 @@ class Protocol:
     source: str
     description: str
 
-    def as_dict(self) -> dict:
-        return asdict(self)
+    def as_dict(self) -> ProtocolDefinition:
+        return cast(ProtocolDefinition, asdict(self))
 
 
 PROTOCOLS = {
@@ -97,7 +99,7 @@ def normalised(protocol: Protocol, truth: Geometry, pred: Geometry) -> tuple[Geo
     return t, p
 
 
-def score_pair(protocol: Protocol, truth: Geometry, pred: Geometry, rng: np.random.Generator) -> dict:
+def score_pair(protocol: Protocol, truth: Geometry, pred: Geometry, rng: np.random.Generator) -> PairScore:
     """``{"cd", "iou", "iou_method", "rotation"}`` of one prediction: CD in the protocol's reported
     units (x cd_scale), IoU None where no method applies (the method says why)."""
     t, p = normalised(protocol, truth, pred)
@@ -140,12 +142,12 @@ def pair_iou(a: Geometry, b: Geometry) -> tuple[float | None, str]:
     return None, f"none: {reason}"
 
 
-def summarize(rows: list[dict]) -> dict:
+def summarize(rows: list[Scored]) -> ProtocolSummary:
     """One protocol's numbers over per-model rows ``{"valid", "cd", "iou"}`` (best-of-N already
     taken): ``n, valid, invalid_ratio, median_cd, mean_cd, mean_iou, median_iou, iou_n``."""
     n = len(rows)
-    cds = [r["cd"] for r in rows if r["valid"] and r.get("cd") is not None]
-    ious = [r["iou"] for r in rows if r["valid"] and r.get("iou") is not None]
+    cds = [cd for r in rows if r["valid"] and (cd := r.get("cd")) is not None]
+    ious = [iou for r in rows if r["valid"] and (iou := r.get("iou")) is not None]
     valid = sum(1 for r in rows if r["valid"])
 
     def rnd(x, k=4):
@@ -158,11 +160,12 @@ def summarize(rows: list[dict]) -> dict:
             "median_iou": rnd(statistics.median(ious)) if ious else None, "iou_n": len(ious)}
 
 
-def best_of(samples: list[dict]) -> dict:
+def best_of(samples: list[Scored]) -> BestOf:
     """cadrille's best-of-N of one model's scored samples: the smallest CD and, separately, the
     largest IoU among the valid ones; invalid when none is valid."""
     ok = [s for s in samples if s["valid"]]
     if not ok:
         return {"valid": False, "cd": None, "iou": None}
-    ious = [s["iou"] for s in ok if s.get("iou") is not None]
-    return {"valid": True, "cd": min(s["cd"] for s in ok), "iou": max(ious) if ious else None}
+    cds = [cd for s in ok if (cd := s.get("cd")) is not None]
+    ious = [iou for s in ok if (iou := s.get("iou")) is not None]
+    return {"valid": True, "cd": min(cds) if cds else None, "iou": max(ious) if ious else None}

@@ -17,6 +17,7 @@ import random
 from pathlib import Path
 
 from cadlib.atomic import write_text_atomic
+from cadlib.deepcad_json import DeepCadDocument
 from cadlib.synth.builder import (
     PLANES,
     ModelBuilder,
@@ -59,21 +60,21 @@ turned upside down would hide its features from every view, and a sample must be
 its own image."""
 
 
-def make_model(family: str, rng: random.Random, *, turn: bool = True) -> dict:
+def make_model(family: str, rng: random.Random, *, turn: bool = True) -> DeepCadDocument:
     """One model of `family` in DeepCAD JSON, drawn with `rng` (and turned, unless `turn` is off)."""
     b = ModelBuilder(rng.choice(ORIENTATIONS) if turn else None)
     FAMILIES[family](rng, b)
     return b.json()
 
 
-def generate(n: int, seed: int = 0, *, families: list[str] | None = None) -> list[tuple[str, dict]]:
+def generate(n: int, seed: int = 0, *, families: list[str] | None = None) -> list[tuple[str, DeepCadDocument]]:
     """`n` models named `synth_<seed>_<index>_<family>`, reproducible from `seed`."""
     names = sorted(families or FAMILIES)
     unknown = set(names) - set(FAMILIES)
     if unknown:
         raise ValueError(f"unknown synthetic families {sorted(unknown)} (known: {', '.join(sorted(FAMILIES))})")
     rng = random.Random(seed)
-    out: list[tuple[str, dict]] = []
+    out: list[tuple[str, DeepCadDocument]] = []
     order: list[str] = []
     for i in range(n):
         if not order:

@@ -8,6 +8,9 @@ family appears in every axis-aligned orientation.
 from __future__ import annotations
 
 import math
+from typing import Any
+
+from cadlib.deepcad_json import DeepCadDocument, JsonArc, JsonCircle, JsonCurve, JsonLine, JsonPoint
 
 # Orientation of a family's base sketch: (x axis, normal). The sketch y axis is normal x x-axis.
 PLANES = {
@@ -20,14 +23,14 @@ PLANES = {
 class ModelBuilder:
     """Writes a model in DeepCAD's JSON layout, one sketch-and-extrude at a time.
 
-    Loops are lists of curve dicts made by `line`, `arc`, `circle`, `polygon`, `rect`,
+    Loops are lists of `JsonCurve`s made by `line`, `arc`, `circle`, `polygon`, `rect`,
     `rounded_rect` and `slot` (2D points in the sketch plane).
     """
 
     def __init__(self, orientation: tuple[tuple[float, float, float], ...] | None = None) -> None:
         self.orientation = orientation  # rows of a rotation applied to every plane and origin
-        self.entities: dict[str, dict] = {}
-        self.sequence: list[dict] = []
+        self.entities: dict[str, dict[str, Any]] = {}
+        self.sequence: list[dict[str, Any]] = []
         self._n = 0
 
     def _id(self, prefix: str) -> str:
@@ -38,7 +41,7 @@ class ModelBuilder:
         self,
         plane: str,
         origin: tuple[float, float, float],
-        loops: list[list[dict]],
+        loops: list[list[JsonCurve]],
         operation: str,
         extent: str,
         d1: float,
@@ -84,7 +87,7 @@ class ModelBuilder:
         x, y, z = (float(sum(r[i] * v[i] for i in range(3))) for r in m)
         return (x, y, z)
 
-    def json(self) -> dict:
+    def json(self) -> DeepCadDocument:
         return {"entities": self.entities, "properties": {}, "sequence": self.sequence}
 
 
@@ -92,11 +95,11 @@ def _cross(a, b):
     return (a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0])
 
 
-def _pt(p) -> dict:
+def _pt(p) -> JsonPoint:
     return {"x": float(p[0]), "y": float(p[1]), "z": float(p[2]) if len(p) > 2 else 0.0}
 
 
-def _distance(d: float) -> dict:
+def _distance(d: float) -> dict[str, Any]:
     return {
         "type": "DistanceExtentDefinition",
         "distance": {"type": "ModelParameter", "role": "AlongDistance", "name": "none", "value": float(d)},
@@ -104,12 +107,12 @@ def _distance(d: float) -> dict:
     }
 
 
-def line(p, q) -> dict:
+def line(p, q) -> JsonLine:
     """A straight segment from p to q."""
     return {"type": "Line3D", "start_point": _pt(p), "end_point": _pt(q)}
 
 
-def arc(center, r: float, a0: float, a1: float) -> dict:
+def arc(center, r: float, a0: float, a1: float) -> JsonArc:
     """Counter-clockwise arc from angle a0 to a1 (DeepCAD stores it from a reference vector)."""
     ref = (math.cos(a0), math.sin(a0))
     p0 = (center[0] + r * ref[0], center[1] + r * ref[1])
@@ -127,12 +130,13 @@ def arc(center, r: float, a0: float, a1: float) -> dict:
     }
 
 
-def circle(center, r: float) -> list[dict]:
+def circle(center, r: float) -> list[JsonCurve]:
     """A loop made of one full circle."""
-    return [{"type": "Circle3D", "center_point": _pt(center), "radius": r, "normal": _pt((0.0, 0.0, 1.0))}]
+    one: JsonCircle = {"type": "Circle3D", "center_point": _pt(center), "radius": r, "normal": _pt((0.0, 0.0, 1.0))}
+    return [one]
 
 
-def polygon(points) -> list[dict]:
+def polygon(points) -> list[JsonCurve]:
     """A closed loop of straight segments through `points`."""
     return [line(points[i], points[(i + 1) % len(points)]) for i in range(len(points))]
 
@@ -142,18 +146,18 @@ def mm(rng, lo: float, hi: float, step: float = 1.0) -> float:
     return round(rng.uniform(lo, hi) / step) * step / 1000.0
 
 
-def ring(center, r: float, n: int, hole_r: float, phase: float = 0.0) -> list[list[dict]]:
+def ring(center, r: float, n: int, hole_r: float, phase: float = 0.0) -> list[list[JsonCurve]]:
     """`n` circle loops of radius `hole_r` evenly on a circle of radius `r` (a bolt pattern)."""
     return [circle((center[0] + r * math.cos(phase + 2 * math.pi * k / n),
                     center[1] + r * math.sin(phase + 2 * math.pi * k / n)), hole_r) for k in range(n)]
 
 
-def rect(x0, y0, x1, y1) -> list[dict]:
+def rect(x0, y0, x1, y1) -> list[JsonCurve]:
     """An axis-aligned rectangle loop."""
     return polygon([(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
 
 
-def rounded_rect(x0, y0, x1, y1, r) -> list[dict]:
+def rounded_rect(x0, y0, x1, y1, r) -> list[JsonCurve]:
     """A rectangle loop with corner arcs of radius r."""
     h = math.pi / 2
     return [
@@ -168,7 +172,7 @@ def rounded_rect(x0, y0, x1, y1, r) -> list[dict]:
     ]
 
 
-def slot(cx, cy, length, r) -> list[dict]:
+def slot(cx, cy, length, r) -> list[JsonCurve]:
     """A stadium loop: two half circles of radius r whose centres are `length` apart."""
     a, b = cx - length / 2, cx + length / 2
     return [

@@ -11,6 +11,7 @@ import math
 import random
 from collections.abc import Callable
 
+from cadlib.deepcad_json import JsonCurve
 from cadlib.synth.builder import (
     PLANES,
     ModelBuilder,
@@ -32,7 +33,7 @@ def _family(fn: Family) -> Family:
     return fn
 
 
-def outline(rng: random.Random, x0, y0, x1, y1) -> list[dict]:
+def outline(rng: random.Random, x0, y0, x1, y1) -> list[JsonCurve]:
     """A rectangle, rounded half of the time (corner radius up to a quarter of the short side)."""
     if rng.random() < 0.5:
         return rect(x0, y0, x1, y1)

@@ -22,6 +22,7 @@ from cadlib.dataset.catalog import (
 from cadlib.dataset.layout import DatasetLayout, read_json
 from cadlib.dataset.lock import build_lock_path, is_held
 from cadlib.errors import CadlibError
+from cadlib.vocabulary import Layout
 from config import deep_merge
 from deployments import jobs
 from deployments.auth import IdempotencyKey, Read, SettingsDep, Write, under_data_dir
@@ -272,7 +273,7 @@ def _checks(layout: DatasetLayout, settings) -> tuple[ValidationChecks, Validati
              if st.get("target_chars", {}).get("n")]
     n = sum(c for _, c in means)
     size = (info.get("config", {}).get("render") or {}).get("size", settings.render.size)
-    tile = info.get("config", {}).get("layout") == "tile"
+    tile = info.get("config", {}).get("layout") == Layout.TILE
     checks = ValidationChecks(
         format_valid=not classes & {"BadSample", "BrokenSplit", "MissingSplit"},
         all_images_exist=missing == 0, images_checked=total_images - missing, total_images=total_images,

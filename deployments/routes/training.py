@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, status
 
+from cadlib.vocabulary import RunKind
 from config.recipes import recipe_path
 from deployments import jobs
 from deployments.auth import IdempotencyKey, Read, SettingsDep, Write
@@ -59,7 +60,7 @@ async def post_test_run(req: TestRunRequest, settings: SettingsDep, idempotency_
     params = {"dataset": req.dataset, "recipe": recipe, "test_run": True, "out": None,
               "overrides": {"device": req.device, "test_run": {"train_samples": req.train_samples,
                                                                "val_samples": req.val_samples, "epochs": req.epochs}}}
-    out = await _start(req.dataset, params, "test-run", idempotency_key, None)
+    out = await _start(req.dataset, params, RunKind.TEST_RUN, idempotency_key, None)
     return {**out, "checkpoint_dir": f"runs/{root.name}-{recipe}-test"}
 
 
@@ -86,7 +87,7 @@ async def post_start(req: TrainingStartRequest, settings: SettingsDep, idempoten
     over["lora"] = {k: v for k, v in over["lora"].items() if v is not None}
     over = {k: v for k, v in over.items() if v is not None and v != {}}
     params = {"dataset": req.dataset, "recipe": recipe, "test_run": False, "out": None, "overrides": over}
-    out = await _start(req.dataset, params, "full", idempotency_key, None)
+    out = await _start(req.dataset, params, RunKind.FULL, idempotency_key, None)
     return {**out, "checkpoint_dir": f"runs/{root.name}-{recipe}-full"}
 
 
