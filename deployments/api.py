@@ -26,6 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from cadlib.dataset.layout import DataDir
 from config import Settings, get_settings
 from deployments import jobs
 from deployments.body_guard import BodyGuard
@@ -111,7 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    422: {"model": ErrorBody}, 503: {"model": ErrorBody}},
     )
     app.state.settings = settings
-    jobs.LOCK_DIR = Path(settings.data_dir) / "datasets" / ".locks"
+    jobs.LOCK_DIR = DataDir(Path(settings.data_dir)).locks
     token = settings.api.token.get_secret_value() if settings.api.token else None
     if not token:
         token = secrets.token_urlsafe(24)

@@ -33,9 +33,10 @@ def ui_hint() -> str:
 
 
 def _datasets_dir() -> Path:
+    from cadlib.dataset.layout import DataDir
     from config import get_settings
 
-    return Path(get_settings().data_dir) / "datasets"
+    return DataDir(Path(get_settings().data_dir)).datasets
 
 
 def _layout(name: str):
@@ -206,7 +207,7 @@ def status(name: Annotated[str, typer.Argument(help="dataset name or folder")]) 
     for stage, st in stage_progress(layout)["stages"].items():
         if stage != "extract":
             typer.echo(f"  {stage:>9}: {st['done']}/{st['total']} shard(s)")
-    runs = sorted((layout.cache / "runs").glob("*.json"))
+    runs = sorted(layout.build_runs.glob("*.json"))
     if runs:
         last = json.loads(runs[-1].read_text())
         typer.echo(f"  last finished run {runs[-1].stem}: {last['seconds']} s, cached {last['cached_shards']}")

@@ -160,9 +160,10 @@ def demo_reconstruction(dataset: str, *, minutes: float) -> dict:
     source = next(iter(sorted((root / "raw").glob(f"{model_id}.*"))), None)
     if source is None:
         raise ValueError(f"{root / 'raw'}: the source file of test model {model_id} is missing")
+    from cadlib.dataset.layout import DataDir
     from config import get_settings
 
-    run = Path(get_settings().data_dir) / "runs" / f"{root.name}-tiny_cpu-demo"
+    run = DataDir(Path(get_settings().data_dir)).run(f"{root.name}-tiny_cpu-demo")
     if run.exists():
         shutil.rmtree(run)  # the demo's own run: a fresh budget each time, not a resumed one
     report = train(dataset=dataset, recipe="tiny_cpu", test_run=False, out=str(run), minutes=minutes)

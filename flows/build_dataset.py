@@ -33,6 +33,7 @@ from cadlib.dataset import (
     write_json_atomic,
 )
 from cadlib.dataset.catalog import claim_origin
+from cadlib.dataset.layout import DataDir
 from cadlib.dataset.lock import build_lock_path, held
 from cadlib.dataset.plan import SourceSpec
 from cadlib.dataset.reports import Origin, StageValues
@@ -66,7 +67,7 @@ def dataset_name(preset: str, settings: Settings) -> str:
 
 
 def dataset_dir(settings: Settings, name: str) -> Path:
-    return Path(settings.data_dir) / "datasets" / name
+    return DataDir(Path(settings.data_dir)).datasets / name
 
 
 def build_origin(preset: str, s: Settings) -> Origin:
@@ -165,7 +166,7 @@ def _build(preset: str, source: str | None, path: str | None, name: str | None, 
     t0 = time.perf_counter()
     settings = resolve_settings(preset, source, path, name, overrides)
     name = dataset_name(preset, settings)
-    with held(build_lock_path(Path(settings.data_dir) / "datasets", name), what=f"dataset {name!r}"):
+    with held(build_lock_path(DataDir(Path(settings.data_dir)).datasets, name), what=f"dataset {name!r}"):
         return _build_locked(preset, settings, name, force, until, t0)
 
 
@@ -201,7 +202,7 @@ def _build_locked(preset: str, settings: Settings, name: str, force: bool, until
             return {**head, "stages": rows, "seconds": round(time.perf_counter() - t0, 2)}
         final = _timed(phases, "finalize", _finalize, layout, name, settings, plan, cfg, results, opts, force)
         summary = report.summary(head, final, rows, cached, phases, settings.sequence.bits, time.perf_counter() - t0)
-        write_json_atomic(layout.cache / "runs" / f"{time.strftime('%Y%m%dT%H%M%S')}.json", summary)
+        write_json_atomic(layout.build_runs / f"{time.strftime('%Y%m%dT%H%M%S')}.json", summary)
         report.publish_summary(summary, final["validation"])
         if not final["validation"]["ok"]:
             v = final["validation"]
@@ -352,7 +353,7 @@ def run_build(preset: str = "demo", *, source: str | None = None, path: str | No
     target = dataset_name(preset, settings)
     # a second build of the same dataset refuses here, before its run exists; the flow takes the
     # lock again (re-entrant in this process), which is what guards runs started elsewhere
-    with held(build_lock_path(Path(settings.data_dir) / "datasets", target), what=f"dataset {target!r}"):
+    with held(build_lock_path(DataDir(Path(settings.data_dir)).datasets, target), what=f"dataset {target!r}"):
         return asyncio.run(build_dataset.with_options(task_runner=runner)(preset, source, path, name, overrides,
                                                                                   force, until))
 

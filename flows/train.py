@@ -24,6 +24,7 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 
+from cadlib.dataset.layout import DataDir
 from cadlib.stop_request import to_thread_stoppable
 from cadlib.vocabulary import RunKind
 from config import get_settings
@@ -44,7 +45,7 @@ def dataset_root(dataset: str) -> Path:
     """A dataset by name (under <data_dir>/datasets) or folder."""
     path = Path(dataset)
     if not (path / "train.json").is_file():
-        path = Path(get_settings().data_dir) / "datasets" / dataset
+        path = DataDir(Path(get_settings().data_dir)).datasets / dataset
     if not (path / "train.json").is_file():
         raise ValueError(f"{path}: no built dataset here (no train.json); run `cadrecon dataset build` first")
     return path.resolve()
@@ -68,15 +69,15 @@ async def train(dataset: str = "demo", recipe: str = "tiny_cpu", test_run: bool 
 def _train(dataset: str, recipe_name: str, test_run: bool, out: str | None, overrides: dict | None = None,
            *, tracked: bool = True) -> TrainingReport:
     """The flow's body; `tracked` False (a rank other than 0): the same training, no Prefect."""
-    data_dir = Path(get_settings().data_dir)
+    data = DataDir(Path(get_settings().data_dir))
     root = dataset_root(dataset)
     recipe = load_recipe(recipe_name, overrides)
     mode = RunKind.TEST_RUN if test_run else RunKind.FULL
-    run_dir = Path(out) if out else data_dir / "runs" / f"{root.name}-{recipe.name}-{'test' if test_run else 'full'}"
+    run_dir = Path(out) if out else data.run(f"{root.name}-{recipe.name}-{'test' if test_run else 'full'}")
     model = recipe.model
     if model == TINY:
         shape = TinyShape(**(recipe.tiny.model_dump() if recipe.tiny else {}))
-        folder = str((data_dir / "models" / f"tiny-{root.name}-{shape_key(shape)}").resolve())
+        folder = str(data.model(f"tiny-{root.name}-{shape_key(shape)}").resolve())
         with distributed.main_first():  # rank 0 builds it, the others then find it
             model = (init_tiny if tracked else tiny_model)(str(root), folder, shape, recipe.seed)
     spec = TrainSpec(

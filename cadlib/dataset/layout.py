@@ -31,10 +31,12 @@ from typing import Any
 from cadlib.atomic import atomic_path, write_bytes_atomic, write_json_atomic, write_text_atomic
 from cadlib.dataset.reports import DatasetInfo, LlavaRecord
 
-__all__ = ["SPLITS", "STAGES", "DatasetLayout", "Stage", "atomic_path", "read_json", "write_bytes_atomic", "write_json_atomic",
+__all__ = ["SPLITS", "STAGES", "DataDir", "DatasetLayout", "Stage", "atomic_path", "read_json", "write_bytes_atomic", "write_json_atomic",
            "write_text_atomic"]
 
 SPLITS = ("train", "val", "test")
+LOCKS = ".locks"
+"""The folder of lock files beside the datasets (`cadlib.dataset.lock`)."""
 class Stage(StrEnum):
     """The stages of a dataset build, in order (a member equals, hashes and prints as its name)."""
 
@@ -51,6 +53,37 @@ STAGES = (Stage.RENDER, Stage.CONVERT, Stage.VALIDATE)
 def read_json(path: str | Path) -> Any:
     with open(path, encoding="utf-8") as fh:
         return json.load(fh)
+
+
+@dataclass(frozen=True, slots=True)
+class DataDir:
+    """The data folder (`settings.data_dir`): datasets, training runs, models built from config."""
+
+    root: Path
+
+    @property
+    def datasets(self) -> Path:
+        return self.root / "datasets"
+
+    def dataset(self, name: str) -> DatasetLayout:
+        return DatasetLayout(self.datasets / name)
+
+    @property
+    def locks(self) -> Path:
+        """The build and start locks shared by every process using this data folder."""
+        return self.datasets / LOCKS
+
+    @property
+    def runs(self) -> Path:
+        return self.root / "runs"
+
+    def run(self, name: str) -> Path:
+        """A training run's folder (checkpoints, weights, training_report.json)."""
+        return self.runs / name
+
+    def model(self, name: str) -> Path:
+        """A model built from config (`vlm.tiny`), shared by the runs that train it."""
+        return self.root / "models" / name
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +121,11 @@ class DatasetLayout:
     def origin(self) -> Path:
         """What the dataset is built from (preset, source kind, source path): `catalog.claim_origin`."""
         return self.cache / "origin.json"
+
+    @property
+    def build_runs(self) -> Path:
+        """One summary per finished build (`<time>.json`), newest last by name."""
+        return self.cache / "runs"
 
     def source_text(self, model_id: str) -> Path:
         return self.sources / f"{model_id}.txt"

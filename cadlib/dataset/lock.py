@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cadlib.dataset.layout import LOCKS
 from cadlib.errors import CadlibError
 
 
@@ -88,7 +89,7 @@ def _acquire(fd: int, path: Path, wait_s: float | None, what: str) -> None:
 
 def build_lock_path(datasets_dir: str | Path, name: str) -> Path:
     """The lock a build of dataset `name` holds (beside the datasets, so a new one has it too)."""
-    return Path(datasets_dir) / ".locks" / f"{name}.lock"
+    return Path(datasets_dir) / LOCKS / f"{name}.lock"
 
 
 def is_held(path: str | Path) -> bool:

@@ -19,7 +19,7 @@ from cadlib.dataset.catalog import (
     list_datasets,
     stage_progress,
 )
-from cadlib.dataset.layout import DatasetLayout, read_json
+from cadlib.dataset.layout import DataDir, DatasetLayout, read_json
 from cadlib.dataset.lock import build_lock_path, is_held
 from cadlib.errors import CadlibError
 from cadlib.vocabulary import Layout
@@ -60,7 +60,7 @@ def datasets_dir(settings) -> Path:
 
 @functools.lru_cache(maxsize=64)
 def _datasets_dir(data_dir: str) -> Path:
-    return Path(data_dir).resolve() / "datasets"
+    return DataDir(Path(data_dir).resolve()).datasets
 
 
 def layout_for(settings, name: str) -> DatasetLayout:
@@ -75,7 +75,8 @@ def scope(name: str) -> str:
 
 def models_per_minute(settings) -> float | None:
     """The throughput of the most recent finished build on this server (for estimates)."""
-    runs = sorted(datasets_dir(settings).glob("*/.cache/runs/*.json"), key=lambda p: p.name)
+    runs_of = DatasetLayout(Path("*")).build_runs  # every dataset's, as a pattern
+    runs = sorted(datasets_dir(settings).glob(f"{runs_of.as_posix()}/*.json"), key=lambda p: p.name)
     for path in reversed(runs):
         try:
             rate = read_json(path).get("models_per_min")

@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, HTTPException, UploadFile, status
 
+from cadlib.dataset.layout import DataDir
 from deployments import jobs
 from deployments.auth import Read, SettingsDep, Write, under_data_dir
 from deployments.schemas import JobId, ReconstructResult, ReconstructStarted
@@ -36,7 +37,8 @@ def _model(settings, model: str | None) -> str:
     elif settings.api.model:
         path = Path(settings.api.model).resolve()
     else:
-        found = sorted([*(root / "runs").glob("*/adapter/adapter_config.json"), *(root / "runs").glob("*/model/config.json")],
+        runs = DataDir(root).runs
+        found = sorted([*runs.glob("*/adapter/adapter_config.json"), *runs.glob("*/model/config.json")],
                        key=lambda p: p.stat().st_mtime)
         if not found:
             raise HTTPException(status.HTTP_409_CONFLICT,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, status
 
+from cadlib.dataset.layout import DataDir
 from cadlib.vocabulary import RunKind
 from config.recipes import recipe_path
 from deployments import jobs
@@ -27,7 +28,7 @@ DEPLOYMENT = ON_DEMAND["train"]
 
 
 def _dataset(settings, name: str) -> Path:
-    root = Path(settings.data_dir).resolve() / "datasets" / name
+    root = DataDir(Path(settings.data_dir).resolve()).datasets / name
     if not (root / "train.json").is_file():
         raise HTTPException(status.HTTP_409_CONFLICT,
                             f"dataset {name!r} is not built (no train.json): extract, render, convert and validate it first")
