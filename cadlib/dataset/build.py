@@ -46,20 +46,21 @@ Progress = Callable[[int], None]
 
 @dataclass(frozen=True, slots=True)
 class BuildConfig:
-    """Everything the stages need to know (from `config.Settings`)."""
+    """Everything the stages need to know, from `config.Settings` (`flows.build_dataset.build_config`:
+    no defaults here, so the settings' are the only ones)."""
 
-    views: tuple[str, ...] = ("front", "top", "right")
-    size: int = 512
-    style: str = "shaded"
-    platform: str = "egl"
-    tile: bool = False
-    bits: int = 8
-    max_mb: float = 200.0
-    target: str = "sequence"
-    seed: int = 0
-    max_tokens: int = 2048
-    tokenizer: str = ""
-    vary_prompts: bool = True
+    views: tuple[str, ...]
+    size: int
+    style: str
+    platform: str
+    tile: bool
+    bits: int
+    max_mb: float
+    target: str
+    seed: int
+    max_tokens: int
+    tokenizer: str
+    vary_prompts: bool
 
     def key(self, stage: str) -> str:
         """A hash of the settings that `stage` and the stages before it depend on."""
