@@ -73,3 +73,18 @@ class TinyVision(StrEnum):
 
     CONV = "conv"  # a small convolutional tower
     VIT = "vit"  # Idefics3's ViT
+
+
+class Family(StrEnum):
+    """A vision-language model's architecture family (its `config.model_type`): what its
+    processor takes (`vlm.families`)."""
+
+    IDEFICS3 = "idefics3"
+    SMOLVLM = "smolvlm"
+    QWEN2_VL = "qwen2_vl"
+    QWEN2_5_VL = "qwen2_5_vl"
+
+
+QWEN_FAMILIES = frozenset({Family.QWEN2_VL, Family.QWEN2_5_VL})
+"""The families that size images by pixel counts (min_pixels / max_pixels) and whose processor has
+a video part."""

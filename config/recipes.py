@@ -8,14 +8,12 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
-from cadlib.vocabulary import Device, TinyVision, TrainMode
+from cadlib.vocabulary import QWEN_FAMILIES, Device, Family, TinyVision, TrainMode
 from config.settings import deep_merge
 
 TRAINING_DIR = Path(__file__).resolve().parent / "training"
 TINY = "tiny"
 """The recipe's `model` value that means: the tiny offline Idefics3 built for the dataset."""
-Family = Literal["idefics3", "smolvlm", "qwen2_vl", "qwen2_5_vl"]
-"""Architecture families the recipes cover: Idefics3 (SmolVLM), SmolVLM (SmolVLM2), Qwen2-VL, Qwen2.5-VL."""
 
 
 class LoraRecipe(BaseModel):
@@ -120,11 +118,11 @@ class TrainingRecipe(BaseModel):
             if self.mode != "full":
                 raise ValueError(f"mode {str(self.mode)!r} for the model built from config ('tiny'): its weights are "
                                  "random, nothing for LoRA or a frozen vision tower to build on; use mode 'full'")
-            if self.family != "idefics3":
+            if self.family != Family.IDEFICS3:
                 raise ValueError("the model built from config ('tiny') is an Idefics3: set family 'idefics3'")
         elif self.tiny is not None:
             raise ValueError(f"'tiny' sizes are for model 'tiny', not {self.model!r}")
-        qwen = self.family in ("qwen2_vl", "qwen2_5_vl")
+        qwen = self.family in QWEN_FAMILIES
         if qwen and self.image.longest_edge is not None:
             raise ValueError(f"family {self.family} sizes images by min_pixels/max_pixels, not longest_edge")
         if not qwen and (self.image.min_pixels or self.image.max_pixels):

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from cadlib.vocabulary import QWEN_FAMILIES, Family
 from vlm.tiny import INIT_FILE, NUMBER_LIMIT, train_tokenizer
 
 QWEN_SPECIAL = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
@@ -50,7 +51,7 @@ def qwen_tokenizer(texts: Iterable[str], vocab_size: int = 1536):
                            chat_template=QWEN_CHAT_TEMPLATE)
 
 
-def build_qwen_vl(texts: Iterable[str], out_dir: str | Path, *, family: str = "qwen2_vl", sizes: dict | None = None,
+def build_qwen_vl(texts: Iterable[str], out_dir: str | Path, *, family: str = Family.QWEN2_VL, sizes: dict | None = None,
                   min_pixels: int = 56 * 56, max_pixels: int = 28 * 28 * 64, seed: int = 0,
                   mark_random: bool = True) -> Path:
     """Builds and saves a Qwen2-VL (`family` "qwen2_vl") or Qwen2.5-VL ("qwen2_5_vl") model of
@@ -82,7 +83,7 @@ def build_qwen_vl(texts: Iterable[str], out_dir: str | Path, *, family: str = "q
                    "pad_token_id": ids["<|endoftext|>"]}
     special = {"image_token_id": ids["<|image_pad|>"], "video_token_id": ids["<|video_pad|>"],
                "vision_start_token_id": ids["<|vision_start|>"], "vision_end_token_id": ids["<|vision_end|>"]}
-    if family == "qwen2_vl":
+    if family == Family.QWEN2_VL:
         from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLProcessor
 
         vision = {"depth": v["depth"], "embed_dim": v["embed_dim"], "num_heads": v["num_heads"],
@@ -102,7 +103,7 @@ def build_qwen_vl(texts: Iterable[str], out_dir: str | Path, *, family: str = "q
         config = Qwen2_5_VLConfig(text_config=text_config, vision_config=vision, **special)
         model_cls, proc_cls = Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor
     else:
-        raise ValueError(f"unknown Qwen family {family!r}: expected qwen2_vl or qwen2_5_vl")
+        raise ValueError(f"unknown Qwen family {str(family)!r}: expected {', '.join(sorted(QWEN_FAMILIES))}")
     image_processor = Qwen2VLImageProcessorPil(min_pixels=min_pixels, max_pixels=max_pixels)
     if has_torchvision():
         processor = proc_cls(image_processor=image_processor, tokenizer=tok, chat_template=QWEN_CHAT_TEMPLATE)
@@ -125,7 +126,7 @@ def build_qwen_vl(texts: Iterable[str], out_dir: str | Path, *, family: str = "q
 def _processor_class(family: str):
     from transformers import Qwen2_5_VLProcessor, Qwen2VLProcessor
 
-    return {"qwen2_vl": Qwen2VLProcessor, "qwen2_5_vl": Qwen2_5_VLProcessor}[family]
+    return {Family.QWEN2_VL: Qwen2VLProcessor, Family.QWEN2_5_VL: Qwen2_5_VLProcessor}[family]
 
 
 def image_only_processor(family: str, image_processor, tokenizer, chat_template: str | None = None):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-QWEN_FAMILIES = ("qwen2_vl", "qwen2_5_vl")
-"""The families (their config.model_type) whose processor has a video part."""
+from cadlib.vocabulary import QWEN_FAMILIES
+
+__all__ = ["QWEN_FAMILIES", "apply_image_budget", "load_model", "load_processor"]
 
 
 def load_model(name_or_path: str | Path, *, dtype=None, local_files_only: bool | None = None):
