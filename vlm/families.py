@@ -126,7 +126,7 @@ def build_qwen_vl(texts: Iterable[str], out_dir: str | Path, *, family: str = Fa
 def _processor_class(family: str):
     from transformers import Qwen2_5_VLProcessor, Qwen2VLProcessor
 
-    return {Family.QWEN2_VL: Qwen2VLProcessor, Family.QWEN2_5_VL: Qwen2_5_VLProcessor}[family]
+    return {Family.QWEN2_VL: Qwen2VLProcessor, Family.QWEN2_5_VL: Qwen2_5_VLProcessor}[Family(family)]
 
 
 def image_only_processor(family: str, image_processor, tokenizer, chat_template: str | None = None):
