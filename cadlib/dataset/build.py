@@ -26,12 +26,12 @@ from cadlib.dataset.reports import (
     ConvertReport,
     Failure,
     ModelChecks,
+    ModelVerdict,
     RenderedModel,
     RenderReport,
     Sample,
     StructuralError,
     ValidateReport,
-    Verdict,
 )
 from cadlib.dataset.validate import ValidateJob, validate_model
 from cadlib.dataset.writers import write_split
@@ -239,7 +239,7 @@ def validate_shard(layout: DatasetLayout, shard: Shard, records: dict[str, Model
     structural: list[StructuralError] = []
     agreement: dict[str, Agreement] = {}
 
-    def record(mid: str, verdict: Verdict) -> None:
+    def record(mid: str, verdict: ModelVerdict) -> None:
         if "agreement" in verdict:
             agreement[mid] = verdict["agreement"]
         structural.extend(verdict["structural"])
@@ -276,8 +276,8 @@ def _built_solid(rendered: RenderReport | None, mid: str) -> BuiltSolid | None:
     return done.get("solid") if done else None
 
 
-def _verdict(mid: str, checks: ModelChecks) -> Verdict:
-    verdict: Verdict = {
+def _verdict(mid: str, checks: ModelChecks) -> ModelVerdict:
+    verdict: ModelVerdict = {
         "ok": not checks["structural"] and not checks["failures"],
         "structural": [{"id": mid, "error_class": c, "error": m} for c, m in checks["structural"]],
         "failed": [{"id": mid, "stage": "validate", "error_class": c, "error": m} for c, m in checks["failures"]]}
@@ -286,17 +286,17 @@ def _verdict(mid: str, checks: ModelChecks) -> Verdict:
     return verdict
 
 
-def _reusable_verdicts(layout: DatasetLayout, shard: Shard, keys: dict[str, str]) -> dict[str, Verdict]:
+def _reusable_verdicts(layout: DatasetLayout, shard: Shard, keys: dict[str, str]) -> dict[str, ModelVerdict]:
     """Model -> its verdict in an earlier validate report with the same key (ok, the failures and
     structural errors it listed, its agreement). A crash or timeout is validated again."""
-    found: dict[str, Verdict] = {}
+    found: dict[str, ModelVerdict] = {}
     for report, _stamp in _earlier_reports(layout, "validate", shard.index):
         known = report.get("keys") or {}
         wanted = {mid for mid, key in keys.items() if mid not in found and known.get(mid) == key}
         if not wanted:
             continue
         good = set(report.get("ok", []))
-        verdicts: dict[str, Verdict] = {mid: {"ok": mid in good, "structural": [], "failed": []} for mid in wanted}
+        verdicts: dict[str, ModelVerdict] = {mid: {"ok": mid in good, "structural": [], "failed": []} for mid in wanted}
         for f in report.get("failed", []):
             if f["id"] in verdicts:
                 verdicts[f["id"]]["failed"].append(f)

@@ -135,7 +135,7 @@ class ModelChecks(TypedDict):
     agreement: NotRequired[Agreement]
 
 
-class Verdict(TypedDict):
+class ModelVerdict(TypedDict):
     """One model's validation verdict as a validate report records it."""
 
     ok: bool
