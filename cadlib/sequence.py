@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Literal, TypedDict
 
 import numpy as np
 
@@ -255,13 +256,25 @@ class CadSequence:
         allp = np.concatenate(pts, axis=0)
         return allp.min(axis=0), allp.max(axis=0)
 
-    def counts(self) -> dict[str, int]:
+    def counts(self) -> SequenceCounts:
         """Numbers of extrudes, loops and curves by kind."""
-        out = {"extrudes": len(self.extrudes), "loops": 0, "lines": 0, "arcs": 0, "circles": 0}
+        out: SequenceCounts = {"extrudes": len(self.extrudes), "loops": 0, "lines": 0, "arcs": 0, "circles": 0}
         for ex in self.extrudes:
             for lp in ex.profile.loops:
                 out["loops"] += 1
                 for c in lp.curves:
-                    key = {Line: "lines", Arc: "arcs", Circle: "circles"}[type(c)]
-                    out[key] += 1
+                    out[_COUNTED[type(c)]] += 1
         return out
+
+
+class SequenceCounts(TypedDict):
+    """`CadSequence.counts`: extrudes, loops, and curves by kind."""
+
+    extrudes: int
+    loops: int
+    lines: int
+    arcs: int
+    circles: int
+
+
+_COUNTED: dict[type, Literal["lines", "arcs", "circles"]] = {Line: "lines", Arc: "arcs", Circle: "circles"}

@@ -65,9 +65,6 @@ class DataDir:
     def datasets(self) -> Path:
         return self.root / "datasets"
 
-    def dataset(self, name: str) -> DatasetLayout:
-        return DatasetLayout(self.datasets / name)
-
     @property
     def locks(self) -> Path:
         """The build and start locks shared by every process using this data folder."""

@@ -91,12 +91,13 @@ def validate_model(job: ValidateJob) -> ModelChecks:
             text = Path(job.text_path).read_text(encoding="utf-8")
             if job.target_kind == "sequence" and text != job.target:
                 structural.append(["TargetMismatch", "the sample's target differs from the model's sequence text"])
-            built: SolidFacts | None = job.built
-            if job.target_kind == "cadquery" or not job.built or \
-                    job.built["text_sha256"] != hashlib.sha256(text.encode()).hexdigest():
+            built: SolidFacts
+            if job.target_kind != "cadquery" and job.built and \
+                    job.built["text_sha256"] == hashlib.sha256(text.encode()).hexdigest():
+                built = job.built
+            else:
                 shape = occ.build_solid(in_mm(from_text(text, job.bits, source=job.text_path)))
                 built = {"valid": occ.is_valid(shape), "volume": occ.volume(shape), "solids": occ.count_solids(shape)}
-            assert built is not None
             valid = built["valid"]
             if not valid:
                 failures.append(["InvalidSolid", "the target rebuilds a solid that BRepCheck rejects"])

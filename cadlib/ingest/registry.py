@@ -107,7 +107,5 @@ def summarize_model(path: str | Path, max_mb: float | None = DEFAULT_MAX_MB) -> 
         out["volume_mm3"] = round(occ.volume(model.shape), 6)
         out["valid"] = occ.is_valid(model.shape)
     if model.sequence is not None:
-        c = model.sequence.counts()
-        out["extrudes"], out["loops"], out["lines"] = c["extrudes"], c["loops"], c["lines"]
-        out["arcs"], out["circles"] = c["arcs"], c["circles"]
+        out.update(model.sequence.counts())
     return out
