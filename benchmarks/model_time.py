@@ -56,7 +56,7 @@ def profile(n: int, size: int, views: tuple[str, ...], bits: int) -> dict:
             seq = normalize(parse_sequence(json.loads(Path(fh.name).read_text())))
             text = to_text(seq, bits)
             lap("extract.parse_text")
-            ref = occ.build_solid(seq)
+            ref = occ.build_raw(seq)
             lap("extract.build_source")
             quant, valid = occ.build_checked(from_text(text))
             valid = occ.is_valid(quant) if valid is None else valid

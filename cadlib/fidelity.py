@@ -85,7 +85,7 @@ def quantised_solid(source: CadSequence, quantised: CadSequence, *, min_iou: flo
     """
     from cadlib import occ
 
-    ref = occ.build_solid(source)
+    ref = occ.build_raw(source)  # measured only (bodies, tessellation): no face merging or BRepCheck
     try:
         shape, valid = occ.build_checked(quantised)
     except BuildError as exc:
@@ -93,7 +93,7 @@ def quantised_solid(source: CadSequence, quantised: CadSequence, *, min_iou: flo
     valid = occ.is_valid(shape) if valid is None else valid
     mesh = occ.tessellate(shape)
     result = agreement(shape, ref, valid=valid, mesh=mesh)
-    if not result.valid and not occ.is_valid(ref):
+    if not result.valid and not occ.is_valid(occ.build_solid(source)):
         result = Agreement(result.solids, result.reference_solids, True, result.iou)  # not quantisation's fault
     problem = result.problem(min_iou)
     if problem:

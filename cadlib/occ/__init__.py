@@ -4,7 +4,7 @@ reaches OCCT only through this package."""
 from OCP.Message import Message, Message_Gravity
 
 from cadlib.occ.boolean import common_and_union_volume
-from cadlib.occ.build import build_checked, build_solid, make_face
+from cadlib.occ.build import build_checked, build_raw, build_solid, make_face
 from cadlib.occ.shape import (
     bbox,
     count_solids,
@@ -27,6 +27,7 @@ __all__ = [
     "bbox",
     "common_and_union_volume",
     "build_checked",
+    "build_raw",
     "build_solid",
     "count_solids",
     "from_bytes",

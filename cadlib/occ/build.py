@@ -45,18 +45,7 @@ def build_checked(seq: CadSequence, *, unify: bool = True) -> tuple[TopoDS_Shape
     Raises:
         BuildError: a profile or boolean fails, or the result has no volume.
     """
-    body: TopoDS_Shape | None = None
-    for i, ex in enumerate(seq.extrudes):
-        where = f"extrude {i + 1}/{len(seq.extrudes)}"
-        tool = _extrude_body(ex, where, seq.name)
-        if body is None:
-            if ex.operation in (Operation.CUT, Operation.INTERSECT):
-                raise BuildError(f"{where} is a {ex.operation.value} with nothing to act on", source=seq.name)
-            body = tool
-            continue
-        body = _boolean(body, tool, ex.operation, where, seq.name)
-    if body is None:
-        raise BuildError("empty sequence", source=seq.name)
+    body = build_raw(seq)
     if unify:
         up = ShapeUpgrade_UnifySameDomain(body, True, True, False)
         up.Build()
@@ -74,6 +63,30 @@ def build_checked(seq: CadSequence, *, unify: bool = True) -> tuple[TopoDS_Shape
                          source=seq.name) from None
 
 
+def build_raw(seq: CadSequence) -> TopoDS_Shape:
+    """The solid as the booleans leave it: no face merging, no BRepCheck, no repair. For measuring
+    a solid (its volume, bodies, tessellation) rather than drawing or exporting it; the checks
+    `build_checked` adds cost ~5 ms of a ~25 ms synthetic part.
+
+    Raises:
+        BuildError: a profile or boolean fails.
+    """
+    body: TopoDS_Shape | None = None
+    body_volume: float | None = None  # known once a boolean has measured it
+    for i, ex in enumerate(seq.extrudes):
+        where = f"extrude {i + 1}/{len(seq.extrudes)}"
+        tool = _extrude_body(ex, where, seq.name)
+        if body is None:
+            if ex.operation in (Operation.CUT, Operation.INTERSECT):
+                raise BuildError(f"{where} is a {ex.operation.value} with nothing to act on", source=seq.name)
+            body = tool
+            continue
+        body, body_volume = _boolean(body, body_volume, tool, ex.operation, where, seq.name)
+    if body is None:
+        raise BuildError("empty sequence", source=seq.name)
+    return body
+
+
 _ALGOS = {
     Operation.NEW_BODY: BRepAlgoAPI_Fuse,
     Operation.JOIN: BRepAlgoAPI_Fuse,
@@ -86,18 +99,24 @@ is implausible: faces a fraction of a micro-unit apart (two sketches of one outl
 planes, after quantisation) can make OCCT's fuse return the two solids overlapping, unfused."""
 
 
-def _boolean(body: TopoDS_Shape, tool: TopoDS_Shape, op: Operation, where: str, name: str) -> TopoDS_Shape:
+def _boolean(body: TopoDS_Shape, vb: float | None, tool: TopoDS_Shape, op: Operation, where: str,
+             name: str) -> tuple[TopoDS_Shape, float]:
+    """The boolean's result and its volume (`vb`: the body's where the step before measured it)."""
     result = _run_boolean(body, tool, op, 0.0)
     if result is None:
         raise BuildError(f"{where}: the {op.value} boolean failed", source=name)
-    if _plausible(body, tool, result, op):
-        return result
+    vb = volume(body) if vb is None else vb
+    vt, vr = volume(tool), volume(result)
+    if _plausible(body, vb, tool, vt, result, vr, op):
+        return result, vr
     size = _size(body, tool)
     for fuzzy in _FUZZY:
         again = _run_boolean(body, tool, op, fuzzy * size)
-        if again is not None and _plausible(body, tool, again, op):
-            return again
-    return result  # nothing better: the plain result, which validation will judge
+        if again is not None:
+            va = volume(again)
+            if _plausible(body, vb, tool, vt, again, va, op):
+                return again, va
+    return result, vr  # nothing better: the plain result, which validation will judge
 
 
 def _run_boolean(body: TopoDS_Shape, tool: TopoDS_Shape, op: Operation, fuzzy: float) -> TopoDS_Shape | None:
@@ -113,11 +132,11 @@ def _run_boolean(body: TopoDS_Shape, tool: TopoDS_Shape, op: Operation, fuzzy: f
     return algo.Shape() if algo.IsDone() else None
 
 
-def _plausible(body: TopoDS_Shape, tool: TopoDS_Shape, result: TopoDS_Shape, op: Operation) -> bool:
-    """Cheap checks a correct result passes: a fuse has no more solids than its operands and no more
-    volume than both (overlapping solids left unfused break one of these), a cut or common no more
-    volume than the body."""
-    vb, vt, vr = volume(body), volume(tool), volume(result)
+def _plausible(body: TopoDS_Shape, vb: float, tool: TopoDS_Shape, vt: float, result: TopoDS_Shape, vr: float,
+               op: Operation) -> bool:
+    """Cheap checks a correct result passes, on the volumes of body, tool and result: a fuse has no
+    more solids than its operands and no more volume than both (overlapping solids left unfused
+    break one of these), a cut or common no more volume than the body."""
     tol = 1e-6 * (vb + vt)
     if op in (Operation.NEW_BODY, Operation.JOIN):
         if vr > vb + vt + tol or vr < max(vb, vt) - tol:

@@ -98,16 +98,13 @@ def _polylines(compound: TopoDS_Shape, deflection: float) -> list[np.ndarray]:
         curve = BRepAdaptor_Curve(edge)
         if curve.GetType() == GeomAbs_Line:
             a, b = curve.Value(curve.FirstParameter()), curve.Value(curve.LastParameter())
-            pts = np.array([[a.X(), a.Y()], [b.X(), b.Y()]])
+            pts = np.array([a.Coord()[:2], b.Coord()[:2]], dtype=float)
         else:
             disc = GCPnts_TangentialDeflection(curve, 0.1, deflection)
             n = disc.NbPoints()
             if n < 2:
                 continue
-            pts = np.empty((n, 2))
-            for i in range(1, n + 1):
-                p = disc.Value(i)
-                pts[i - 1] = (p.X(), p.Y())
+            pts = np.array([disc.Value(i).Coord() for i in range(1, n + 1)], dtype=float)[:, :2]
         lines.append(pts)
     return lines
 

@@ -109,17 +109,14 @@ def tessellate(shape: TopoDS_Shape, *, rel_deflection: float = 1e-3, angle: floa
         exp.Next()
         if tri is None:
             continue
-        trsf = loc.Transformation()
-        n = tri.NbNodes()
-        pts = np.empty((n, 3))
-        for i in range(1, n + 1):
-            p = tri.Node(i).Transformed(trsf)
-            pts[i - 1] = (p.X(), p.Y(), p.Z())
-        m = tri.NbTriangles()
-        idx = np.empty((m, 3), dtype=np.int64)
-        for i in range(1, m + 1):
-            idx[i - 1] = tri.Triangle(i).Get()
-        idx -= 1
+        n, m = tri.NbNodes(), tri.NbTriangles()
+        # one call per node and triangle (Coord, Get): the loops are most of a small part's time
+        if loc.IsIdentity():
+            pts = np.array([tri.Node(i).Coord() for i in range(1, n + 1)], dtype=float).reshape(n, 3)
+        else:
+            trsf = loc.Transformation()
+            pts = np.array([tri.Node(i).Transformed(trsf).Coord() for i in range(1, n + 1)], dtype=float).reshape(n, 3)
+        idx = np.array([tri.Triangle(i).Get() for i in range(1, m + 1)], dtype=np.int64).reshape(m, 3) - 1
         if face.Orientation() == TopAbs_REVERSED:
             idx = idx[:, ::-1]
         verts.append(pts)

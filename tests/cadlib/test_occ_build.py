@@ -33,6 +33,25 @@ def test_exact_volume(name):
     assert occ.volume(shape) == pytest.approx(expected, rel=1e-9)
 
 
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_raw_build_is_the_same_solid_unmerged(name):
+    """build_raw skips face merging and BRepCheck only: same volume and bodies, more faces or as many."""
+    from OCP.TopAbs import TopAbs_FACE
+    from OCP.TopExp import TopExp_Explorer
+
+    def faces(shape):
+        exp, n = TopExp_Explorer(shape, TopAbs_FACE), 0
+        while exp.More():
+            n, _ = n + 1, exp.Next()
+        return n
+
+    make, expected = CASES[name]
+    raw, built = occ.build_raw(make()), occ.build_solid(make())
+    assert occ.volume(raw) == pytest.approx(expected, rel=1e-9)
+    assert occ.count_solids(raw) == occ.count_solids(built) == 1
+    assert faces(raw) >= faces(built)
+
+
 def test_cube_bbox_and_units():
     seq = models.cube()
     assert seq.unit_mm == 1000.0  # DeepCAD JSON is in metres
