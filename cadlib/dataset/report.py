@@ -19,6 +19,7 @@ from cadlib.dataset.layout import (
     write_text_atomic,
 )
 from cadlib.dataset.manifest import ModelRecord, ModelStatus
+from cadlib.dataset.parquet_schema import card_features
 from cadlib.dataset.reports import (
     Assembled,
     ConvertReport,
@@ -29,7 +30,7 @@ from cadlib.dataset.reports import (
     Validation,
 )
 from cadlib.dataset.validate import agreement_stats, check_splits, distribution, failure_table
-from cadlib.dataset.writers import llamafactory_registry, parquet_features
+from cadlib.dataset.writers import llamafactory_registry
 from cadlib.vocabulary import Layout, SourceKind
 
 # The license a card declares, by source: DeepCAD's data is released under MIT, synthetic parts are
@@ -143,7 +144,7 @@ def hub_header(info: DatasetInfo, validation: Validation) -> str:
         "source_datasets": [SOURCE_DATASETS.get(kind, f"local {kind} files")],
         "configs": [{"config_name": "default", "default": True,
                      "data_files": [{"split": s, "path": f"{s}.parquet"} for s in splits]}],
-        "dataset_info": {"features": parquet_features()._to_yaml_list(),
+        "dataset_info": {"features": card_features(),
                          "splits": [{"name": s, "num_examples": samples[s]} for s in splits]},
     }
     return "---\n" + yaml.safe_dump(header, sort_keys=False, allow_unicode=True) + "---\n"

@@ -31,6 +31,7 @@ from cadlib.dataset.layout import (
     DatasetLayout,
     atomic_path,
 )
+from cadlib.dataset.parquet_schema import arrow_schema
 from cadlib.dataset.prompts import IMAGE_TOKEN
 from cadlib.dataset.reports import LlavaRecord, Message, MessagesRecord, RegistryEntry, Sample
 
@@ -65,20 +66,6 @@ def messages_record(s: Sample) -> MessagesRecord:
     return {"id": s["id"], "messages": messages, "images": [s["image"]]}
 
 
-def parquet_features():
-    """The Hugging Face features of a split's Parquet file (also the card's `dataset_info`)."""
-    from datasets import Features, Image, List, Value
-
-    text = Value("string")
-    return Features({
-        "id": text, "model_id": text, "split": text, "view": text,
-        "image": Image(), "image_path": text,
-        "messages": List({"role": text, "content": List({"type": text, "text": text})}),
-        "conversations": List({"from": text, "value": text}),
-        "prompt": text, "target": text, "tokens": Value("int32"),
-    })
-
-
 def _parquet_row(root: Path, s: Sample) -> dict[str, Any]:
     return {
         "id": s["id"], "model_id": s["model_id"], "split": s["split"], "view": s["view"],
@@ -93,7 +80,7 @@ def write_parquet(path: Path, root: Path, samples: Iterable[Sample]) -> Path:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = parquet_features().arrow_schema
+    schema = arrow_schema()
     batch: list[dict[str, Any]] = []
     with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
         for s in samples:
