@@ -85,12 +85,14 @@ def plain(layout_root: Path, spec, cfg, workers: int) -> dict:
 
 
 class RssSampler:
-    """The resident memory of this process and its children (the worker pool), sampled each second."""
+    """The resident memory of this process and its children (the worker pool, Prefect's temporary
+    server), sampled each second, with each process's share kept for the peak."""
 
     def __init__(self) -> None:
         import threading
 
         self.samples: list[tuple[float, int]] = []
+        self.parts: list[dict[str, int]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -103,31 +105,73 @@ class RssSampler:
         self._stop.set()
         self._thread.join()
 
+    @staticmethod
+    def _role(p, me) -> str:
+        if p.pid == me.pid:
+            return "flow"
+        try:
+            cmd = " ".join(p.cmdline())
+        except Exception:  # noqa: BLE001 - psutil's errors and a process gone meanwhile
+            return "other"
+        return "prefect_server" if ("uvicorn" in cmd or "prefect" in cmd and "server" in cmd) else "workers"
+
     def _run(self) -> None:
         import psutil
 
         me = psutil.Process()
         while not self._stop.wait(1.0):
-            total = 0
+            parts: dict[str, int] = {}
             for p in [me, *me.children(recursive=True)]:
                 try:
-                    total += p.memory_info().rss
+                    rss = p.memory_info().rss
                 except psutil.Error:
                     continue
-            self.samples.append((time.perf_counter() - self._t0, total))
+                role = self._role(p, me)
+                parts[role] = parts.get(role, 0) + rss
+            self.samples.append((time.perf_counter() - self._t0, sum(parts.values())))
+            self.parts.append(parts)
 
     def summary(self, warm_fraction: float = 0.2) -> dict:
-        """RSS after warm-up (the first `warm_fraction` of the run) against its peak later on."""
+        """RSS after warm-up (the first `warm_fraction` of the run) against its peak later on, and
+        each process's share at both."""
         if len(self.samples) < 5:
             return {"samples": len(self.samples)}
         end = self.samples[-1][0]
-        later = [r for t, r in self.samples if t >= warm_fraction * end]
-        warm = later[0]
-        return {"samples": len(self.samples), "rss_mb_after_warmup": round(warm / 2**20, 1),
-                "rss_mb_peak_after_warmup": round(max(later) / 2**20, 1),
-                "rss_mb_last": round(later[-1] / 2**20, 1),
-                "growth_after_warmup": round(max(later) / warm - 1, 4),
+        later = [i for i, (t, _) in enumerate(self.samples) if t >= warm_fraction * end]
+        warm, peak = later[0], max(later, key=lambda i: self.samples[i][1])
+        mb = lambda parts: {k: round(v / 2**20, 1) for k, v in sorted(parts.items())}  # noqa: E731
+        return {"samples": len(self.samples), "rss_mb_after_warmup": round(self.samples[warm][1] / 2**20, 1),
+                "rss_mb_peak_after_warmup": round(self.samples[peak][1] / 2**20, 1),
+                "rss_mb_last": round(self.samples[-1][1] / 2**20, 1),
+                "growth_after_warmup": round(self.samples[peak][1] / self.samples[warm][1] - 1, 4),
+                "peak_at_s": round(self.samples[peak][0], 1), "run_s": round(end, 1),
+                "by_process_after_warmup_mb": mb(self.parts[warm]), "by_process_at_peak_mb": mb(self.parts[peak]),
                 "rss_mb_each_10s": [round(r / 2**20) for t, r in self.samples[::10]]}
+
+
+def cpu_by_process() -> dict[int, tuple[str, float]]:
+    """CPU seconds (user + system) each process of this tree has used so far, with its role."""
+    import psutil
+
+    me = psutil.Process()
+    reaped = me.cpu_times()
+    out = {-1: ("ended_children", reaped.children_user + reaped.children_system)}
+    for p in [me, *me.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+            out[p.pid] = (RssSampler._role(p, me), t.user + t.system)
+        except psutil.Error:
+            continue
+    return out
+
+
+def cpu_spent(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> dict[str, float]:
+    """CPU seconds per role between two `cpu_by_process` snapshots (processes that ended between
+    them, such as a closed pool's workers, under `ended_children`)."""
+    spent: dict[str, float] = {}
+    for pid, (role, t) in after.items():
+        spent[role] = spent.get(role, 0.0) + t - before.get(pid, (role, 0.0))[1]
+    return {k: round(v, 2) for k, v in sorted(spent.items())}
 
 
 def scale(n: int, args) -> dict:
@@ -204,16 +248,20 @@ def main() -> None:
         cfg = build_config(settings)
         spec = SourceSpec("deepcad", str(tmp / "deepcad"), seed=0, **sizes)
 
+        cpu0 = cpu_by_process()
         base = plain(tmp / "plain", spec, cfg, args.workers)
+        cpu_plain = cpu_spent(cpu0, cpu_by_process())
 
         @flow
         def warm_up() -> None:  # starts the embedded server, so no run below pays for it
             return None
 
         warm_up()
+        cpu0 = cpu_by_process()
         t = time.perf_counter()
         cold = run_build("demo", overrides=over)
         cold_s = time.perf_counter() - t
+        cpu_cold = cpu_spent(cpu0, cpu_by_process())
         t = time.perf_counter()
         again = run_build("demo", overrides=over)
         again_s = time.perf_counter() - t
@@ -239,6 +287,8 @@ def main() -> None:
             "flow_seconds_cold": round(cold_s, 2),
             "flow_models_per_min_end_to_end": round(60 * n / cold_s, 1),
             "flow_over_plain": round(cold_s / sec["total"], 3),
+            "cpu_seconds_plain_by_process": cpu_plain,
+            "cpu_seconds_cold_flow_by_process": cpu_cold,
             "rerun_seconds": round(again_s, 2),
             "rerun_over_cold": round(again_s / cold_s, 3),
             "rerun_cached_shards": again["cached_shards"],

@@ -68,3 +68,57 @@ def _yaml_entry(name: str, spec: dict[str, Any]) -> dict[str, Any]:
 def card_features() -> list[dict[str, Any]]:
     """The features as a dataset card's ``dataset_info.features`` lists them."""
     return [_yaml_entry(name, spec) for name, spec in FEATURES.items()]
+
+
+def to_table(rows: list[dict[str, Any]]):
+    """An Arrow table of `rows` (dicts keyed by column) under `arrow_schema()`: what
+    `pa.Table.from_pylist(rows, schema=...)` makes, built from buffers instead, because
+    `from_pylist` and `pa.array(list)` import pandas on first use (52 MB of resident memory, in
+    a build process that never needs pandas)."""
+    import pyarrow as pa
+
+    schema = arrow_schema()
+    return pa.Table.from_arrays([_column([r[f.name] for r in rows], f.type) for f in schema], schema=schema)
+
+
+def _validity(values: list[Any]):
+    """The validity bitmap of `values` (None where every value is present) and the null count."""
+    import numpy as np
+    import pyarrow as pa
+
+    present = np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
+    nulls = len(values) - int(present.sum())
+    return (pa.py_buffer(np.packbits(present, bitorder="little")) if nulls else None), nulls
+
+
+def _offsets(lengths: list[int]):
+    import numpy as np
+    import pyarrow as pa
+
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    return pa.py_buffer(offsets)
+
+
+def _column(values: list[Any], typ):
+    import numpy as np
+    import pyarrow as pa
+
+    n = len(values)
+    validity, nulls = _validity(values)
+    if pa.types.is_string(typ) or pa.types.is_binary(typ):
+        data = [b"" if v is None else v.encode() if isinstance(v, str) else bytes(v) for v in values]
+        return pa.Array.from_buffers(typ, n, [validity, _offsets([len(d) for d in data]), pa.py_buffer(b"".join(data))],
+                                     null_count=nulls)
+    if pa.types.is_integer(typ):
+        ints = np.array([0 if v is None else v for v in values], dtype=np.dtype(str(typ)))
+        return pa.Array.from_buffers(typ, n, [validity, pa.py_buffer(ints)], null_count=nulls)
+    if pa.types.is_struct(typ):
+        children = [_column([None if v is None else v[f.name] for v in values], f.type) for f in typ]
+        return pa.Array.from_buffers(typ, n, [validity], null_count=nulls, children=children)
+    if pa.types.is_list(typ):
+        items = [[] if v is None else v for v in values]
+        flat = [x for item in items for x in item]
+        return pa.Array.from_buffers(typ, n, [validity, _offsets([len(i) for i in items])], null_count=nulls,
+                                     children=[_column(flat, typ.value_type)])
+    raise TypeError(f"no column builder for Arrow type {typ}")
