@@ -12,7 +12,15 @@ three names. `tests/cadlib/dataset/test_parquet_schema.py` holds all three equal
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NotRequired, TypedDict
+
+
+class CardFeature(TypedDict):
+    """One column in a card's ``dataset_info.features``: a value type, or a list of sub-columns."""
+
+    name: str
+    dtype: NotRequired[str]
+    list: NotRequired[list[CardFeature]]
 
 _TEXT = {"dtype": "string", "_type": "Value"}
 
@@ -54,7 +62,7 @@ def arrow_schema():
     return schema.with_metadata({"huggingface": json.dumps({"info": {"features": FEATURES}})})
 
 
-def _yaml_entry(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+def _yaml_entry(name: str, spec: dict[str, Any]) -> CardFeature:
     kind = spec["_type"]
     if kind == "Value":
         return {"name": name, "dtype": spec["dtype"]}
@@ -65,7 +73,7 @@ def _yaml_entry(name: str, spec: dict[str, Any]) -> dict[str, Any]:
     raise ValueError(f"no card entry for feature kind {kind!r}")
 
 
-def card_features() -> list[dict[str, Any]]:
+def card_features() -> list[CardFeature]:
     """The features as a dataset card's ``dataset_info.features`` lists them."""
     return [_yaml_entry(name, spec) for name, spec in FEATURES.items()]
 
