@@ -22,6 +22,7 @@ class CardFeature(TypedDict):
     dtype: NotRequired[str]
     list: NotRequired[list[CardFeature]]
 
+
 _TEXT = {"dtype": "string", "_type": "Value"}
 
 
