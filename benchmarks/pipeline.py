@@ -115,7 +115,7 @@ class RssSampler:
             cmd = " ".join(p.cmdline())
         except Exception:  # noqa: BLE001 - psutil's errors and a process gone meanwhile
             return "other"
-        return "prefect_server" if ("uvicorn" in cmd or "prefect" in cmd and "server" in cmd) else "workers"
+        return "prefect_server" if ("uvicorn" in cmd or ("prefect" in cmd and "server" in cmd)) else "workers"
 
     def _run(self) -> None:
         import psutil

@@ -12,6 +12,7 @@ three names. `tests/cadlib/dataset/test_parquet_schema.py` holds all three equal
 from __future__ import annotations
 
 import json
+from functools import cache
 from typing import Any, NotRequired, TypedDict
 
 
@@ -55,8 +56,10 @@ def _arrow_type(spec: dict[str, Any]):
     raise ValueError(f"no Arrow type for feature kind {kind!r}")
 
 
+@cache
 def arrow_schema():
-    """The Parquet file's Arrow schema, with the features in its ``huggingface`` metadata."""
+    """The Parquet file's Arrow schema, with the features in its ``huggingface`` metadata (derived
+    once a process: the writer and every row group's table use it)."""
     import pyarrow as pa
 
     schema = pa.schema({name: _arrow_type(spec) for name, spec in FEATURES.items()})
