@@ -13,7 +13,7 @@ TEST_PACKAGES := postgresql
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PYOPENGL_PLATFORM ?= egl
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test test-quick lint bench clean
 
 setup: $(VENV)/.installed $(CQ_VENV)/.installed
 
@@ -46,12 +46,21 @@ $(CQ_VENV)/.installed: Makefile
 demo: setup
 	$(BIN)/cadrecon demo
 
-# The REST API's integration test starts a PostgreSQL of its own (Debian's `postgresql` binaries).
+# The whole suite, a worker per core (pytest-xdist; tests/conftest.py pins each to one thread and
+# starts the longest work first), the 20 slowest tests printed at the end. The REST API's
+# integration test starts a PostgreSQL of its own (Debian's `postgresql` binaries).
+TEST_WORKERS ?= 2
+PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder --durations=20
 test: setup
 	$(call apt_install,$(TEST_PACKAGES))
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	CADRECON_TEST_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest -q
+	CADRECON_TEST_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest -q $(PYTEST_PARALLEL)
+
+# The edit-test loop: the unit tests (no end-to-end flows, servers, realdata or slow-marked tests).
+test-quick: setup
+	$(BIN)/python -m pytest -q $(PYTEST_PARALLEL) -m "not slow and not realdata" \
+	  tests/cadlib tests/config tests/vlm tests/test_architecture.py
 
 lint: setup
 	$(BIN)/ruff check .

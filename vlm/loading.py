@@ -24,14 +24,16 @@ def load_model(name_or_path: str | Path, *, dtype=None, local_files_only: bool |
     local = path.is_dir()
     if local_files_only is None:
         local_files_only = local
-    kwargs = {"local_files_only": local_files_only}
+    # transformers 5 does not hand local_files_only on to its adapter lookup, which then retries the
+    # hub for ~30 s offline before the real error: say it there too.
+    kwargs = {"local_files_only": local_files_only, "adapter_kwargs": {"local_files_only": local_files_only}}
     if dtype is not None:
         kwargs["dtype"] = dtype
     try:
         model = AutoModelForImageTextToText.from_pretrained(str(name_or_path), **kwargs)
         processor = load_processor(name_or_path, model.config.model_type, local_files_only=local_files_only)
     except OSError as exc:
-        hint = ("it is not a folder here; with no network, download it first (huggingface-cli download "
+        hint = ("it is not a folder here; with no network, download it first (hf download "
                 f"{name_or_path}) or use a local model such as `cadrecon model init-tiny`")
         raise ValueError(f"{name_or_path}: cannot load the model ({str(exc).splitlines()[0]}); {hint}") from None
     return model, processor
