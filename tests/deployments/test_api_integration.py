@@ -106,17 +106,19 @@ def test_seed_workflow_builds_a_dataset_through_prefect(stack):
 
 def test_stop_cancels_a_running_build(stack):
     api = _client(stack, stack.token)
-    r = api.post("/training/datasets/extract", json={"source": "synthetic", "train_size": 400, "val_size": 0,
+    # A small build (its extract is most of the cost) whose render takes long enough to be stopped:
+    # 512 px line drawings of 150 models in shards of 8.
+    r = api.post("/training/datasets/extract", json={"source": "synthetic", "train_size": 150, "val_size": 0,
                                                        "test_size": 0, "output_name": "it-big"})
     assert r.status_code == 202, r.text
     _wait(api, r.json()["job_id"])
-    r = api.post("/training/datasets/it-big/render", json={"resolution": 256, "batch_size": 8})
+    r = api.post("/training/datasets/it-big/render", json={"resolution": 512, "batch_size": 8})
     job = r.json()["job_id"]
     deadline = time.monotonic() + 120
     while api.get(f"/training/jobs/{job}/progress").json()["state"] != "Running":
         assert time.monotonic() < deadline, "the render run never started"
         time.sleep(0.5)
-    time.sleep(2)
+    time.sleep(1)
     stop = api.post(f"/training/jobs/{job}/stop")
     assert stop.status_code == 200 and stop.json()["success"], stop.text
     deadline = time.monotonic() + 90
@@ -125,7 +127,7 @@ def test_stop_cancels_a_running_build(stack):
         time.sleep(1)
     assert state["status"] == "failed" and state["progress"]["percentage"] < 100
     # The dataset's scope is free again: a new request is accepted, not refused as busy.
-    again = api.post("/training/datasets/it-big/render", json={"resolution": 256, "batch_size": 8})
+    again = api.post("/training/datasets/it-big/render", json={"resolution": 512, "batch_size": 8})
     assert again.status_code == 202 and again.json()["job_id"] != job
     api.post(f"/training/jobs/{again.json()['job_id']}/stop")
 
