@@ -96,7 +96,7 @@ def pytest_testnodedown(node, error) -> None:
 def pytest_terminal_summary(terminalreporter) -> None:
     if not CONFORMANCE:
         return
-    terminalreporter.section("realdata conformance")
+    terminalreporter.section("conformance and generation counts")
     for kind, counts in sorted(CONFORMANCE.items()):
         parts = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
         terminalreporter.write_line(f"{kind} -- {parts}")

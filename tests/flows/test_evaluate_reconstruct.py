@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import REALDATA
+from tests.conftest import REALDATA, record
 from tests.flows.conftest import tiny_yaml
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -196,7 +196,7 @@ def test_reconstruct_real_files_end_to_end(trained, tmp_path, rel):
         assert "no valid reconstruction" in res.stdout
 
 
-def test_a_hundred_constrained_generations_parse_build_and_keep_the_budget(trained, capsys):
+def test_a_hundred_constrained_generations_parse_build_and_keep_the_budget(trained):
     """From the model the flows trained: 100 answers under a tight token budget all parse (the
     grammar closes the text in time), all build after redraws, and none is longer than the budget;
     the first draws' build rate is printed."""
@@ -219,5 +219,5 @@ def test_a_hundred_constrained_generations_parse_build_and_keep_the_budget(train
         build_text(t, ctx["bits"])  # raises when it does not build
         assert len(processor.tokenizer(t, add_special_tokens=False)["input_ids"]) <= budget
         assert t.splitlines()[2].startswith("loop") and " new " in next(x for x in t.splitlines() if x.startswith("extrude"))
-    with capsys.disabled():
-        print(f"\nfirst draws: {counts['built']}/100 build; {counts['redrawn']} redrawn")
+    record("100 constrained generations (trained tiny model)", "first draws that build", counts["built"])
+    record("100 constrained generations (trained tiny model)", "redrawn", counts["redrawn"])
