@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -55,26 +54,9 @@ def ensure_dataset(name: str) -> Path:
     return root.resolve()
 
 
-def score_one(args: tuple[str, str, int]) -> dict:
-    """Scores one answer against one truth text in a worker: cadrille IoU and CD, validity."""
-    text, truth_text, bits = args
-    from cadlib.evaluation import score_text, truth_from_text
-
-    s = score_text(text, truth_from_text(truth_text, bits), bits=bits, protocols=("cadrille",))
-    return {"valid": s["valid"], "error": s["error"], "iou": s["iou"]["cadrille"], "cd": s["cd"]["cadrille"]}
-
-
-def summarize(scores: list[dict]) -> dict:
-    valid = [s for s in scores if s["valid"]]
-    ious = [s["iou"] for s in valid if s["iou"] is not None]
-    cds = [s["cd"] for s in valid if s["cd"] is not None]
-    return {"mean_iou": round(statistics.fmean(ious), 4) if ious else None,
-            "median_iou": round(statistics.median(ious), 4) if ious else None,
-            "median_cd": round(statistics.median(cds), 4) if cds else None,
-            "invalid_ratio": round(1 - len(valid) / len(scores), 4) if scores else None, "n": len(scores)}
-
-
 def score_all(pool: ProcessPoolExecutor, texts: list[str], truths: list[str], bits: int) -> list[dict]:
+    from vlm.selection import score_one
+
     return list(pool.map(score_one, [(t, g, bits) for t, g in zip(texts, truths, strict=True)], chunksize=4))
 
 
@@ -138,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     train = json.loads((root / "train.json").read_text())
 
     from cadlib.baselines import RetrievalIndex, constant_target
+    from vlm.selection import summarize
 
     index = RetrievalIndex([root / r["image"] for r in train], [r["conversations"][1]["value"] for r in train])
     constant = constant_target([r["conversations"][1]["value"] for r in train])
@@ -178,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
                                       "parameters": report.get("parameters"),
                                       "trainable_parameters": report["trainable_parameters"],
                                       "train_mode": report.get("train_mode"), "precision": report["precision"],
-                                      "verdict": report["verdict"], "history": report["history"]}}
+                                      "verdict": report["verdict"], "history": report["history"],
+                                      "selection": report.get("selection")}}
     result = {**main_row, "baselines": baselines, "curve": curve,
               "dataset": {"name": root.name, "train": len(train), "test_models": len(records), "bits": bits},
               "recipe": a.recipe, "override": json.loads(a.override),

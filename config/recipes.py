@@ -59,6 +59,7 @@ class TinyRecipe(BaseModel):
     hidden: int = Field(256, ge=32)
     layers: int = Field(4, ge=1)
     heads: int = Field(4, ge=1)
+    mlp_ratio: int = Field(4, ge=1, description="the language model's MLP width over hidden")
     vocab_size: int = Field(1536, ge=256)
     vision: TinyVision = Field(TinyVision.CONV, description="a convolutional tower, or Idefics3's ViT")
 
@@ -69,6 +70,19 @@ class TestRunRecipe(BaseModel):
     train_samples: int = Field(100, ge=1)
     val_samples: int = Field(20, ge=0)
     epochs: int = Field(5, ge=1)
+
+
+class SelectionRecipe(BaseModel):
+    """Model selection by held-out IoU (vlm/selection.py): off unless every_steps or every_minutes is set."""
+
+    model_config = {"extra": "forbid"}
+
+    every_steps: int | None = Field(None, ge=1, description="decode and score the val subset every N optimizer steps")
+    every_minutes: float | None = Field(None, gt=0, description="... or every N minutes of training")
+    val_models: int = Field(24, ge=1, description="how many val parts (the split's first, one per part)")
+    patience: int = Field(4, ge=0, description="evaluations without improvement before the run stops (0: never)")
+    min_delta: float = Field(0.002, ge=0, description="the least rise of the score that counts as an improvement")
+    workers: int = Field(2, ge=1, description="processes that build and score the answers")
 
 
 class TrainingRecipe(BaseModel):
@@ -111,6 +125,8 @@ class TrainingRecipe(BaseModel):
     logging_steps: int | None = Field(None, ge=1, description="a log row and tracker point every N optimizer steps "
                                       "(default: about 20 per epoch)")
     test_run: TestRunRecipe = TestRunRecipe()
+    selection: SelectionRecipe = SelectionRecipe()
+    group_by_length: bool = Field(False, description="batches of similar length (less padding)")
 
     @model_validator(mode="after")
     def _mode_fits_base(self):

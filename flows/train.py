@@ -37,8 +37,10 @@ from vlm import distributed
 from vlm.modes import TrainMode
 from vlm.report import epoch_table
 from vlm.reports import TrainingReport
+from vlm.selection import SelectionSpec
 from vlm.tiny import TinyShape, shape_key
-from vlm.train import TrainSpec, check_trackers
+from vlm.trackers import check_trackers
+from vlm.train import TrainSpec
 
 
 def dataset_root(dataset: str) -> Path:
@@ -91,7 +93,9 @@ def _train(dataset: str, recipe_name: str, test_run: bool, out: str | None, over
         lora_modules=tuple(recipe.lora.target_modules), lora_vision=recipe.lora.vision, device=recipe.device,
         precision=recipe.precision, seed=recipe.seed, max_length=recipe.max_length, save_merged=recipe.save_merged,
         gradient_checkpointing=recipe.gradient_checkpointing, number_smoothing=recipe.number_smoothing,
-        report_to=tuple(recipe.report_to), logging_steps=recipe.logging_steps)
+        report_to=tuple(recipe.report_to), logging_steps=recipe.logging_steps,
+        selection=SelectionSpec(**recipe.selection.model_dump()) if not test_run else SelectionSpec(),
+        group_by_length=recipe.group_by_length)
     key = artifacts.slug(f"train-{root.name}-{recipe.name}-{mode}")
     samples = (recipe.test_run.train_samples, recipe.test_run.val_samples) if test_run else (None, None)
     if not tracked:

@@ -43,6 +43,7 @@ class Suffix(StrEnum):
     REPORT = "report"
     EPOCHS = "epochs"
     LOSS_CURVE = "loss-curve"
+    IOU_CURVE = "iou-curve"
     CONTACT_SHEET = "contact-sheet"
     VIEWS = "views"
 

@@ -16,6 +16,7 @@ from tasks.artifacts import InPlaceArtifacts, Suffix
 from tasks.cache import transient_only
 from vlm.report import loss_curve_png
 from vlm.reports import EpochUpdate, StepPoint, TrainingReport
+from vlm.selection import IouPoint
 from vlm.tiny import INIT_FILE, TinyShape
 from vlm.train import TrainSpec, run_training
 
@@ -73,8 +74,23 @@ def train_and_publish(spec: TrainSpec, dataset_root: str, train_n: int | None, v
                 update_progress_artifact(progress, 100.0 * row["step"] / max(1, row["max_steps"]), _sync=True)
         publish(history, steps)
 
-    report = run_training(spec, dataset_root, train_n=train_n, val_n=val_n, mode=mode, on_epoch=on_epoch)
+    curve: list[dict[str, object]] = []
+
+    def on_point(point: IouPoint) -> None:
+        log.info("step %s: val IoU score %.4f (mean IoU %s, invalid %.2f, %d parts, %.1f s)", point["step"],
+                 point["score"], point["mean_iou"], point["invalid_ratio"], point["n"], point["seconds"])
+        curve.append(dict(point))
+        if board is not None:
+            with contextlib.suppress(Exception):
+                board.table(artifacts.key(key, Suffix.IOU_CURVE), curve, "val IoU per evaluation (selection)")
+
+    report = run_training(spec, dataset_root, train_n=train_n, val_n=val_n, mode=mode, on_epoch=on_epoch,
+                          on_point=on_point)
     publish(history, report["steps"])
+    if board is not None and report.get("selection"):
+        with contextlib.suppress(Exception):
+            rows = [{**p, "kept": p["step"] == report["selection"]["kept_step"]} for p in report["selection"]["curve"]]
+            board.table(artifacts.key(key, Suffix.IOU_CURVE), rows, "val IoU per evaluation; kept: the saved model")
     return report
 
 

@@ -29,6 +29,13 @@ class Clock:
         if self.t0 is None:
             self.t0 = time.monotonic()
 
+    def hold(self, seconds: float) -> None:
+        """Takes `seconds` (work that is not training, e.g. an evaluation) off the elapsed time."""
+        if self.t0 is not None:
+            self.t0 += seconds
+        if self.agreed is not None:
+            self.agreed = max(0.0, self.agreed - seconds)
+
     def elapsed(self) -> float:
         if self.agreed is not None:
             return self.agreed

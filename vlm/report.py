@@ -25,6 +25,15 @@ def epoch_table(report: dict) -> str:
         f"({report['precision']}): {report['samples_per_second']} samples/s, peak memory {report['peak_memory_mb']} MB, "
         f"{report['train_seconds']} s{' (resumed from a checkpoint)' if report.get('resumed_from_checkpoint') else ''}.",
     ]
+    selected = report.get("selection")
+    if selected and selected["curve"]:
+        lines += ["", "| step | epoch | train min | val score | mean IoU | invalid | kept |", "|---:|---:|---:|---:|---:|---:|:---|"]
+        for p in selected["curve"]:
+            iou = "-" if p["mean_iou"] is None else f"{p['mean_iou']:.4f}"
+            lines.append(f"| {p['step']} | {p['epoch']} | {p['train_minutes']} | {p['score']:.4f} | {iou} | "
+                         f"{p['invalid_ratio']:.2f} | {'**kept**' if p['step'] == selected['kept_step'] else ''} |")
+        lines += ["", f"Kept: step {selected['kept_step']} (val score {selected['kept_score']})"
+                  f"{', stopped early' if selected['stopped_early'] else ''}; {selected['rule']}."]
     return "\n".join(lines)
 
 

@@ -37,6 +37,7 @@ class EpochUpdate(EpochPoint):
 
 
 class Fitted(TypedDict):
+    selection: Any  # vlm.selection.Selected, or None without selection
     history: list[EpochPoint]
     steps: list[StepPoint]
     metrics: dict[str, float]  # Trainer's train() metrics
@@ -91,6 +92,7 @@ class TrainingReport(SavedPaths):
     spec: dict[str, Any]  # the TrainSpec as JSON
     evaluation: NotRequired[dict[str, Any]]  # the evaluation summary (tasks.reconstruction), once recorded
     saved: NotRequired[bool]
+    selection: NotRequired[Any]  # vlm.selection.Selected: the val IoU curve and the kept step
 
 
 class Exported(TypedDict):

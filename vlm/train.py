@@ -36,7 +36,10 @@ from vlm.collate import Collator, Sample, sample_from_llava
 from vlm.devices import DeviceChoice, select_device
 from vlm.modes import TrainMode, apply_mode, check_mode, trainable_share
 from vlm.reports import EpochPoint, EpochUpdate, Fitted, SavedPaths, StepPoint, TrainingReport
+from vlm.sampling import trainer_class
 from vlm.save import save
+from vlm.selection import IOU_VERDICT_RULE, PointHook, SelectionSpec, iou_verdict
+from vlm.trackers import trackers
 
 EpochHook = Callable[[EpochUpdate], None]
 """Called after each epoch with {"epoch", "train_loss", "val_loss", "step", "max_steps", "log"} ("log":
@@ -73,6 +76,12 @@ class TrainSpec:
     image: dict = field(default_factory=dict)
     report_to: tuple[str, ...] = ("tensorboard",)
     logging_steps: int | None = None
+    selection: SelectionSpec = field(default_factory=SelectionSpec)
+    """Model selection by held-out IoU (`vlm.selection`); off unless it sets every_steps or every_minutes."""
+    group_by_length: bool = False
+    """Batches of similar length (less padding), in a random order of groups."""
+    shuffle: bool = True
+    """False: the train samples in the dataset's order, every epoch (a curriculum)."""
 
 
 def setup(spec: TrainSpec):
@@ -183,39 +192,15 @@ def _optimizers(model, spec: TrainSpec, clock):
     return opt, torch.optim.lr_scheduler.LambdaLR(opt, timed_lr(clock, warmup=max(spec.warmup_ratio, 0.02)))
 
 
-def check_trackers(report_to: tuple[str, ...]) -> None:
-    """Raises ValueError naming a tracker the recipe asks for that is unknown or not installed."""
-    from transformers.integrations import is_mlflow_available, is_tensorboard_available
-
-    available = {"tensorboard": is_tensorboard_available, "mlflow": is_mlflow_available}
-    for name in report_to:
-        if name not in available:
-            raise ValueError(f"report_to {name!r}: cadrecon tracks to {sorted(available)} (or [] for none)")
-        if not available[name]():
-            raise ValueError(f"report_to {name!r}: {name} is not installed (pip install 'cadrecon[{name}]')")
-
-
-def _trackers(spec: TrainSpec) -> tuple[list[str], list]:
-    """(Trainer's report_to, extra callbacks): TensorBoard writes to <out>/tensorboard, on rank 0."""
-    from vlm.distributed import is_main
-
-    check_trackers(spec.report_to)
-    callbacks = []
-    if "tensorboard" in spec.report_to and is_main():
-        from torch.utils.tensorboard import SummaryWriter
-        from transformers.integrations import TensorBoardCallback
-
-        callbacks.append(TensorBoardCallback(SummaryWriter(log_dir=str(Path(spec.out_dir) / "tensorboard"))))
-    return [t for t in spec.report_to if t != "tensorboard"], callbacks
-
-
 def fit(model, processor, choice: DeviceChoice, train: list[Sample], val: list[Sample], spec: TrainSpec,
-        on_epoch: EpochHook | None = None) -> Fitted:
+        on_epoch: EpochHook | None = None, on_point: PointHook | None = None) -> Fitted:
     """Trains with `Trainer` (resuming from the last checkpoint under `<out>/checkpoints`);
-    returns the per-epoch history, the metrics and whether it resumed. With `spec.max_minutes` the
+    returns the per-epoch history, the metrics, whether it resumed and, with `spec.selection`, the
+    val IoU curve (`on_point` gets each point) and the kept step: the best weights are loaded back
+    into `model` before it returns. With `spec.max_minutes` the
     run stops when the time is up (its last, partial epoch is evaluated too) or after `spec.epochs`,
     whichever comes first; a resumed timed run gets a fresh budget."""
-    from transformers import Trainer, TrainerCallback, TrainingArguments
+    from transformers import TrainerCallback, TrainingArguments
 
     from cadlib.stop_request import Stopped, stop_requested
     from vlm.budget import Clock, time_budget_callback
@@ -227,7 +212,7 @@ def fit(model, processor, choice: DeviceChoice, train: list[Sample], val: list[S
     # By default about 20 log lines an epoch: each is printed, and a Prefect flow sends every print to
     # its API (a log line per step cost a third of the CPU model's throughput on 2 cores).
     steps_per_epoch = max(1, math.ceil(len(train) / (spec.batch_size * spec.grad_accum * world_size())))
-    report_to, tracker_callbacks = _trackers(spec)
+    report_to, tracker_callbacks, writer = trackers(spec.report_to, spec.out_dir)
     args = TrainingArguments(
         output_dir=str(ckpt_dir), num_train_epochs=spec.epochs, per_device_train_batch_size=spec.batch_size,
         per_device_eval_batch_size=spec.batch_size, gradient_accumulation_steps=spec.grad_accum,
@@ -267,11 +252,20 @@ def fit(model, processor, choice: DeviceChoice, train: list[Sample], val: list[S
 
     callbacks = [EpochReport(), StopOnRequest(), *tracker_callbacks]
     optimizers = (None, None)
+    clock = None
     if spec.max_minutes is not None:
         clock = Clock(spec.max_minutes * 60)
         callbacks.append(time_budget_callback(clock))
         optimizers = _optimizers(model, spec, clock)
-    trainer = Trainer(model=model, args=args, train_dataset=train, eval_dataset=val or None,
+    selection = None
+    if spec.selection.enabled:
+        from vlm.selection import Evaluator, SelectionState, selection_callback, val_subset
+
+        selection = SelectionState(spec.out_dir)
+        evaluator = Evaluator(val_subset(val, spec.selection.val_models), spec.selection.workers)
+        callbacks.append(selection_callback(spec.selection, evaluator, selection, processor, clock=clock,
+                                            writer=writer, on_point=on_point))
+    trainer = trainer_class(spec.shuffle, spec.group_by_length, spec.seed, train)(model=model, args=args, train_dataset=train, eval_dataset=val or None,
                       data_collator=Collator(processor, spec.max_length), callbacks=callbacks, optimizers=optimizers,
                       compute_loss_func=_loss_for(spec, processor))
     t0 = time.perf_counter()
@@ -282,7 +276,9 @@ def fit(model, processor, choice: DeviceChoice, train: list[Sample], val: list[S
                       "resumes it (run the same command again)")
     if timed and val and not _ended_on_evaluation(trainer.state.log_history):
         trainer.evaluate()  # the partial last epoch gets its val loss
-    return {"history": _history(trainer.state.log_history), "steps": step_log(trainer.state.log_history),
+    if selection is not None:
+        selection.restore_best(trainer.model)  # what is saved is the best model, not the last
+    return {"selection": selection.record() if selection is not None else None, "history": _history(trainer.state.log_history), "steps": step_log(trainer.state.log_history),
             "metrics": result.metrics, "resumed": bool(resume), "seconds": seconds,
             "global_step": trainer.state.global_step, "epochs_done": trainer.state.epoch,
             "world_size": trainer.args.world_size, "logging_steps": args.logging_steps}
@@ -358,23 +354,28 @@ def peak_memory_mb(device: str) -> float:
 
 
 def run_training(spec: TrainSpec, dataset_root: str | Path, *, train_n: int | None = None, val_n: int | None = None,
-                 mode: str = RunKind.FULL, on_epoch: EpochHook | None = None) -> TrainingReport:
+                 mode: str = RunKind.FULL, on_epoch: EpochHook | None = None,
+                 on_point: PointHook | None = None) -> TrainingReport:
     """The whole ladder; writes and returns `training_report.json` (rank 0 saves and writes; another
     rank returns the report unwritten, with `saved` False)."""
     from vlm.distributed import is_main
 
     model, processor, choice = setup(spec)
     train, val = data(dataset_root, train_n=train_n, val_n=val_n, seed=spec.seed)
-    fitted = fit(model, processor, choice, train, val, spec, on_epoch)
+    fitted = fit(model, processor, choice, train, val, spec, on_epoch, on_point)
     paths: SavedPaths = save(model, processor, spec.out_dir, TrainMode(spec.mode), merged=spec.save_merged) if is_main() else {}
     reduction, judged = verdict(fitted["history"])
+    selected = fitted["selection"]
+    rule = VERDICT_RULE
+    if selected and selected["curve"]:
+        judged, rule = iou_verdict(selected), IOU_VERDICT_RULE
     trainable, total = trainable_share(model)
     m = fitted["metrics"]
     report: TrainingReport = {
         "mode": mode, "model": spec.model, "dataset": str(dataset_root), "device": choice.device,
         "precision": choice.precision, "device_note": choice.note, "train_samples": len(train),
         "val_samples": len(val), "epochs": spec.epochs, "history": fitted["history"],
-        "loss_reduction_pct": reduction, "verdict": judged, "verdict_rule": VERDICT_RULE,
+        "loss_reduction_pct": reduction, "verdict": judged, "verdict_rule": rule,
         "samples_per_second": round(m.get("train_samples_per_second", 0.0), 3),
         "train_seconds": round(fitted["seconds"], 2), "peak_memory_mb": peak_memory_mb(choice.device),
         "resumed_from_checkpoint": fitted["resumed"], "global_step": fitted["global_step"],
@@ -387,6 +388,8 @@ def run_training(spec: TrainSpec, dataset_root: str | Path, *, train_n: int | No
         "spec": {k: (list(v) if isinstance(v, tuple) else str(v) if isinstance(v, TrainMode) else v)
                  for k, v in asdict(spec).items()}, **paths,
     }
+    if selected is not None:
+        report["selection"] = selected
     if not is_main():
         return {**report, "saved": False}
     path = Path(spec.out_dir) / "training_report.json"

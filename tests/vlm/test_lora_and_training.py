@@ -165,7 +165,11 @@ def test_init_tiny_command_saves_a_loadable_model(tiny_dataset, tmp_path):
     res = CliRunner().invoke(app, ["model", "init-tiny", "--dataset", str(tiny_dataset), "--out", str(tmp_path / "m")])
     assert res.exit_code == 0, res.output
     model, processor = load_model(tmp_path / "m")
-    assert type(model).__name__ == "ConvIdefics3ForConditionalGeneration" and processor.image_seq_len == 64
+    from config.recipes import load_recipe
+    from vlm.tiny import TinyShape
+
+    tokens = TinyShape(**load_recipe("tiny_cpu").tiny.model_dump()).image_tokens  # the recipe's shape (16 today)
+    assert type(model).__name__ == "ConvIdefics3ForConditionalGeneration" and processor.image_seq_len == tokens
     assert (tmp_path / "m" / "cadrecon_init.json").is_file()  # marked random: LoRA over it is refused
 
 
