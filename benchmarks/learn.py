@@ -42,15 +42,23 @@ def log(msg: str) -> None:
     print(f"[learn {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def ensure_dataset(name: str) -> Path:
+def ensure_dataset(name: str, train_size: int | None = None) -> Path:
+    """The dataset folder, built from the preset of that name when missing; with `train_size`, the
+    preset with that many train models, as `<name>_<train_size>`: the same val and test sizes, but
+    not the same parts (the synthetic split ranks all models by a seeded hash), so compare its
+    model with its own baselines."""
     from config import get_settings
 
+    preset = name
+    if train_size:
+        name = f"{name}_{train_size}"
     root = Path(get_settings().data_dir) / "datasets" / name
     if not (root / "validation.json").is_file() or not (root / "test.json").is_file():
         from flows.build_dataset import run_build
 
-        log(f"building dataset {name} (preset {name})")
-        run_build(name)
+        log(f"building dataset {name} (preset {preset})")
+        overrides = {"dataset": {"train_size": train_size}} if train_size else None
+        run_build(preset, name=name if train_size else None, overrides=overrides)
     return root.resolve()
 
 
@@ -107,10 +115,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=int, help="score only the first N test models")
     p.add_argument("--override", default="{}", help="recipe values as JSON, on top of the recipe")
     p.add_argument("--reuse", action="store_true", help="keep (resume) earlier runs of the same budget")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default=None,
+                   help="where to train and generate (default: the recipe's)")
+    p.add_argument("--train-size", type=int, help="train models of the synthetic dataset (a larger synth_learn)")
     a = p.parse_args(argv)
 
     t_start = time.perf_counter()
-    root = ensure_dataset(a.dataset)
+    root = ensure_dataset(a.dataset, a.train_size)
+    overrides = json.loads(a.override) | ({"device": a.device} if a.device else {})
     from cadlib.dataset.layout import DatasetLayout
 
     info = DatasetLayout(root).read_info()
@@ -133,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         budgets = sorted({a.minutes, *(float(x) for x in a.curve.split(",") if x.strip())})
         curve, main_row = [], None
         for minutes in budgets:
-            report = train_for(minutes, a.recipe, a.dataset, json.loads(a.override), fresh=not a.reuse)
+            report = train_for(minutes, a.recipe, str(root), overrides, fresh=not a.reuse)
             log(f"generating for {len(records)} test models with {report['weights']}")
             texts, gen_s = generate_answers(report["weights"], root, records, bits)
             scores = score_all(pool, texts, truths, bits)
@@ -165,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
                                       "selection": report.get("selection")}}
     result = {**main_row, "baselines": baselines, "curve": curve,
               "dataset": {"name": root.name, "train": len(train), "test_models": len(records), "bits": bits},
-              "recipe": a.recipe, "override": json.loads(a.override),
+              "recipe": a.recipe, "override": overrides,
               "ratios": {"iou_over_constant": _ratio(main_row["model"]["mean_iou"], baselines["constant"]["mean_iou"]),
                          "iou_over_retrieval": _ratio(main_row["model"]["mean_iou"],
                                                       baselines["retrieval"]["mean_iou"])},

@@ -3,7 +3,10 @@ SmolVLM-256M- and Qwen2-VL-2B-shaped models (random weights built from their pub
 configurations, LoRA and full: the numbers are about speed and memory, not quality).
 
     python benchmarks/train.py [--batch-sizes 4,16] [--steps 6] [--model tiny|smolvlm-256m|qwen2-vl-2b|all]
-                               [--peak-tflops 989]
+                               [--peak-tflops 989] [--dataset data/datasets/synth_learn]
+
+The CPU recipe is timed twice in one run: its sizes now and before issue 29 (`TINY_BEFORE`), with
+the ratio as `tiny_cpu_speedup`; `--dataset` times real targets (default: short drawn ones).
 
 On CUDA, bf16 where supported; on a CPU, bf16 autocast where it has bf16 instructions, and fewer
 steps. MFU = 6 x parameters x tokens per second / the device's peak (`--peak-tflops`, default 989:
@@ -59,8 +62,12 @@ def build_smolvlm_shaped(out: Path, texts: list[str]) -> Path:
     return out
 
 
+TINY_BEFORE = {"image_size": 256, "hidden": 256, "heads": 4}
+"""The CPU recipe's sizes before issue 29 (256 px tile, 64 image tokens, a 256-wide language model)."""
+
+
 def measure(model_dir: Path, samples, batch_size: int, steps: int, modules: tuple[str, ...], mode: str = "lora",
-            peak_tflops: float = 989.0) -> dict:
+            peak_tflops: float = 989.0, image_size: int | None = None) -> dict:
     import contextlib
 
     import torch
@@ -74,6 +81,10 @@ def measure(model_dir: Path, samples, batch_size: int, steps: int, modules: tupl
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(choice.precision, torch.float32)
     lora = mode == "lora"
     model, proc = load_model(model_dir, dtype=dtype if lora and choice.device == "cuda" else torch.float32)
+    if image_size:
+        from vlm.loading import apply_image_budget
+
+        apply_image_budget(proc, longest_edge=image_size, splitting=False)
     model = apply_mode(model, TrainMode(mode), lora={"r": 16, "alpha": 32, "dropout": 0.0, "modules": modules})
     model = model.to(choice.device)
     autocast = (torch.autocast(choice.device, dtype=dtype) if dtype != torch.float32 and not (lora and choice.device == "cuda")
@@ -121,6 +132,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=None, help="default: 10 on a GPU, 3 on a CPU")
     ap.add_argument("--model", choices=("tiny", "smolvlm-256m", "qwen2-vl-2b", "all"), default="all")
     ap.add_argument("--peak-tflops", type=float, default=989.0, help="the device's dense bf16 peak, for MFU")
+    ap.add_argument("--dataset", help="a built dataset folder whose train samples to time (default: a few drawn "
+                    "shapes with short targets); e.g. data/datasets/synth_learn")
     args = ap.parse_args()
     import torch
 
@@ -133,8 +146,8 @@ def main() -> None:
     from vlm.tiny import TinyShape, build_tiny
 
     tmp = Path(tempfile.mkdtemp(prefix="cadrecon-train-bench-"))
-    data = make_dataset(tmp / "data", n_train=32, n_val=0)
-    records = json.loads((data / "train.json").read_text())
+    data = Path(args.dataset) if args.dataset else make_dataset(tmp / "data", n_train=32, n_val=0)
+    records = json.loads((data / "train.json").read_text())[:64]
     samples = [sample_from_llava(r, data) for r in records]
     texts = [t["value"] for r in records for t in r["conversations"]]
     results = {"cpu_count": os.cpu_count(), "gpu": torch.cuda.get_device_name(0) if gpu else None, "runs": []}
@@ -143,10 +156,16 @@ def main() -> None:
     if args.model in ("tiny", "all"):
         from config.recipes import load_recipe
 
-        tiny = build_tiny(texts, tmp / "tiny", TinyShape(**load_recipe("tiny_cpu").tiny.model_dump()))
-        for b in sizes:
-            results["runs"].append({"model": "tiny_cpu", **measure(tiny, samples, b, max(steps, 5), attention, "full",
-                                                                   peak)})
+        recipe = load_recipe("tiny_cpu")
+        for name, shape in (("tiny_cpu", TinyShape(**recipe.tiny.model_dump())),
+                            ("tiny_cpu_before", TinyShape(**{**recipe.tiny.model_dump(), **TINY_BEFORE}))):
+            tiny = build_tiny(texts, tmp / name, shape)
+            for b in sizes:
+                results["runs"].append({"model": name, "image_size": shape.image_size, "hidden": shape.hidden,
+                                        **measure(tiny, samples, b, max(steps, 5), attention, "full", peak,
+                                                  image_size=shape.image_size)})
+        now, before = (next(r for r in results["runs"] if r["model"] == m) for m in ("tiny_cpu", "tiny_cpu_before"))
+        results["tiny_cpu_speedup"] = round(now["samples_per_second"] / before["samples_per_second"], 2)
     shaped = []
     if args.model in ("smolvlm-256m", "all"):
         shaped.append(("smolvlm-256m-shaped", build_smolvlm_shaped(tmp / "smolvlm", texts)))
