@@ -72,6 +72,7 @@ class Selected(TypedDict):
     kept_step: int | None
     kept_score: float | None
     stopped_early: bool
+    seconds: float  # spent evaluating (decoding and scoring), off the training clock
     rule: str
 
 
@@ -202,6 +203,7 @@ class SelectionState:
         self.best_step: int | None = None
         self.best_score: float | None = None
         self.stopped_early = False
+        self.seconds = 0.0  # spent evaluating in this process
         path = self.dir / "curve.json"
         if path.is_file():
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -231,7 +233,7 @@ class SelectionState:
 
     def record(self) -> Selected:
         return {"curve": self.curve, "kept_step": self.best_step, "kept_score": self.best_score,
-                "stopped_early": self.stopped_early, "rule": RULE}
+                "stopped_early": self.stopped_early, "seconds": round(self.seconds, 2), "rule": RULE}
 
     def restore_best(self, model) -> bool:
         """Loads the best weights back into `model`; False when there are none or they are the
@@ -328,6 +330,7 @@ def selection_callback(spec: SelectionSpec, evaluator: Evaluator, state: Selecti
                     on_point(point)
             (agreed,) = agree_max(float(stop))
             spent = time.monotonic() - t0
+            state.seconds += spent
             if clock is not None:
                 clock.hold(spent)
             self.last_eval_s = self.t_train

@@ -258,7 +258,11 @@ def fit(model, processor, choice: DeviceChoice, train: list[Sample], val: list[S
         callbacks.append(time_budget_callback(clock))
         optimizers = _optimizers(model, spec, clock)
     selection = None
-    if spec.selection.enabled:
+    if spec.selection.enabled and not val:
+        import logging
+
+        logging.getLogger(__name__).warning("selection by IoU is off: %s has no val samples", spec.out_dir)
+    elif spec.selection.enabled:
         from vlm.selection import Evaluator, SelectionState, selection_callback, val_subset
 
         selection = SelectionState(spec.out_dir)
@@ -270,7 +274,7 @@ def fit(model, processor, choice: DeviceChoice, train: list[Sample], val: list[S
                       compute_loss_func=_loss_for(spec, processor))
     t0 = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
-    seconds = time.perf_counter() - t0
+    seconds = time.perf_counter() - t0 - (selection.seconds if selection is not None else 0.0)  # training only
     if stop_requested():
         raise Stopped(f"training stopped at step {trainer.state.global_step}; the checkpoint under {ckpt_dir} "
                       "resumes it (run the same command again)")
