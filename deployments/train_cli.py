@@ -18,7 +18,7 @@ model_app = typer.Typer(no_args_is_help=True, help="Models: the tiny offline mod
 def train(
     dataset: Annotated[str, typer.Option(help="dataset name or folder")] = "demo",
     recipe: Annotated[str, typer.Option(help="recipe name (config/training) or YAML file")] = "tiny_cpu",
-    test_run: Annotated[bool, typer.Option("--test-run", help="the convergence test (100/20 samples, 5 epochs)")] = False,
+    test_run: Annotated[bool, typer.Option("--test-run", help="the convergence test (the recipe's test_run: 100/20 samples, 8 epochs for tiny_cpu)")] = False,
     out: Annotated[str | None, typer.Option(help="run folder")] = None,
     minutes: Annotated[float | None, typer.Option(help="a time budget (overrides the recipe's max_minutes)")] = None,
 ) -> dict:

@@ -36,7 +36,7 @@ def test_the_bases_peers_use_have_lora_and_full_recipes():
 
 def test_the_seed_test_run_defaults():
     r = load_recipe("tiny_cpu")
-    assert (r.model, r.test_run.train_samples, r.test_run.val_samples, r.test_run.epochs) == ("tiny", 100, 20, 5)
+    assert (r.model, r.test_run.train_samples, r.test_run.val_samples, r.test_run.epochs) == ("tiny", 100, 20, 8)
     assert load_recipe("smolvlm_2b").lora.vision
 
 

@@ -123,7 +123,7 @@ def test_demo_builds_the_demo_dataset_and_says_where(tmp_path, monkeypatch):
 
     # the harness's server is the active one, so the hint names its UI
     assert f"dataset: {root}" in res.stdout and ui_hint() in res.stdout and "127.0.0.1" in ui_hint()
-    # then the tiny model's convergence test-run (100 train / 20 val samples, 5 epochs)
+    # then the tiny model's convergence test-run (100 train / 20 val samples, the recipe's 8 epochs)
     report = json.loads((tmp_path / "runs" / "demo-tiny_cpu-test" / "training_report.json").read_text())
     assert report["verdict"] == "converged", report["history"]
     assert report["history"][-1]["train_loss"] <= 0.5 * report["history"][0]["train_loss"]
