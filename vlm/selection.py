@@ -357,3 +357,19 @@ def selection_callback(spec: SelectionSpec, evaluator: Evaluator, state: Selecti
                 evaluator.close()
 
     return IouSelection()
+
+
+def selection_for(spec: SelectionSpec, val: list[Sample], out_dir: str | Path, processor, *, clock=None, writer=None,
+                  on_point: PointHook | None = None) -> tuple[SelectionState | None, object | None]:
+    """(the state, the callback) of a run's selection, or (None, None) when the spec is off or there
+    are no val samples to select by (said in a warning)."""
+    if not spec.enabled:
+        return None, None
+    if not val:
+        import logging
+
+        logging.getLogger(__name__).warning("selection by IoU is off: %s has no val samples", out_dir)
+        return None, None
+    state = SelectionState(out_dir)
+    evaluator = Evaluator(val_subset(val, spec.val_models), spec.workers)
+    return state, selection_callback(spec, evaluator, state, processor, clock=clock, writer=writer, on_point=on_point)

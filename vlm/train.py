@@ -38,7 +38,7 @@ from vlm.modes import TrainMode, apply_mode, check_mode, trainable_share
 from vlm.reports import EpochPoint, EpochUpdate, Fitted, SavedPaths, StepPoint, TrainingReport
 from vlm.sampling import trainer_class
 from vlm.save import save
-from vlm.selection import IOU_VERDICT_RULE, PointHook, SelectionSpec, iou_verdict
+from vlm.selection import IOU_VERDICT_RULE, PointHook, SelectionSpec, iou_verdict, selection_for
 from vlm.trackers import trackers
 
 EpochHook = Callable[[EpochUpdate], None]
@@ -257,18 +257,9 @@ def fit(model, processor, choice: DeviceChoice, train: list[Sample], val: list[S
         clock = Clock(spec.max_minutes * 60)
         callbacks.append(time_budget_callback(clock))
         optimizers = _optimizers(model, spec, clock)
-    selection = None
-    if spec.selection.enabled and not val:
-        import logging
-
-        logging.getLogger(__name__).warning("selection by IoU is off: %s has no val samples", spec.out_dir)
-    elif spec.selection.enabled:
-        from vlm.selection import Evaluator, SelectionState, selection_callback, val_subset
-
-        selection = SelectionState(spec.out_dir)
-        evaluator = Evaluator(val_subset(val, spec.selection.val_models), spec.selection.workers)
-        callbacks.append(selection_callback(spec.selection, evaluator, selection, processor, clock=clock,
-                                            writer=writer, on_point=on_point))
+    selection, callback = selection_for(spec.selection, val, spec.out_dir, processor, clock=clock, writer=writer,
+                                        on_point=on_point)
+    callbacks += [callback] if callback is not None else []
     trainer = trainer_class(spec.shuffle, spec.group_by_length, spec.seed, train)(model=model, args=args, train_dataset=train, eval_dataset=val or None,
                       data_collator=Collator(processor, spec.max_length), callbacks=callbacks, optimizers=optimizers,
                       compute_loss_func=_loss_for(spec, processor))
