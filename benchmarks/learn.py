@@ -29,7 +29,6 @@ import os
 import shutil
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,12 +59,6 @@ def ensure_dataset(name: str, train_size: int | None = None) -> Path:
         overrides = {"dataset": {"train_size": train_size}} if train_size else None
         run_build(preset, name=name if train_size else None, overrides=overrides)
     return root.resolve()
-
-
-def score_all(pool: ProcessPoolExecutor, texts: list[str], truths: list[str], bits: int) -> list[dict]:
-    from vlm.selection import score_one
-
-    return list(pool.map(score_one, [(t, g, bits) for t, g in zip(texts, truths, strict=True)], chunksize=4))
 
 
 def test_records(root: Path, limit: int | None) -> list[dict]:
@@ -138,17 +131,21 @@ def main(argv: list[str] | None = None) -> int:
     constant = constant_target([r["conversations"][1]["value"] for r in train])
     retrieved = [index.nearest(root / r["image"]) for r in records]
 
-    with ProcessPoolExecutor(max_workers=2) as pool:
+    from cadlib.workers import WorkerPool
+    from vlm.selection import score_many
+
+    pool = WorkerPool(2)
+    try:
         log(f"scoring the baselines on {len(records)} test models")
-        baselines = {"constant": summarize(score_all(pool, [constant] * len(records), truths, bits)),
-                     "retrieval": summarize(score_all(pool, retrieved, truths, bits))}
+        baselines = {"constant": summarize(score_many(pool, [constant] * len(records), truths, bits)),
+                     "retrieval": summarize(score_many(pool, retrieved, truths, bits))}
         budgets = sorted({a.minutes, *(float(x) for x in a.curve.split(",") if x.strip())})
         curve, main_row = [], None
         for minutes in budgets:
             report = train_for(minutes, a.recipe, str(root), overrides, fresh=not a.reuse)
             log(f"generating for {len(records)} test models with {report['weights']}")
             texts, gen_s = generate_answers(report["weights"], root, records, bits)
-            scores = score_all(pool, texts, truths, bits)
+            scores = score_many(pool, texts, truths, bits)
             model = summarize(scores)
             from vlm.report import record_evaluation
 
@@ -175,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
                                       "train_mode": report.get("train_mode"), "precision": report["precision"],
                                       "verdict": report["verdict"], "history": report["history"],
                                       "selection": report.get("selection")}}
+    finally:
+        pool.close()
     result = {**main_row, "baselines": baselines, "curve": curve,
               "dataset": {"name": root.name, "train": len(train), "test_models": len(records), "bits": bits},
               "recipe": a.recipe, "override": overrides,

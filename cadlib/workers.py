@@ -118,10 +118,12 @@ class _Worker:
         self.conn.close()
 
 
-def _context():
-    # Not fork: the caller may have threads (OCCT's meshing pool, IfcOpenShell, BLAS, Prefect's
-    # event loop) whose locks a forked child inherits locked, and then hangs on. Spawned workers
-    # start clean (about a second each, paid once per worker, not per item).
+def spawn_context():
+    """The multiprocessing context every worker process of the project starts from.
+
+    Not fork: the caller may have threads (OCCT's meshing pool, IfcOpenShell, BLAS, torch's
+    intra-op pool, Prefect's event loop) whose locks a forked child inherits locked, and then hangs
+    on. Spawned workers start clean (about a second each, paid once per worker, not per item)."""
     return mp.get_context("spawn")
 
 
@@ -137,7 +139,7 @@ class WorkerPool:
     def __init__(self, size: int = 2, *, max_items_per_worker: int = 2000) -> None:
         self.size = max(1, int(size))
         self.max_items = max_items_per_worker
-        self._ctx = _context()
+        self._ctx = spawn_context()
         self._idle: list[_Worker] = []
         self._alive = 0
         self._cond = threading.Condition()

@@ -11,6 +11,11 @@ generation with its cache, and the processor (`Idefics3Processor`, unchanged: th
 registered with transformers' Auto classes (model type `cadrecon_conv_idefics3`) when this module is
 imported (`vlm.loading` does), so a saved folder loads through `AutoModelForImageTextToText` /
 `AutoProcessor` like any hub model.
+
+Where cadrecon is not installed, a saved folder still loads: `save_pretrained` copies this file into
+it and writes the config's `auto_map` (transformers' custom-code convention), so plain
+`AutoModelForImageTextToText.from_pretrained(folder, trust_remote_code=True)` builds the model from
+the copy. The file therefore imports nothing but torch and transformers.
 """
 
 from __future__ import annotations
@@ -85,6 +90,11 @@ class ConvIdefics3ForConditionalGeneration(Idefics3ForConditionalGeneration):
     def __init__(self, config: ConvIdefics3Config) -> None:
         super().__init__(config)
         self.model.vision_model = ConvVisionTower(config.vision_config)
+
+
+# What save_pretrained needs to copy this file and write `auto_map` into the saved config.
+ConvIdefics3Config.register_for_auto_class()
+ConvIdefics3ForConditionalGeneration.register_for_auto_class("AutoModelForImageTextToText")
 
 
 def register() -> None:

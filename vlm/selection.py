@@ -23,14 +23,16 @@ import json
 import statistics
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 from cadlib.atomic import write_text_atomic
 from cadlib.vocabulary import Verdict
 from vlm.collate import Sample
+
+if TYPE_CHECKING:
+    from cadlib.workers import WorkerPool
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +108,24 @@ def score_one(args: tuple[str, str, int]) -> AnswerScore:
     return {"valid": s["valid"], "error": s["error"], "iou": s["iou"]["cadrille"], "cd": s["cd"]["cadrille"]}
 
 
+SCORE_TIMEOUT = 60.0
+"""Seconds one answer may take to build and score: an early model writes solids whose booleans OCCT
+can work on for minutes, or crash on; such an answer counts as one that does not build."""
+
+
+def score_many(pool: WorkerPool, texts: list[str], truths: list[str], bits: int,
+               timeout: float = SCORE_TIMEOUT) -> list[AnswerScore]:
+    """`score_one` over answer/truth pairs in a supervised pool (spawned workers: a forked child of a
+    training process inherits torch's and Prefect's locks held; a hung or crashed build is killed
+    and scored invalid, not waited on), in the order given."""
+    jobs = [(t, g, bits) for t, g in zip(texts, truths, strict=True)]
+    out: list[AnswerScore | None] = [None] * len(jobs)
+    for o in pool.run(score_one, jobs, timeout=timeout):
+        out[o.index] = o.value if o.ok else {"valid": False, "iou": None, "cd": None,
+                                            "error": f"{o.status.value}: {o.error_class}: {o.message}"}
+    return [s for s in out if s is not None]
+
+
 def summarize(scores: list[AnswerScore]) -> Summary:
     """mean/median IoU and median CD over the answers that build, the invalid share, and the
     selection `score` (IoU over all answers, 0 where one does not build)."""
@@ -158,7 +178,7 @@ class Evaluator:
         self.batch = batch
         self.max_new_tokens = max_new_tokens
         self.workers = workers
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: WorkerPool | None = None
 
     def texts(self, model, processor) -> list[str]:
         from cadlib.grammar import Limits, TextPrefix
@@ -184,13 +204,14 @@ class Evaluator:
 
     def score(self, texts: list[str]) -> Summary:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers)
-        jobs = [(t, s.target, self.bits) for t, s in zip(texts, self.samples, strict=True)]
-        return summarize(list(self._pool.map(score_one, jobs, chunksize=2)))
+            from cadlib.workers import WorkerPool
+
+            self._pool = WorkerPool(self.workers)
+        return summarize(score_many(self._pool, texts, [s.target for s in self.samples], self.bits))
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
+            self._pool.close()
             self._pool = None
 
 

@@ -260,9 +260,10 @@ def fit(model, processor, choice: DeviceChoice, train: list[Sample], val: list[S
     selection, callback = selection_for(spec.selection, val, spec.out_dir, processor, clock=clock, writer=writer,
                                         on_point=on_point)
     callbacks += [callback] if callback is not None else []
-    trainer = trainer_class(spec.shuffle, spec.group_by_length, spec.seed, train)(model=model, args=args, train_dataset=train, eval_dataset=val or None,
-                      data_collator=Collator(processor, spec.max_length), callbacks=callbacks, optimizers=optimizers,
-                      compute_loss_func=_loss_for(spec, processor))
+    trainer_cls = trainer_class(spec.shuffle, spec.group_by_length, spec.seed, train)
+    trainer = trainer_cls(model=model, args=args, train_dataset=train, eval_dataset=val or None,
+                          data_collator=Collator(processor, spec.max_length), callbacks=callbacks,
+                          optimizers=optimizers, compute_loss_func=_loss_for(spec, processor))
     t0 = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     seconds = time.perf_counter() - t0 - (selection.seconds if selection is not None else 0.0)  # training only
@@ -273,7 +274,8 @@ def fit(model, processor, choice: DeviceChoice, train: list[Sample], val: list[S
         trainer.evaluate()  # the partial last epoch gets its val loss
     if selection is not None:
         selection.restore_best(trainer.model)  # what is saved is the best model, not the last
-    return {"selection": selection.record() if selection is not None else None, "history": _history(trainer.state.log_history), "steps": step_log(trainer.state.log_history),
+    return {"selection": selection.record() if selection is not None else None,
+            "history": _history(trainer.state.log_history), "steps": step_log(trainer.state.log_history),
             "metrics": result.metrics, "resumed": bool(resume), "seconds": seconds,
             "global_step": trainer.state.global_step, "epochs_done": trainer.state.epoch,
             "world_size": trainer.args.world_size, "logging_steps": args.logging_steps}

@@ -27,6 +27,23 @@ def test_the_val_subset_is_fixed_and_one_per_part():
         bits_of("sketch 1 2 3")
 
 
+def test_answers_are_scored_in_order_and_one_that_overruns_is_invalid_not_waited_on():
+    """The scoring pool is the supervised one: an answer whose build overruns the limit (an OCCT
+    boolean that works for minutes) is killed and scored as not building; the run goes on."""
+    from cadlib.workers import WorkerPool
+    from vlm.selection import score_many
+
+    pool = WorkerPool(2)
+    try:
+        got = score_many(pool, [TARGETS[0], "sketch nonsense", TARGETS[1]], [TARGETS[0], TARGETS[0], TARGETS[1]], 8)
+        assert [s["valid"] for s in got] == [True, False, True]
+        assert got[0]["iou"] == pytest.approx(1.0, abs=1e-6) and got[2]["iou"] == pytest.approx(1.0, abs=1e-6)
+        slow = score_many(pool, [TARGETS[1]], [TARGETS[1]], 8, timeout=0.01)
+        assert slow == [{"valid": False, "iou": None, "cd": None, "error": "timeout: Timeout: no result after 0.01 s"}]
+    finally:
+        pool.close()
+
+
 @pytest.mark.slow
 def test_a_run_trained_past_its_val_iou_peak_keeps_the_peak(tiny_model, tiny_dataset, tmp_path):
     """A curriculum (no shuffling): each epoch first teaches the val part's own answer (a box), then
