@@ -6,11 +6,20 @@ kept the model: the same number of bodies, a valid solid, and a scale-free volum
 unquantised source at or above a threshold. Quantisation can open a one-step gap between bodies
 the source joins, or close a thin slot; such a model is dropped with `QuantisationChangesTopology`
 rather than kept with a target that describes another part.
+
+Where quantising moved nothing (the quantised sequence is the source, number for number:
+`same_sequence`), the two solids are one solid and nothing is left to compare: the quantised
+sequence is built once (the render stage needs it) and the source build, its tessellation and the
+IoU are skipped. The rule is general, not a synthetic special case: any source already on the grid
+takes it; one number off the grid takes the full check.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from cadlib.errors import BuildError, QuantisationChangesTopology
@@ -18,6 +27,26 @@ from cadlib.mesh import Mesh
 from cadlib.sequence import CadSequence
 
 DEFAULT_MIN_IOU = 0.95
+SAME_TOLERANCE = 1e-9
+"""How far two numbers of a normalised sequence (|x| <= 2) may be apart and count as the same: far
+below the finest grid step (2^-15 at 16 bits), far above float rounding."""
+
+
+def same_sequence(a: Any, b: Any, tol: float = SAME_TOLERANCE) -> bool:
+    """True when `b` is `a` number for number, within `tol`: the same extrudes, planes, profiles,
+    curves and extents (fields that do not shape the solid, such as the name, are not compared)."""
+    if isinstance(a, float | int) and isinstance(b, float | int) and not isinstance(a, bool | Enum):
+        return math.isclose(float(a), float(b), rel_tol=0.0, abs_tol=tol)
+    if type(a) is not type(b):
+        return False
+    if dataclasses.is_dataclass(a):
+        return all(same_sequence(getattr(a, f.name), getattr(b, f.name), tol)
+                   for f in dataclasses.fields(a) if f.compare)
+    if isinstance(a, tuple | list):
+        return len(a) == len(b) and all(same_sequence(x, y, tol) for x, y in zip(a, b, strict=True))
+    if hasattr(a, "shape") and hasattr(a, "dtype"):  # numpy vectors
+        return a.shape == b.shape and bool(abs(a - b).max(initial=0.0) <= tol)
+    return bool(a == b)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +114,8 @@ def quantised_solid(source: CadSequence, quantised: CadSequence, *, min_iou: flo
     """
     from cadlib import occ
 
+    if same_sequence(source, quantised):
+        return _proven_solid(quantised)
     ref = occ.build_raw(source)  # measured only (bodies, tessellation): no face merging or BRepCheck
     try:
         shape, valid = occ.build_checked(quantised)
@@ -99,6 +130,21 @@ def quantised_solid(source: CadSequence, quantised: CadSequence, *, min_iou: flo
     if problem:
         raise QuantisationChangesTopology(f"quantisation changes the solid: {problem}", source=name)
     return QuantisedSolid(shape, valid, mesh, result)
+
+
+def _proven_solid(quantised: CadSequence) -> QuantisedSolid:
+    """The quantised solid of a sequence that quantising did not move: built once. It is the source
+    solid, so it agrees with it (an invalid one is the source's own fault, as the full check rules).
+
+    Raises:
+        BuildError: the sequence (the source itself) does not build.
+    """
+    from cadlib import occ
+
+    shape, valid = occ.build_checked(quantised)
+    valid = occ.is_valid(shape) if valid is None else valid
+    solids = occ.count_solids(shape)
+    return QuantisedSolid(shape, valid, occ.tessellate(shape), Agreement(solids, solids, True, 1.0))
 
 
 def check_quantised(source: CadSequence, quantised: CadSequence, *, min_iou: float = DEFAULT_MIN_IOU,
