@@ -16,6 +16,7 @@ from pathlib import Path
 
 import cadlib
 from cadlib.dataset import DatasetLayout
+from cadlib.dataset.digests import all_match, digests
 from cadlib.dataset.reports import Finalized, ShardReport
 
 _CODE_ROOTS = (Path(cadlib.__file__).parent, Path(__file__).parent)
@@ -44,8 +45,13 @@ def outputs_present(layout: DatasetLayout, stage: str, index: int, shard_key: st
     if report.get("key") != shard_key:
         return False
     if stage == "render":
-        return all((layout.images / name).is_file() for done in report["ok"].values() for name in done["images"])
+        return renders_intact(layout, report)
     return True
+
+
+def renders_intact(layout: DatasetLayout, report: dict) -> bool:
+    """Every image a render report lists still holds the bytes recorded when it was written."""
+    return all(all_match(layout.images, done["images"], done.get("digests")) for done in report["ok"].values())
 
 
 def current_reports(layout: DatasetLayout, stage: str, shards: list, cfg, *, skip: set[int] = frozenset()
@@ -67,8 +73,7 @@ def current_reports(layout: DatasetLayout, stage: str, shards: list, cfg, *, ski
             continue
         if report.get("key") != shard.key or report.get("settings") != wanted:
             continue
-        if stage == "render" and not all((layout.images / name).is_file()
-                                         for done in report["ok"].values() for name in done["images"]):
+        if stage == "render" and not renders_intact(layout, report):
             continue
         found[shard.index] = report
     return found
@@ -123,10 +128,10 @@ def finalize_key(shards: list, cfg, name: str, config: dict, versions: dict, rec
 
 def finalize_cache_key(context, parameters: dict) -> str:
     """Prefect `cache_key_fn` of the finalize task: its `key` parameter (`finalize_key`, computed
-    by the flow); forgotten when a final file is missing."""
+    by the flow); forgotten when a final file is missing or no longer holds what finalize wrote."""
     layout = DatasetLayout(Path(parameters["layout_root"]))
     key = parameters["key"]
-    if not all((layout.root / name).is_file() for name in FINAL_FILES):
+    if _stored_final(layout, key) is None:
         (results_dir(layout) / key).unlink(missing_ok=True)
     return key
 
@@ -137,12 +142,24 @@ def finalized_path(layout: DatasetLayout) -> Path:
 
 
 def current_final(layout: DatasetLayout, key: str) -> Finalized | None:
-    """The finalize result on disk when it is for `key` and every final file is there (the flow's
-    cache check: no task run); else None."""
+    """The finalize result on disk when it is for `key` and every final file holds the bytes
+    finalize wrote (the flow's cache check: no task run); else None."""
+    stored = _stored_final(layout, key)
+    return None if stored is None else stored.get("result")
+
+
+def final_digests(layout: DatasetLayout) -> dict[str, str]:
+    """The digests of the final files, as finalize records them beside its result."""
+    return digests(layout.root / name for name in FINAL_FILES)
+
+
+def _stored_final(layout: DatasetLayout, key: str) -> dict | None:
     try:
         stored = json.loads(finalized_path(layout).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if stored.get("key") != key or not all((layout.root / name).is_file() for name in FINAL_FILES):
+    if not isinstance(stored, dict) or stored.get("key") != key:
         return None
-    return stored.get("result")
+    if not all_match(layout.root, FINAL_FILES, stored.get("files")):
+        return None
+    return stored

@@ -40,6 +40,7 @@ from cadlib.workers import shared_pool
 from tasks import progress
 from tasks.cache import (
     code_version,
+    final_digests,
     finalize_cache_key,
     finalized_path,
     shard_cache_key,
@@ -138,5 +139,5 @@ def finalize(layout_root: str, shards: list[Shard], cfg: BuildConfig, name: str,
                                rendered=reports["render"], assembled=assembled, config=config, versions=versions)
     contact_sheet(layout, reports["convert"])
     result: Finalized = {"assembled": assembled, "validation": validation}
-    write_json_atomic(finalized_path(layout), {"key": key, "result": result})
+    write_json_atomic(finalized_path(layout), {"key": key, "result": result, "files": final_digests(layout)})
     return result

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cadlib.dataset.convert import ConvertConfig, convert_models
+from cadlib.dataset.digests import all_match
 from cadlib.dataset.extract import Shard
 from cadlib.dataset.layout import SPLITS, DatasetLayout, write_json_atomic
 from cadlib.dataset.manifest import ModelRecord
@@ -172,7 +173,7 @@ def _reusable_renders(layout: DatasetLayout, shard: Shard, keys: dict[str, str]
             if mid in ok or mid in taken or known.get(mid) != key:
                 continue
             done = report.get("ok", {}).get(mid)
-            if done is not None and _untouched(layout, done["images"], stamp):
+            if done is not None and _untouched(layout, done, stamp):
                 ok[mid] = done
             elif done is None and mid in failures:
                 failed.append(failures[mid])
@@ -180,16 +181,17 @@ def _reusable_renders(layout: DatasetLayout, shard: Shard, keys: dict[str, str]
     return ok, failed
 
 
-def _untouched(layout: DatasetLayout, images: list[str], stamp: int) -> bool:
-    """Every image exists and was written no later than the report that lists it (a later
-    render of the model, stopped before its report, may have replaced it)."""
-    for name in images:
+def _untouched(layout: DatasetLayout, done: RenderedModel, stamp: int) -> bool:
+    """Every image was written no later than the report that lists it (a later render of the
+    model, stopped before its report, may have replaced it) and still holds the bytes the report
+    recorded (a truncated image, or another one with its time kept, is drawn again)."""
+    for name in done["images"]:
         try:
             if (layout.images / name).stat().st_mtime_ns > stamp:
                 return False
         except OSError:
             return False
-    return True
+    return all_match(layout.images, done["images"], done.get("digests"))
 
 
 def convert_shard(layout: DatasetLayout, shard: Shard, records: dict[str, ModelRecord], rendered: RenderReport,

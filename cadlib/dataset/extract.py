@@ -124,13 +124,14 @@ def describe_items(
     job_for: Callable[[SourceItem], DescribeJob],
     previous: dict[str, ModelRecord],
     stats: dict[str, list[int]],
-    text_exists: Callable[[str], bool],
+    text_intact: Callable[[ModelRecord], bool],
     settings_key: tuple = (),
 ) -> dict[str, ModelRecord]:
     """Records for `items`: reused from `previous` where the file's size and modification time
     and the describe settings (`settings_key`: bits, threshold, text version) are those in `stats`
-    (id -> [size, mtime_ns, *settings_key], updated here) and its text is still on disk; described
-    afresh otherwise."""
+    (id -> [size, mtime_ns, *settings_key], updated here), the file still hashes to the recorded
+    SHA-256 (an edit that kept its size and time is seen), and its text is on disk as written
+    (`text_intact`); described afresh otherwise."""
     out: dict[str, ModelRecord] = {}
     todo = []
     for item in items:
@@ -147,8 +148,8 @@ def describe_items(
                 and old.status == ModelStatus.FAILED.value and old.error_class in SETTLED_FAILURES):
             out[item.id] = old.with_(split=item.split)  # the same file under the same settings fails the same way
         elif (old is not None and now is not None and stats.get(item.id) == now and old.source == item.rel
-                and old.status != ModelStatus.FAILED.value
-                and (old.kind != ModelKind.SEQUENCE.value or text_exists(item.id))):
+                and old.status != ModelStatus.FAILED.value and _same_bytes(item.path, old.sha256)
+                and (old.kind != ModelKind.SEQUENCE.value or text_intact(old))):
             out[item.id] = ModelRecord(id=item.id, source=item.rel, split=item.split, sha256=old.sha256,
                                        size=old.size, format=old.format, kind=old.kind, signature=old.signature)
         else:
@@ -165,6 +166,13 @@ def describe_items(
             except OSError:
                 pass
     return out
+
+
+def _same_bytes(path: Path, sha256: str) -> bool:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest() == sha256
+    except OSError:
+        return False
 
 
 def _rank(seed: int, key: str) -> int:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cadlib.dataset.build import Runner
+from cadlib.dataset.digests import text_matches
 from cadlib.dataset.extract import (
     DescribeJob,
     Shard,
@@ -60,7 +61,10 @@ def plan_dataset(layout: DatasetLayout, spec: SourceSpec, *, bits: int, max_mb: 
 
     `progress(done, total)` is called as models are described.
     """
-    previous = {r.id: r for r in read_manifest(layout.manifest)}
+    try:
+        previous = {r.id: r for r in read_manifest(layout.manifest)}
+    except (ValueError, TypeError):  # a broken manifest (a disk that filled mid-write): made again
+        previous = {}
     stat_file = layout.cache / "stat.json"  # file sizes and times: build state, not data
     stats = read_json(stat_file) if stat_file.is_file() else {}
     done = [0]
@@ -76,11 +80,11 @@ def plan_dataset(layout: DatasetLayout, spec: SourceSpec, *, bits: int, max_mb: 
         return DescribeJob(item.id, str(item.path), str(layout.source_text(item.id)), bits, max_mb, min_iou,
                            solid_path=str(layout.kept_solid(item.id)))
 
-    def text_exists(mid: str) -> bool:
-        return layout.source_text(mid).is_file()
+    def text_intact(old: ModelRecord) -> bool:  # the text the signature hashes, as written
+        return text_matches(layout.source_text(old.id), old.signature.removeprefix("seq:"))
 
     def describe_batch(items: list[SourceItem]) -> dict[str, ModelRecord]:
-        return describe_items(items, describe, job_for, previous, stats, text_exists, (bits, min_iou, TEXT_VERSION))
+        return describe_items(items, describe, job_for, previous, stats, text_intact, (bits, min_iou, TEXT_VERSION))
 
     total = [0]
     if spec.kind == SourceKind.DEEPCAD:

@@ -67,7 +67,10 @@ def render_model(job: RenderJob) -> RenderedModel:
 
         rendered.images = {"tile": tile(rendered.images)}
     written = save_rendered(rendered, job.images_dir, job.id)
-    out: RenderedModel = {"images": [p.name for p in written], "style": style, "notes": notes}
+    from cadlib.dataset.digests import digests
+
+    out: RenderedModel = {"images": [p.name for p in written], "style": style, "notes": notes,
+                          "digests": digests(written)}
     if text and solid is not None:  # the solid the views show, for validate (which would otherwise build it again)
         from cadlib.dataset.solids import text_key
 

@@ -49,6 +49,9 @@ class RenderedModel(TypedDict):
     images: list[str]
     style: str
     notes: list[str]
+    digests: dict[str, str]
+    """image name -> '<size>:<sha256>' when written (`cadlib.dataset.digests`): a re-run reuses an
+    image only while it still holds those bytes."""
     solid: NotRequired[BuiltSolid]
 
 
