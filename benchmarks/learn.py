@@ -95,22 +95,10 @@ def in_own_thread(fn, *args):
     same inference in a thread that ended: no change). The likely mechanism: with two teams on 2 cores
     libgomp counts more threads than CPUs and throttles its spin-wait (OMP_WAIT_POLICY=PASSIVE gives
     the slow rate from the start)."""
-    import threading
+    from concurrent.futures import ThreadPoolExecutor
 
-    out: dict = {}
-
-    def body() -> None:
-        try:
-            out["value"] = fn(*args)
-        except BaseException as exc:  # noqa: BLE001 - raised again in the caller
-            out["error"] = exc
-
-    t = threading.Thread(target=body, name="learn-generate")
-    t.start()
-    t.join()
-    if "error" in out:
-        raise out["error"]
-    return out["value"]
+    with ThreadPoolExecutor(1, thread_name_prefix="learn-generate") as one:
+        return one.submit(fn, *args).result()
 
 
 def train_for(minutes: float, recipe: str, dataset: str, overrides: dict, fresh: bool) -> dict:

@@ -44,8 +44,6 @@ def same_sequence(a: Any, b: Any, tol: float = SAME_TOLERANCE) -> bool:
                    for f in dataclasses.fields(a) if f.compare)
     if isinstance(a, tuple | list):
         return len(a) == len(b) and all(same_sequence(x, y, tol) for x, y in zip(a, b, strict=True))
-    if hasattr(a, "shape") and hasattr(a, "dtype"):  # numpy vectors
-        return a.shape == b.shape and bool(abs(a - b).max(initial=0.0) <= tol)
     return bool(a == b)
 
 

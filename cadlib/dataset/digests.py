@@ -57,9 +57,9 @@ def all_match(folder: Path, names: Iterable[str], recorded: dict[str, str] | Non
     return all(matches(folder / name, recorded.get(name)) for name in names)
 
 
-def text_matches(path: str | Path, sha256_prefix: str) -> bool:
-    """True when the text file's SHA-256 starts with `sha256_prefix` (a model's signature is the hash
-    of its sequence text)."""
+def sha256_matches(path: str | Path, sha256_prefix: str) -> bool:
+    """True when the file's SHA-256 starts with `sha256_prefix`: a whole hash (a source file's, as the
+    manifest records it) or a model's signature (the hash of its sequence text, shortened)."""
     try:
         return bool(sha256_prefix) and hashlib.sha256(Path(path).read_bytes()).hexdigest().startswith(sha256_prefix)
     except OSError:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cadlib.dataset.digests import sha256_matches
 from cadlib.dataset.layout import SPLITS, write_text_atomic
 from cadlib.dataset.manifest import ModelKind, ModelRecord, ModelStatus
 from cadlib.dataset.reports import Leakage, ModelFacts
@@ -148,7 +149,7 @@ def describe_items(
                 and old.status == ModelStatus.FAILED.value and old.error_class in SETTLED_FAILURES):
             out[item.id] = old.with_(split=item.split)  # the same file under the same settings fails the same way
         elif (old is not None and now is not None and stats.get(item.id) == now and old.source == item.rel
-                and old.status != ModelStatus.FAILED.value and _same_bytes(item.path, old.sha256)
+                and old.status != ModelStatus.FAILED.value and sha256_matches(item.path, old.sha256)
                 and (old.kind != ModelKind.SEQUENCE.value or text_intact(old))):
             out[item.id] = ModelRecord(id=item.id, source=item.rel, split=item.split, sha256=old.sha256,
                                        size=old.size, format=old.format, kind=old.kind, signature=old.signature)
@@ -166,13 +167,6 @@ def describe_items(
             except OSError:
                 pass
     return out
-
-
-def _same_bytes(path: Path, sha256: str) -> bool:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest() == sha256
-    except OSError:
-        return False
 
 
 def _rank(seed: int, key: str) -> int:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cadlib.dataset.build import Runner
-from cadlib.dataset.digests import text_matches
+from cadlib.dataset.digests import sha256_matches
 from cadlib.dataset.extract import (
     DescribeJob,
     Shard,
@@ -81,7 +81,7 @@ def plan_dataset(layout: DatasetLayout, spec: SourceSpec, *, bits: int, max_mb: 
                            solid_path=str(layout.kept_solid(item.id)))
 
     def text_intact(old: ModelRecord) -> bool:  # the text the signature hashes, as written
-        return text_matches(layout.source_text(old.id), old.signature.removeprefix("seq:"))
+        return sha256_matches(layout.source_text(old.id), old.signature.removeprefix("seq:"))
 
     def describe_batch(items: list[SourceItem]) -> dict[str, ModelRecord]:
         return describe_items(items, describe, job_for, previous, stats, text_intact, (bits, min_iou, TEXT_VERSION))

@@ -8,7 +8,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from cadlib.dataset.digests import all_match, digests, file_digest, matches, text_matches
+from cadlib.dataset.digests import all_match, digests, file_digest, matches, sha256_matches
 from cadlib.dataset.extract import DescribeJob, describe_items
 from cadlib.dataset.manifest import ModelKind
 from cadlib.dataset.sources import SourceItem
@@ -42,7 +42,7 @@ def test_an_edit_that_keeps_size_and_time_is_described_again(tmp_path):
         return DescribeJob(item.id, str(item.path), str(texts / f"{item.id}.txt"), 8, 10.0)
 
     def text_intact(old) -> bool:
-        return text_matches(texts / f"{old.id}.txt", old.signature.removeprefix("seq:"))
+        return sha256_matches(texts / f"{old.id}.txt", old.signature.removeprefix("seq:"))
 
     items = [SourceItem("a", model, "a.txt")]
     stats: dict[str, list[int]] = {}
