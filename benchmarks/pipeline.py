@@ -176,6 +176,23 @@ def cpu_spent(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, 
     return {k: round(v, 2) for k, v in sorted(spent.items())}
 
 
+def dataset_bytes(root: Path, samples: dict | int) -> dict:
+    """Bytes the built dataset holds, in all and per model: its images, and everything else (split
+    files, texts, reports); the build's cache and the generated source are not counted."""
+    models = sum(samples.values()) if isinstance(samples, dict) else samples
+    images = other = 0
+    for path in root.rglob("*"):
+        if not path.is_file() or {"cache", "raw"} & set(path.relative_to(root).parts):
+            continue
+        if path.suffix == ".png":
+            images += path.stat().st_size
+        else:
+            other += path.stat().st_size
+    return {"total_mb": round((images + other) / 2**20, 1), "images_mb": round(images / 2**20, 1),
+            "per_model_kb": round((images + other) / 1024 / max(1, models), 1),
+            "images_per_model_kb": round(images / 1024 / max(1, models), 1)}
+
+
 def scale(n: int, args) -> dict:
     """One cold flow build of `n` models under the RSS sampler; Prefect's database afterwards."""
     import asyncio
@@ -211,6 +228,7 @@ def scale(n: int, args) -> dict:
         return {"models": n, "made_download_s": round(made, 1), "flow_seconds": round(wall, 1),
                 "models_per_min": round(60 * n / wall, 1), "samples": out["samples"], "failures": out["failures"],
                 "shards": out["shards"], "memory": rss.summary(),
+                "dataset_bytes": dataset_bytes(tmp / "data" / "datasets" / "scale", out["samples"]),
                 "prefect_db_mb": round(db.stat().st_size / 2**20, 1) if db.is_file() else None,
                 "prefect_db": str(db), "prefect_task_runs_total": asyncio.run(task_runs())}
     finally:
@@ -264,6 +282,7 @@ def main() -> None:
         cold = run_build("demo", overrides=over)
         cold_s = time.perf_counter() - t
         cpu_cold = cpu_spent(cpu0, cpu_by_process())
+        stored = dataset_bytes(tmp / "data" / "datasets" / "bench", cold["samples"])
         t = time.perf_counter()
         again = run_build("demo", overrides=over)
         again_s = time.perf_counter() - t
@@ -311,6 +330,8 @@ def main() -> None:
             "cold_phase_seconds": cold["phase_seconds"],
             "shards": cold["shards"],
             "failures": cold["failures"],
+            "samples": cold["samples"],
+            "dataset_bytes": stored,
         }
         print(json.dumps(out, indent=1))
     finally:

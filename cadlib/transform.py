@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from cadlib.sequence import Arc, CadSequence, Circle, Extrude, Line, Loop, Profile
 
 NORM_FACTOR = 0.75
 """DeepCAD's normalisation: the model's largest half-size becomes 0.75, leaving room in [-1, 1]."""
+
+CENTRE_STEP = 2.0 ** -7
+"""What normalisation centres to: the 8-bit origin grid's step (2/2^8), a whole number of steps of
+every finer grid."""
+
+SCALE_SNAP = 1.0 / 64
+"""A normalising scale this close (relative) to a power of two is that power of two: above what
+quantising does to a model's size (at most two 8-bit steps in 1.5, 1/96)."""
 
 
 def transformed(seq: CadSequence, *, scale: float = 1.0, offset=(0.0, 0.0, 0.0)) -> CadSequence:
@@ -40,13 +50,32 @@ def normalize(seq: CadSequence, *, half_size: float = NORM_FACTOR) -> CadSequenc
 
     DeepCAD scales about the file's origin without centring; centring uses the quantisation range
     evenly whatever the file's origin, so small models far from their origin keep their precision.
+
+    A model that is normalised already is not moved off its grid: along an axis where it is
+    centred to within one `CENTRE_STEP` it moves by whole steps (zero or one), and a scale within
+    `SCALE_SNAP` of a power of two is that power of two. Both moves are exact in binary floating
+    point, so numbers on a grid of 8 or more bits stay on it, and a model written from its own
+    quantised sequence (the synthetic generator's parts, an exported reconstruction) normalises to
+    that sequence exactly, which the dataset build then needs to check no further
+    (`cadlib.fidelity.same_sequence`). Any other model is centred and scaled exactly as before. The
+    box fits in [-0.77, 0.77]^3: centred within half a step, its largest half-size within 1/64 of
+    `half_size`.
     """
     lo, hi = seq.envelope()
     size = float(np.max(hi - lo))
     if not size > 0:
         raise ValueError(f"{seq.name or 'sequence'}: has no extent to normalise")
-    scale = 2.0 * half_size / size
-    return transformed(seq, scale=scale, offset=-(lo + hi) / 2.0 * scale)
+    scale = snapped_scale(2.0 * half_size / size)
+    offset = -(lo + hi) / 2.0 * scale
+    near = np.abs(offset) <= CENTRE_STEP  # centred already, to within a step: moved by whole steps
+    offset[near] = np.round(offset[near] / CENTRE_STEP) * CENTRE_STEP
+    return transformed(seq, scale=scale, offset=offset)
+
+
+def snapped_scale(scale: float) -> float:
+    """`scale`, or the power of two it is within `SCALE_SNAP` of (relative)."""
+    power = 2.0 ** round(math.log2(scale))
+    return power if abs(scale / power - 1.0) <= SCALE_SNAP else scale
 
 
 def _scaled_profile(profile: Profile, s: float) -> Profile:

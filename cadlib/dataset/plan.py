@@ -97,7 +97,8 @@ def plan_dataset(layout: DatasetLayout, spec: SourceSpec, *, bits: int, max_mb: 
         leakage = leakage_report(records, in_source=True)
     else:
         if spec.kind == SourceKind.SYNTHETIC:
-            items = write_synthetic_source(layout.raw, sum(spec.sizes.values()), spec.seed)
+            items = write_synthetic_source(layout.raw, sum(spec.sizes.values()), spec.seed, bits=bits, run=run,
+                                           record=layout.cache / "synthetic.json", progress=progress)
             root = layout.raw
         elif spec.kind == SourceKind.FILES:
             root = Path(spec.path)

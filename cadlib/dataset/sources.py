@@ -4,15 +4,23 @@ generator. Each listing is a list of `SourceItem`s in a deterministic order."""
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import re
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cadlib.dataset.layout import write_bytes_atomic
+from cadlib.dataset.digests import matches
+from cadlib.dataset.layout import read_json, write_bytes_atomic
 from cadlib.errors import ParseError
+from cadlib.synth import Planned
+
+if TYPE_CHECKING:
+    from cadlib.dataset.build import Runner
 
 MODEL_SUFFIXES = (".step", ".stp", ".ifc", ".obj", ".stl", ".ply", ".off", ".glb", ".gltf", ".json", ".txt")
 """What the `files` source picks up (companions such as .mtl and textures are not models)."""
@@ -140,17 +148,61 @@ def list_deepcad(root: str | Path) -> dict[str, list[SourceItem]]:
     return out
 
 
-def write_synthetic_source(out_dir: str | Path, n: int, seed: int) -> list[SourceItem]:
-    """Generates `n` DeepCAD-format models into `out_dir` (rewriting only files whose content
-    changed, so their modification times mean something) and lists them."""
-    from cadlib.synth import generate
+@dataclass(frozen=True, slots=True)
+class SynthJob:
+    """One synthetic model to draw (`draw_synthetic`) into `path`, on the `bits`-bit grid."""
+
+    planned: Planned
+    bits: int
+    path: str
+
+
+def draw_synthetic(job: SynthJob) -> str:
+    """Draws one model into its file (rewritten only where the content changed, so modification
+    times mean something); returns the file's digest (`cadlib.dataset.digests.file_digest`)."""
+    from cadlib.synth import draw
+
+    content = json.dumps(draw(job.planned, job.bits), indent=1).encode("utf-8")
+    path = Path(job.path)
+    if not path.is_file() or path.read_bytes() != content:
+        write_bytes_atomic(path, content)
+    return f"{len(content)}:{hashlib.sha256(content).hexdigest()}"
+
+
+def write_synthetic_source(out_dir: str | Path, n: int, seed: int, *, bits: int, run: Runner, record: Path,
+                           progress: Callable[[int, int], None] | None = None) -> list[SourceItem]:
+    """Draws the `n` models of synthetic set `seed` into `out_dir` in worker processes (`run`) and
+    lists them. A model already there is kept where `record` (written here) says this generator
+    code drew it at these bits and the file still holds what it wrote; the rest are drawn again.
+    A model that cannot be drawn is listed with its problem (a failure row)."""
+    from cadlib.synth import generator_key, plan
 
     out_dir = Path(out_dir)
-    items = []
-    for name, data in generate(n, seed):
-        path = out_dir / f"{name}.json"
-        content = json.dumps(data, indent=1).encode("utf-8")
-        if not path.is_file() or path.read_bytes() != content:
-            write_bytes_atomic(path, content)
-        items.append(SourceItem(name, path, path.name))
-    return items
+    key = [generator_key(), bits]
+    try:
+        old = read_json(record) if record.is_file() else {}
+    except ValueError:  # a broken record: every model is checked by drawing it again
+        old = {}
+    written = old.get("files", {}) if isinstance(old, dict) and old.get("key") == key else {}
+    planned = plan(n, seed)
+    files: dict[str, str] = {}
+    todo = []
+    for p in planned:
+        path = out_dir / f"{p.name}.json"
+        if matches(path, written.get(p.name)):
+            files[p.name] = written[p.name]
+        else:
+            todo.append(SynthJob(p, bits, str(path)))
+    problems: dict[str, tuple[str, str]] = {}
+    for done, outcome in enumerate(run(draw_synthetic, todo), 1):
+        name = outcome.item.planned.name
+        if outcome.ok:
+            files[name] = outcome.value
+        else:
+            problems[name] = (outcome.error_class, (outcome.message or "").splitlines()[0] if outcome.message else "")
+        if progress:
+            progress(done, len(todo))
+    if todo:
+        write_bytes_atomic(record, json.dumps({"key": key, "files": files}).encode("utf-8"))
+    return [SourceItem(p.name, out_dir / f"{p.name}.json", f"{p.name}.json", problem=problems.get(p.name))
+            for p in planned]

@@ -152,11 +152,12 @@ TILE_LAYOUT = (("top", "iso"), ("front", "right"))
 def tile(images: dict[str, Image.Image]) -> Image.Image:
     """The four views in one image twice the size (missing views stay white)."""
     size = next(iter(images.values())).width
-    out = Image.new("RGB", (2 * size, 2 * size), "white")
+    mode = "L" if all(im.mode == "L" for im in images.values()) else "RGB"  # line drawings stay grey
+    out = Image.new(mode, (2 * size, 2 * size), "white")
     for r, row in enumerate(TILE_LAYOUT):
         for c, name in enumerate(row):
             if name in images:
-                out.paste(images[name].convert("RGB"), (c * size, r * size))
+                out.paste(images[name].convert(mode), (c * size, r * size))
     return out
 
 
@@ -177,5 +178,18 @@ def save_rendered(rendered: Rendered, out_dir: str | Path, stem: str, *, with_ti
 
 def _atomic_png(img: Image.Image, path: Path) -> Path:
     with atomic_path(path) as tmp:
-        img.save(tmp, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+        if img.mode == "L":  # a line drawing: 16 greys in a 4-bit palette
+            grey = img.point(_TO_GREY_INDEX)
+            grey.putpalette(_GREY_PALETTE)
+            grey.save(tmp, format="PNG", compress_level=PNG_COMPRESS_LEVEL, bits=4)
+        else:
+            img.save(tmp, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
     return path
+
+
+LINE_GREYS = 16
+"""Grey levels a line drawing is stored with (black and white exact, 15 steps of anti-aliasing in
+between): a 4-bit palette PNG. Measured on 40 tiles of 1024 px (`benchmarks/render.py`): 20 KB and
+7 ms to encode, against 33 KB and 10 ms as 8-bit grey and 67 KB and 26 ms as RGB."""
+_TO_GREY_INDEX = [round(v * (LINE_GREYS - 1) / 255) for v in range(256)]
+_GREY_PALETTE = [round(i * 255 / (LINE_GREYS - 1)) for i in range(LINE_GREYS) for _ in range(3)]

@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 from cadlib.deepcad_json import DeepCadDocument, JsonArc, JsonCircle, JsonCurve, JsonLine, JsonPoint
+from cadlib.sequence import CadSequence, Circle, Curve, ExtentType, Line, Operation
 
 # Orientation of a family's base sketch: (x axis, normal). The sketch y axis is normal x x-axis.
 PLANES = {
@@ -51,6 +52,10 @@ class ModelBuilder:
         x_axis, z_axis = PLANES[plane]
         if self.orientation is not None:
             x_axis, z_axis, origin = (self._turn(v) for v in (x_axis, z_axis, origin))
+        self._write(origin, x_axis, z_axis, loops, f"{operation}FeatureOperation", f"{extent}FeatureExtentType", d1, d2)
+
+    def _write(self, origin, x_axis, z_axis, loops: list[list[JsonCurve]], operation: str, extent: str,
+               d1: float, d2: float) -> None:
         y_axis = _cross(z_axis, x_axis)
         sid, pid, eid = self._id("S"), self._id("P"), self._id("E")
         self.entities[sid] = {
@@ -73,14 +78,26 @@ class ModelBuilder:
             "type": "ExtrudeFeature",
             "name": f"Extrude {eid}",
             "profiles": [{"profile": pid, "sketch": sid}],
-            "operation": f"{operation}FeatureOperation",
+            "operation": operation,
             "start_extent": {"type": "ProfilePlaneStartDefinition"},
-            "extent_type": f"{extent}FeatureExtentType",
+            "extent_type": extent,
             "extent_one": _distance(d1),
             "extent_two": _distance(d2),
         }
         self.sequence.append({"index": len(self.sequence), "type": "Sketch", "entity": sid})
         self.sequence.append({"index": len(self.sequence), "type": "ExtrudeFeature", "entity": eid})
+
+    @classmethod
+    def from_sequence(cls, seq: CadSequence, unit: float) -> ModelBuilder:
+        """A builder holding `seq` (every plane, curve and extent as it is), lengths times `unit`
+        metres: what `cadlib.deepcad_json.parse_sequence` reads back as `seq` scaled by `unit`."""
+        b = cls()
+        for ex in seq.extrudes:
+            p = ex.plane
+            loops = [[_curve(c, unit) for c in lp.curves] for lp in ex.profile.loops]
+            b._write(tuple(v * unit for v in p.origin), p.x_axis, p.z_axis, loops,
+                     _OPERATION_NAMES[ex.operation], _EXTENT_NAMES[ex.extent_type], ex.extent_one * unit, ex.extent_two * unit)
+        return b
 
     def _turn(self, v) -> tuple[float, float, float]:
         m = self.orientation or ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
@@ -89,6 +106,26 @@ class ModelBuilder:
 
     def json(self) -> DeepCadDocument:
         return {"entities": self.entities, "properties": {}, "sequence": self.sequence}
+
+
+_OPERATION_NAMES = {Operation.NEW_BODY: "NewBodyFeatureOperation", Operation.JOIN: "JoinFeatureOperation",
+                    Operation.CUT: "CutFeatureOperation", Operation.INTERSECT: "IntersectFeatureOperation"}
+_EXTENT_NAMES = {ExtentType.ONE_SIDE: "OneSideFeatureExtentType", ExtentType.SYMMETRIC: "SymmetricFeatureExtentType",
+                 ExtentType.TWO_SIDES: "TwoSidesFeatureExtentType"}
+
+
+def _curve(c: Curve, unit: float) -> JsonCurve:
+    if isinstance(c, Line):
+        return line(_scaled(c.start, unit), _scaled(c.end, unit))
+    if isinstance(c, Circle):
+        return circle(_scaled(c.center, unit), c.radius * unit)[0]
+    center, r = c.center_radius()
+    a0 = math.atan2(c.start[1] - center[1], c.start[0] - center[0])
+    return arc(_scaled(center, unit), r * unit, a0, a0 + c.sweep)
+
+
+def _scaled(p, unit: float) -> tuple[float, float]:
+    return (float(p[0]) * unit, float(p[1]) * unit)
 
 
 def _cross(a, b):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 
+import numpy as np
 import pytest
 
 from cadlib import load_json_sequence, normalize, occ, parse_sequence, to_text
@@ -36,13 +37,16 @@ def test_at_least_sixteen_families_in_a_seeded_shuffled_balanced_order():
 
 def test_models_come_in_every_orientation_and_a_wide_size_range():
     sizes, normals = [], set()
-    for name, data in generate(200, seed=3):
+    for name, data in generate(200, seed=3, bits=None):  # as drawn
         seq = parse_sequence(data, name=name)
         lo, hi = seq.envelope()
         sizes.append(float(max(hi - lo)) * seq.unit_mm)
         normals |= {tuple(round(v) for v in ex.plane.z_axis) for ex in seq.extrudes}
     assert len(normals) == 6  # sketches face every axis direction
     assert min(sizes) < 50 and max(sizes) > 200  # millimetres
+    on_grid = [parse_sequence(d) for _, d in generate(200, seed=3)]
+    sizes = sorted({round(float(max(np.ptp(s.envelope(), axis=0))) * s.unit_mm) for s in on_grid})
+    assert sizes[0] < 50 and sizes[-1] > 180  # the drawn size, to a power of two
 
 
 def test_every_family_draws_arcs_or_circles():

@@ -162,6 +162,29 @@ def test_tile_and_files(tmp_path):
     assert not list(tmp_path.glob("*.tmp"))
 
 
+def test_line_drawings_are_stored_as_16_greys_and_shading_as_rgb(tmp_path):
+    from PIL import Image
+
+    from cadlib.render import LINE_GREYS
+
+    lines = render_views(_model(models.plate_with_hole()), ("front", "top", "right", "iso"), size=128, style="lines")
+    assert tile(lines.images).mode == "L"  # a tile of line drawings stays grey
+    for path in save_rendered(lines, tmp_path, "lines", with_tile=True):
+        if path.suffix != ".png":
+            continue
+        with Image.open(path) as im:
+            assert im.mode == "P" and im.info.get("transparency") is None
+            grey = np.asarray(im.convert("L"), dtype=float)
+        source = lines.images.get(path.stem.removeprefix("lines_")) or tile(lines.images)
+        want = np.asarray(source, dtype=float)
+        assert len(np.unique(grey)) <= LINE_GREYS and grey.max() == 255 and grey.min() == 0
+        assert np.abs(grey - want).max() <= 255 / (LINE_GREYS - 1) / 2 + 0.5  # within half a grey step
+        assert (grey[want == 255] == 255).all() and (grey[want == 0] == 0).all()  # paper and ink exact
+    shaded = render_views(_model(models.cube()), ("front",), size=64, style="shaded")
+    with Image.open(save_rendered(shaded, tmp_path, "shaded")[0]) as im:
+        assert im.mode == "RGB"
+
+
 def test_view_axes_are_right_handed_and_framing_round_trips():
     for v in View:
         ax = view_axes(v)
