@@ -305,6 +305,8 @@ class TrainingStatus(BaseModel):
 
 
 class ReconstructStarted(Started):
+    model: str = Field(description="the trained model the run uses (the request's, the server's default or "
+                                   "the newest run's), relative to the data folder where it lies under it")
     upload: str = Field(description="where the uploaded file was stored, relative to the data folder")
     output_step: str = Field(description="the STEP the run writes, relative to the data folder")
 

@@ -33,10 +33,17 @@ def train(
         return report
     typer.echo(f"{'adapter' if report['train_mode'] == 'lora' else 'model'} ({report['train_mode']}): {report['weights']}")
     typer.echo(f"  {report['verdict']}: train loss {report['history'][0]['train_loss']:.4f} -> "
-               f"{report['history'][-1]['train_loss']:.4f} ({report['loss_reduction_pct']}% lower); "
+               f"{report['history'][-1]['train_loss']:.4f}{_lower(report['loss_reduction_pct'])}; "
                f"{report['samples_per_second']} samples/s on {report['device']}, peak {report['peak_memory_mb']} MB")
     typer.echo(f"  report: {Path(report['weights']).parent / 'training_report.json'}")
     return report
+
+
+def _lower(pct: float | None) -> str:
+    """' (12.5% lower)', ' (3.0% higher)', or nothing where one epoch gave no reduction to state."""
+    if pct is None:
+        return ""
+    return f" ({abs(pct)}% {'lower' if pct >= 0 else 'higher'})"
 
 
 @model_app.command("init-tiny")

@@ -34,6 +34,7 @@ from tasks import artifacts
 from tasks.artifacts import Suffix
 from tasks.train import fit, init_tiny, tiny_model, train_and_publish
 from vlm import distributed
+from vlm.loading import check_available
 from vlm.modes import TrainMode
 from vlm.report import epoch_table
 from vlm.reports import TrainingReport
@@ -124,8 +125,10 @@ def run_train(dataset: str = "demo", recipe: str = "tiny_cpu", *, test_run: bool
               overrides: dict | None = None) -> TrainingReport:
     """Runs the flow after checking its arguments, so a wrong dataset or recipe is one error line
     and no Failed run. Under several processes rank 0 runs the flow and the others train untracked."""
-    check_trackers(tuple(load_recipe(recipe, overrides).report_to))
+    spec = load_recipe(recipe, overrides)
     dataset_root(dataset)
+    check_available(spec.model)  # before anything imports torch: an offline hub id is one quick line
+    check_trackers(tuple(spec.report_to))
     if not distributed.is_main():
         return _train(dataset, recipe, test_run, out, overrides, tracked=False)
     return asyncio.run(train(dataset, recipe, test_run, out, overrides))

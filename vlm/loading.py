@@ -6,7 +6,42 @@ from pathlib import Path
 
 from cadlib.vocabulary import QWEN_FAMILIES
 
-__all__ = ["QWEN_FAMILIES", "apply_image_budget", "load_model", "load_processor"]
+__all__ = ["QWEN_FAMILIES", "apply_image_budget", "check_available", "load_model", "load_processor"]
+
+HUB_TIMEOUT_S = 3.0
+"""How long `check_available` waits for the Hugging Face Hub before it says it cannot be reached."""
+
+
+def check_available(name_or_path: str, *, timeout: float = HUB_TIMEOUT_S) -> None:
+    """Checks, before any run starts, that a base model can be loaded: a local folder, a hub id in
+    the local Hugging Face cache, or a hub id the Hub answers for within `timeout` (not asked when
+    HF_HUB_OFFLINE is set). `tiny` (built offline) always can.
+
+    Raises:
+        ValueError: one line naming the model, why it cannot be loaded and what to do (for an
+            uncached id offline: the `hf download` command).
+    """
+    if name_or_path == "tiny" or Path(name_or_path).is_dir():
+        return
+    if name_or_path.startswith(("/", ".", "~")) or name_or_path.count("/") != 1 or "\0" in name_or_path:
+        raise ValueError(f"{name_or_path!r}: no such model folder (nor a Hugging Face id of the form owner/name)")
+    import huggingface_hub
+    from huggingface_hub import constants
+
+    if isinstance(huggingface_hub.try_to_load_from_cache(name_or_path, "config.json"), str):
+        return
+    if constants.HF_HUB_OFFLINE:
+        why = "the Hub is switched off (HF_HUB_OFFLINE)"
+    else:
+        try:
+            huggingface_hub.HfApi().model_info(name_or_path, timeout=timeout)
+            return
+        except huggingface_hub.errors.RepositoryNotFoundError:
+            raise ValueError(f"{name_or_path}: no such model on the Hugging Face Hub") from None
+        except Exception as exc:  # noqa: BLE001 - no network, DNS, a proxy, a timeout: all say the same
+            why = f"the Hub cannot be reached ({type(exc).__name__}: {str(exc).splitlines()[0][:80] if str(exc) else ''})"
+    raise ValueError(f"{name_or_path}: not in the local Hugging Face cache and {why}; download it first with "
+                     f"`hf download {name_or_path}`, or train a local model (`cadrecon model init-tiny`)")
 
 
 def load_model(name_or_path: str | Path, *, dtype=None, local_files_only: bool | None = None):

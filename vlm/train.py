@@ -318,7 +318,10 @@ def _ended_on_evaluation(log_history: list[dict]) -> bool:
 
 
 RISE_TOLERANCE = 0.005
-VERDICT_RULE = (f"{Verdict.CONVERGED}: the val loss ended lower than it began and did not rise over the last "
+MIN_FALL = 0.01
+"""How much lower (relative) the val loss must end than it began to count as having moved: a loss
+that stayed put (7.3165 both epochs) is no convergence."""
+VERDICT_RULE = (f"{Verdict.CONVERGED}: the val loss ended at least 1% lower than it began and did not rise over the last "
                 "epochs (each of the last two epochs at most 0.5% above the one before); "
                 f"{Verdict.IMPROVING}: the train loss fell by at least 20% (or there is no val split to judge by); "
                 f"{Verdict.NOT_CONVERGING}: otherwise")
@@ -334,7 +337,7 @@ def verdict(history: list[EpochPoint]) -> tuple[float | None, Verdict]:
     vals = [h["val_loss"] for h in history if h["val_loss"] is not None]
     tail = vals[-3:]
     rising = any(b > a * (1 + RISE_TOLERANCE) for a, b in zip(tail, tail[1:], strict=False))
-    if len(vals) >= 2 and vals[-1] < vals[0] and not rising:
+    if len(vals) >= 2 and vals[-1] < vals[0] * (1 - MIN_FALL) and not rising:
         return round(reduction, 1), Verdict.CONVERGED
     if reduction >= 20:
         return round(reduction, 1), Verdict.IMPROVING

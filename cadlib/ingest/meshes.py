@@ -57,6 +57,13 @@ def load_mesh_file(path: str | Path, fmt: str) -> LoadedModel:
     if len(faces) == 0:
         what = "only points or lines" if len(vertices) else "no geometry"
         raise ParseError(f"{fmt.upper()} file holds {what} (no faces to make a surface from)", source=str(path))
+    from cadlib.ingest.registry import check_coordinates
+
+    # non-finite ones are repaired below (dropped with their faces); finite ones past the limit are
+    # refused here, before trimesh's arithmetic on them prints overflow warnings
+    with np.errstate(over="ignore", invalid="ignore"):
+        finite = np.asarray(vertices, dtype=float)
+        check_coordinates(finite[np.isfinite(finite)], path, SCALE_TO_MM.get(fmt, 1.0))
     vertices, faces, fixes = clean_mesh(vertices, faces)
     repairs += fixes
     if len(faces) == 0:
@@ -89,10 +96,10 @@ def _check_ascii_stl_ending(path: Path) -> None:
 
 def _check_obj_ending(path: Path) -> None:
     """An OBJ has no counts to check, but a file cut off mid-record ends without a newline in a
-    record shaped unlike the one of its kind before it: fewer numbers (`v`, `vt`, `vn`), a face
-    with fewer corners or another index layout, a number cut in half, a dangling space. A file
-    that ends with a newline, or in a record as complete as the one before, is taken as whole
-    (a cut exactly there cannot be told from the end of a file)."""
+    record that does not parse whole: fewer numbers than the one of its kind before (`v`, `vt`,
+    `vn`), a number cut in half, a face of fewer than three corners or whose last corner lacks a
+    field the others have, a dangling space. A file that ends with a newline, or in a whole record,
+    is taken as whole (a cut exactly there cannot be told from the end of a file)."""
     size = path.stat().st_size
     with path.open("rb") as fh:
         fh.seek(max(0, size - 4096))
@@ -109,9 +116,11 @@ def _check_obj_ending(path: Path) -> None:
         return
     before = next((ln.split() for ln in reversed(lines[:-1]) if ln.split()[:1] == [last[0]]), None)
     if last[0] == "f":
-        layout = {t.count("/") for t in last[1:]}
-        cut = len(last) < 4 or len(layout) > 1 or last[-1].endswith("/") or (
-            before is not None and ({t.count("/") for t in before[1:]} != layout or len(last) < len(before))) or \
+        # A face is whole when it parses: three corners or more, each with the fields (vertex,
+        # texture, normal) the line's other corners have. Another corner count or index layout
+        # than the face before is a valid OBJ (a triangle after quads, `f 8/8/ 6/6/ 7/7/`).
+        fields = {tuple(bool(x) for x in t.split("/")) for t in last[1:]}
+        cut = len(last) < 4 or len(fields) > 1 or not all(_indices(t) for t in last[1:]) or \
             _same_indices_but_last(last[1:-1] + (before[1:] if before else []), last[-1])
     else:
         least = {"v": 4, "vt": 2, "vn": 4}[last[0]]
@@ -135,6 +144,12 @@ def _fewer_digits(last: list[str], before: list[str]) -> bool:
         return False
     digits = {_decimals(t) for t in before + last[:-1]}
     return len(digits) == 1 and _decimals(last[-1]) < digits.pop()
+
+
+def _indices(token: str) -> bool:
+    """A face corner's indices parse: a vertex index, then optional texture and normal indices."""
+    parts = token.split("/")
+    return len(parts) <= 3 and all(p.lstrip("-").isdigit() or (i > 0 and p == "") for i, p in enumerate(parts))
 
 
 def _same_indices_but_last(others: list[str], last: str) -> bool:

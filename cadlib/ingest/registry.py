@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from cadlib.errors import ParseError
 from cadlib.ingest.detect import MESH_FORMATS, detect_format
 from cadlib.ingest.model import LoadedModel, ModelSummary
@@ -79,8 +81,13 @@ buildings (IFC) sit millions of metres from their origin and stay well inside.""
 
 
 def _check_extent(model: LoadedModel, path: Path) -> None:
-    v = model.mesh.vertices
-    top = float(abs(v).max()) if len(v) else 0.0
+    check_coordinates(model.mesh.vertices, path)
+
+
+def check_coordinates(v, path: Path, scale_to_mm: float = 1.0) -> None:
+    """Refuses coordinates (in the file's units times `scale_to_mm`) beyond `MAX_COORD_MM`, or not
+    finite: checked on what a loader read, before any arithmetic on them overflows."""
+    top = float(abs(np.asarray(v, dtype=float)).max()) * scale_to_mm if len(v) else 0.0
     if not top < MAX_COORD_MM:  # also catches inf / NaN
         raise ParseError(f"coordinates reach {top:.3g} mm, beyond +-{MAX_COORD_MM:.0e} mm: a corrupt or mis-scaled "
                          "file", source=str(path))

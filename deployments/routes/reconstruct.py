@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, HTTPException, UploadFile, status
+from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile, status
 
 from cadlib.dataset.layout import DataDir
 from deployments import jobs
@@ -71,6 +71,7 @@ async def _save(upload: UploadFile, dest: Path, limit_mb: float) -> int:
 @router.post("", response_model=ReconstructStarted, status_code=status.HTTP_202_ACCEPTED, dependencies=[Write],
              responses={413: {"description": "file too large"}, 415: {"description": "file type not accepted"}})
 async def post_reconstruct(
+    request: Request,
     settings: SettingsDep,
     file: Annotated[UploadFile, File(description="a STEP, IFC, OBJ, STL, DeepCAD JSON, ... file")],
     model: Annotated[str | None, Form(max_length=500, description="adapter folder under the data folder")] = None,
@@ -78,6 +79,10 @@ async def post_reconstruct(
     constrained: Annotated[bool, Form(description="grammar-constrained decoding")] = True,
 ) -> dict:
     """Stores the upload and starts a reconstruct run on it."""
+    if "constrained" not in await request.form():  # parsed already: the cached form
+        # FastAPI reads an absent bool form field as false (an unticked HTML checkbox) whatever its
+        # default, so a plain upload decoded unconstrained; the default OpenAPI documents holds.
+        constrained = True
     name = _safe_name(file.filename)
     suffix = Path(name).suffix.lower()
     if suffix not in settings.api.upload_suffixes:
@@ -100,7 +105,8 @@ async def post_reconstruct(
         dest.unlink(missing_ok=True)
         dest.parent.rmdir()
         raise
-    return {**started(job, reused, DEPLOYMENT), "upload": shown(dest, settings.data_dir),
+    return {**started(job, reused, DEPLOYMENT), "model": shown(adapter, settings.data_dir),
+            "upload": shown(dest, settings.data_dir),
             "output_step": shown(out_step, settings.data_dir)}
 
 

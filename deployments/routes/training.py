@@ -44,6 +44,21 @@ def _recipe(settings, name: str | None) -> str:
     return Path(recipe).stem
 
 
+async def _check_model(recipe: str, overrides: dict) -> None:
+    """The run's base model can be loaded (a folder, the local cache, or the Hub reachable now):
+    checked before a run exists, so an offline server answers at once instead of failing the run."""
+    import asyncio
+
+    from config.recipes import load_recipe
+    from vlm.loading import check_available
+
+    try:
+        model = load_recipe(recipe, overrides).model
+        await asyncio.to_thread(check_available, model)
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc).splitlines()[0]) from None
+
+
 async def _start(name: str, parameters: dict, mode: str, key: str | None, eta: float | None) -> dict:
     try:
         job, reused = await jobs.start(DEPLOYMENT, parameters, scope=f"train:{name}:{mode}", kind=mode, key=key,
@@ -61,6 +76,7 @@ async def post_test_run(req: TestRunRequest, settings: SettingsDep, idempotency_
     params = {"dataset": req.dataset, "recipe": recipe, "test_run": True, "out": None,
               "overrides": {"device": req.device, "test_run": {"train_samples": req.train_samples,
                                                                "val_samples": req.val_samples, "epochs": req.epochs}}}
+    await _check_model(recipe, {})
     out = await _start(req.dataset, params, RunKind.TEST_RUN, idempotency_key, None)
     return {**out, "checkpoint_dir": f"runs/{root.name}-{recipe}-test"}
 
@@ -87,6 +103,7 @@ async def post_start(req: TrainingStartRequest, settings: SettingsDep, idempoten
             "device": req.device, "lora": {"r": c.lora_r, "alpha": c.lora_alpha}}
     over["lora"] = {k: v for k, v in over["lora"].items() if v is not None}
     over = {k: v for k, v in over.items() if v is not None and v != {}}
+    await _check_model(recipe, over)
     params = {"dataset": req.dataset, "recipe": recipe, "test_run": False, "out": None, "overrides": over}
     out = await _start(req.dataset, params, RunKind.FULL, idempotency_key, None)
     return {**out, "checkpoint_dir": f"runs/{root.name}-{recipe}-full"}

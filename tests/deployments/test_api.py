@@ -150,6 +150,29 @@ def test_upload_limits(tmp_path):
     assert stored.is_file() and stored.name == "evil_name.STL" and stored.resolve().is_relative_to(uploads.resolve())
     got = call(app, "GET", f"/reconstruct/{body['job_id']}").json()
     assert got["status"] == "pending" and got["result"] is None
+    # a plain multipart upload gets the defaults OpenAPI documents, and the answer names the model
+    r = call(app, "POST", "/reconstruct", headers=AUTH, files={"file": ("part.stl", b"solid x\nendsolid x\n")})
+    assert r.status_code == 202, r.text
+    schema = call(app, "GET", "/openapi.json").json()
+    form = next(v for k, v in schema["components"]["schemas"].items() if k.startswith("Body_post_reconstruct"))
+    params = _run_parameters(r.json()["job_id"])
+    for field in ("samples", "constrained"):
+        assert params[field] == form["properties"][field]["default"], field
+    assert params["constrained"] is True
+    assert r.json()["model"] == "runs/x-tiny_cpu-full/adapter" and params["model"].endswith(r.json()["model"])
+    r = call(app, "POST", "/reconstruct", headers=AUTH, data={"constrained": "false"},
+             files={"file": ("part.stl", b"solid x\nendsolid x\n")})
+    assert _run_parameters(r.json()["job_id"])["constrained"] is False  # asked for: given
+
+
+def _run_parameters(job_id: str) -> dict:
+    from prefect.client.orchestration import get_client
+
+    async def go() -> dict:
+        async with get_client() as client:
+            return dict((await client.read_flow_run(job_id)).parameters)
+
+    return asyncio.run(go())
 
 
 def test_unknown_jobs_are_404(app):
@@ -203,6 +226,28 @@ def test_stages_need_an_extracted_dataset_and_training_a_built_one(app):
     r = call(app, "POST", "/training/start", json={"dataset": "nothing", "config": {"use_lora": False}}, headers=AUTH)
     assert r.status_code == 422 and "LoRA" in r.json()["detail"]
     assert call(app, "GET", "/training/datasets/nothing/status").status_code == 404
+
+
+def test_a_base_model_that_cannot_be_loaded_is_refused_before_a_run_exists(tmp_path, monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    settings = _settings(tmp_path)
+    _register(settings, True)
+    app = create_app(settings)
+    ds = Path(settings.data_dir) / "datasets" / "built"
+    ds.mkdir(parents=True, exist_ok=True)
+    (ds / "train.json").write_text("[]")
+    for model, why in [("Qwen/Qwen2-VL-2B-Instruct", "hf download Qwen/Qwen2-VL-2B-Instruct"),
+                       ("a/../../../../etc", "no such model folder")]:
+        r = call(app, "POST", "/training/start", headers=AUTH,
+                 json={"dataset": "built", "recipe": "qwen2_vl_2b_lora", "config": {"base_model": model}})
+        assert r.status_code == 400 and why in r.json()["detail"] and "\n" not in r.json()["detail"], r.text
+    r = call(app, "POST", "/training/test-run", json={"dataset": "built", "recipe": "qwen2_vl_2b_lora"}, headers=AUTH)
+    assert r.status_code == 400 and "hf download" in r.json()["detail"], r.text
+    from deployments import jobs
+
+    assert asyncio.run(jobs.scope_runs("train:built:full", active_only=False, limit=5)) == []  # no run made
 
 
 def test_missing_deployment_is_503_with_what_to_do(tmp_path):
@@ -316,6 +361,14 @@ def test_convergence_results_and_overfitting():
     assert res.convergence == "good" and res.overfitting and res.total_improvement == 75.0
     assert res.performance.avg_batch_time == 0.2 and res.epochs == 3
     assert convergence_results(_job("RUNNING", {"k-epochs": rows[:1]})).convergence == "pending"
+    # a loss that did not move: the seed's front-end must not read "excellent" and train in full
+    from vlm.train import verdict
+
+    flat = [{"epoch": e, "train_loss": 7.3165, "val_loss": 7.3165 - 1e-5 * e} for e in (1, 2)]
+    reduction, word = verdict(flat)
+    res = convergence_results(_job("COMPLETED", {"k-epochs": flat, "k-summary": [
+        {"verdict": word, "loss_reduction_pct": reduction, "global_step": 2, "train_seconds": 1.0}]}))
+    assert res.convergence == "poor" and res.total_improvement == 0.0
 
 
 def _streamed(total: int, counter: list, chunk: int = 1 << 20, head: bytes = b""):

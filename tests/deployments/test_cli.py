@@ -202,3 +202,24 @@ def test_the_ui_hint_follows_the_active_prefect_settings(tmp_path):
     with temporary_settings(updates={PREFECT_HOME: str(tmp_path)}, restore_defaults={PREFECT_API_URL}):
         hint = ui_hint()
     assert str(tmp_path) in hint and "~/.prefect" not in hint
+
+
+def test_an_offline_hub_recipe_fails_at_once_on_one_line_with_no_run(tmp_path, monkeypatch):
+    """Before: 69 s of retries, a 141-line traceback and a Failed run; now one line, before the flow."""
+    import time
+
+    from huggingface_hub import constants
+
+    import flows.train
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    started = []
+    monkeypatch.setattr(flows.train, "train", lambda *a, **k: started.append(a))  # the flow: never reached
+    ds = tmp_path / "built"
+    ds.mkdir()
+    (ds / "train.json").write_text("[]")
+    t = time.monotonic()
+    res = runner.invoke(app, ["train", "--dataset", str(ds), "--recipe", "qwen2_vl_2b_lora"])
+    assert time.monotonic() - t < 5 and res.exit_code != 0 and not started
+    out = res.output.strip()
+    assert out.count("\n") == 0 and "hf download Qwen/Qwen2-VL-2B-Instruct" in out, out

@@ -44,6 +44,9 @@ def test_verdict_rule():
     assert verdict(rising)[1] == "improving"
     flat = rising[:2] + [{"train_loss": 1.0, "val_loss": 1.4}, {"train_loss": 0.5, "val_loss": 1.403}]
     assert verdict(flat)[1] == "converged"
+    # A loss that did not move is not converged, however the last digit fell.
+    still = [{"train_loss": 7.3165, "val_loss": 7.3166}, {"train_loss": 7.3165, "val_loss": 7.3165}]
+    assert verdict(still) == (0.0, "not converging")
 
 
 def spec(model: Path, out: Path, **kw) -> TrainSpec:

@@ -226,6 +226,36 @@ def test_an_obj_ending_in_a_whole_record_loads(tmp_path, text):
     assert load_model(_obj(tmp_path, "whole.obj", text)).info.faces > 0
 
 
+@pytest.mark.parametrize("last", ["f 1 3 5", "f 8/8/ 6/6/ 7/7/"])
+def test_a_whole_last_face_without_a_newline_loads(tmp_path, last):
+    """The two shapes a public hold-out found refused (trimesh loads both): a triangle after quads,
+    and corners with vertex and texture indices and an empty normal."""
+    verts = "".join(f"v {x} {y} {z}\n" for x, y, z in [(0, 0, 0), (1, 0, 0), (1, 1, 0), (0, 1, 0), (0, 0, 1),
+                                                        (1, 0, 1), (1, 1, 1), (0, 1, 1)])
+    uvs = "".join(f"vt {u} {v}\n" for u, v in [(0, 0), (1, 0), (1, 1), (0, 1)] * 2)
+    text = verts + uvs + "f 1/1/ 2/2/ 3/3/ 4/4/\nf 5/5/ 6/6/ 7/7/ 8/8/\nf 1/1/ 2/2/ 6/6/ 5/5/\n" + last
+    if "/" not in last:
+        text = verts + "f 1 2 3 4\nf 5 6 7 8\nf 1 2 6 5\n" + last
+    assert load_model(_obj(tmp_path, "whole.obj", text)).info.faces > 0
+
+
+def test_an_stl_with_a_huge_coordinate_is_refused_on_one_line_without_warnings(tmp_path):
+    import struct
+    import warnings
+
+    pts = [(0, 0, 0), (3e38, 0, 0), (0, 3e38, 0), (0, 0, 3e38)]
+    path = tmp_path / "huge.stl"
+    with path.open("wb") as fh:
+        fh.write(b"binary".ljust(80, b" ") + struct.pack("<I", 4))
+        for a, b, c in [(0, 2, 1), (0, 1, 3), (0, 3, 2), (1, 2, 3)]:
+            fh.write(struct.pack("<12fH", 0, 0, 0, *pts[a], *pts[b], *pts[c], 0))
+    with warnings.catch_warnings(record=True) as seen, pytest.raises(ParseError, match="coordinates reach") as info:
+        warnings.simplefilter("always")
+        load_model(path)
+    assert not seen, [str(w.message) for w in seen]
+    assert str(info.value).startswith(str(path)) and "\n" not in str(info.value)
+
+
 def test_a_vertex_cut_mid_number_is_refused(tmp_path):
     text = "v 0.000000 0.000000 0.000000\nv 1.000000 0.000000 0.000000\nf 1 2 3\nv 0.000000 1.000000 0.00"
     with pytest.raises(ParseError, match="OBJ is truncated"):
