@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Annotated
@@ -21,12 +22,16 @@ def train(
     test_run: Annotated[bool, typer.Option("--test-run", help="the convergence test (the recipe's test_run: 100/20 samples, 8 epochs for tiny_cpu)")] = False,
     out: Annotated[str | None, typer.Option(help="run folder")] = None,
     minutes: Annotated[float | None, typer.Option(help="a time budget (overrides the recipe's max_minutes)")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar (none is drawn when stderr is not a terminal)")] = False,
 ) -> dict:
     """Fine-tune a VLM on a dataset, fully, with LoRA or with the vision tower frozen, as the recipe
     says (resumes from the last checkpoint of the run folder)."""
     from flows.train import run_train
     from vlm.distributed import is_main
+    from vlm.progress_bar import QUIET_ENV
 
+    if quiet:
+        os.environ[QUIET_ENV] = "1"  # this process's runs draw no bar
     report = run_train(dataset, recipe, test_run=test_run, out=out,
                        overrides={"max_minutes": minutes} if minutes else None)
     if not is_main():  # under accelerate launch / torchrun: rank 0 reports

@@ -187,7 +187,7 @@ def reconstruct_file(path: str | Path, adapter_dir: str | Path, *, out_step: str
         occ.write_step(scored[best]["geometry"].shape, out_step, unit=occ.write_unit(model.info.scale_to_mm))
         rec = render_views(model_from_sequence(from_text(texts[best][1], ctx["bits"]), file="reconstruction"),
                            ctx["views"], size=ctx["size"], style=ctx["style"], svg=False)
-        side = _side_by_side(views.images, rec.images)
+        side = _side_by_side(views.images, rec.images, "input", _answer_label(scored[best], len(scored)))
         side.save(out_dir / "side_by_side.png")
         result["step"], result["side_by_side"] = str(out_step), str(out_dir / "side_by_side.png")
     return result
@@ -204,17 +204,28 @@ def _public(s: TextScore, view: str | None = None, text: str | None = None) -> S
     return out
 
 
-def _side_by_side(top: dict, bottom: dict):
-    from PIL import Image
+def _side_by_side(top: dict, bottom: dict, top_label: str = "input", bottom_label: str = "reconstruction"):
+    """The input's views above the answer's, each row under a label band saying which is which."""
+    from PIL import Image, ImageDraw
 
     names = list(top)
     size = next(iter(top.values())).width
-    out = Image.new("RGB", (size * len(names), 2 * size), "white")
-    for i, n in enumerate(names):
-        out.paste(top[n].convert("RGB"), (i * size, 0))
-        if n in bottom:
-            out.paste(bottom[n].convert("RGB"), (i * size, size))
+    band = max(14, size // 12)
+    out = Image.new("RGB", (size * len(names), 2 * (size + band)), "white")
+    draw = ImageDraw.Draw(out)
+    for row, (images, label) in enumerate(((top, top_label), (bottom, bottom_label))):
+        y = row * (size + band)
+        draw.rectangle([0, y, out.width, y + band - 1], fill=(235, 235, 235))
+        draw.text((4, y + max(0, (band - 11) // 2)), label, fill="black")
+        for i, n in enumerate(names):
+            if n in images:
+                out.paste(images[n].convert("RGB"), (i * size, y + band))
     return out
+
+
+def _answer_label(s: TextScore, n: int) -> str:
+    value = s["iou"].get("cadrille")
+    return f"reconstruction (best of {n})" + (f", IoU {value:.3f} (cadrille)" if isinstance(value, float) else "")
 
 
 def evaluate_split(dataset_root: str | Path, adapter_dir: str | Path, *, split: str = "test", samples: int = 1,

@@ -86,6 +86,9 @@ def train_and_publish(spec: TrainSpec, dataset_root: str, train_n: int | None, v
 
     report = run_training(spec, dataset_root, train_n=train_n, val_n=val_n, mode=mode, on_epoch=on_epoch,
                           on_point=on_point)
+    if progress is not None:  # done: a timed run ends before the steps its epochs would take
+        with contextlib.suppress(Exception):
+            update_progress_artifact(progress, 100.0, _sync=True)
     publish(history, report["steps"])
     if board is not None and report.get("selection"):
         with contextlib.suppress(Exception):

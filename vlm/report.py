@@ -78,7 +78,9 @@ def loss_curve_png(steps: list[dict], *, width: int = 560, height: int = 300) ->
             d.text((x - 8, bottom + 6), f"{step:.0f}", fill="black")
         d.text(((left + right) // 2 - 12, bottom + 22), "step", fill="black")
     x = left + 10
-    for _key, label, color in series:  # the legend, top left
+    for key, label, color in series:  # the legend, top left: the series drawn
+        if values and not points[key]:
+            continue
         d.line([(x, top - 14), (x + 22, top - 14)], fill=color, width=3)
         d.text((x + 28, top - 20), label, fill="black")
         x += 110

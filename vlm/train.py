@@ -205,6 +205,7 @@ def fit(model, processor, choice: DeviceChoice, train: list[Sample], val: list[S
     from cadlib.stop_request import Stopped, stop_requested
     from vlm.budget import Clock, time_budget_callback
     from vlm.distributed import agree_max, world_size
+    from vlm.progress_bar import progress_callback
 
     ckpt_dir = Path(spec.out_dir) / "checkpoints"
     resume = last_checkpoint(ckpt_dir)
@@ -260,6 +261,8 @@ def fit(model, processor, choice: DeviceChoice, train: list[Sample], val: list[S
     selection, callback = selection_for(spec.selection, val, spec.out_dir, processor, clock=clock, writer=writer,
                                         on_point=on_point)
     callbacks += [callback] if callback is not None else []
+    bar = progress_callback(clock)  # a terminal's progress bar with an ETA; none when piped or quiet
+    callbacks += [bar] if bar is not None else []
     trainer_cls = trainer_class(spec.shuffle, spec.group_by_length, spec.seed, train)
     trainer = trainer_cls(model=model, args=args, train_dataset=train, eval_dataset=val or None,
                           data_collator=Collator(processor, spec.max_length), callbacks=callbacks,

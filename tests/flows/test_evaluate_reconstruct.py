@@ -221,3 +221,19 @@ def test_a_hundred_constrained_generations_parse_build_and_keep_the_budget(train
         assert t.splitlines()[2].startswith("loop") and " new " in next(x for x in t.splitlines() if x.startswith("extrude"))
     record("100 constrained generations (trained tiny model)", "first draws that build", counts["built"])
     record("100 constrained generations (trained tiny model)", "redrawn", counts["redrawn"])
+
+
+def test_the_side_by_side_says_which_row_is_which():
+    import numpy as np
+    from PIL import Image
+
+    from tasks.reconstruction import _answer_label, _side_by_side
+
+    views = {v: Image.new("L", (96, 96), 255) for v in ("front", "top")}
+    label = _answer_label({"iou": {"cadrille": 0.4321}}, 4)  # type: ignore[typeddict-item]
+    assert label == "reconstruction (best of 4), IoU 0.432 (cadrille)"
+    img = np.asarray(_side_by_side(views, views, "input", label).convert("L"))
+    band = (img.shape[0] - 2 * 96) // 2
+    assert band >= 14 and img.shape == (2 * (96 + band), 2 * 96)
+    assert (img[:band] < 100).any() and (img[96 + band:96 + 2 * band] < 100).any()  # text in both bands
+    assert (img[band:96 + band] == 255).all()  # the views themselves untouched

@@ -222,3 +222,20 @@ def test_export_merges_the_adapter_into_a_standalone_model_with_the_same_outputs
     assert not torch.allclose(base, b, atol=1e-3)
     again = CliRunner().invoke(app, ["model", "export", str(tmp_path / "run"), str(out)])
     assert again.exit_code == 2 and "exists and is not empty" in again.stderr
+
+
+def test_the_loss_curve_legend_names_only_the_series_drawn():
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from vlm.report import loss_curve_png
+
+    def has_val_colour(steps) -> bool:
+        img = np.asarray(Image.open(io.BytesIO(loss_curve_png(steps))).convert("RGB"))
+        return bool((np.abs(img.astype(int) - (255, 127, 14)).sum(axis=2) < 30).any())
+
+    train_only = [{"step": s, "loss": 3.0 - 0.1 * s} for s in range(1, 10)]
+    assert not has_val_colour(train_only)  # no val loss: no val entry in the legend either
+    assert has_val_colour([*train_only, {"step": 9, "eval_loss": 2.5}])

@@ -108,3 +108,11 @@ def test_an_unfinished_dataset_is_not_pushed(tmp_path):
     (tmp_path / "d" / "manifest.jsonl").write_text("")
     res = CliRunner().invoke(app, ["dataset", "push", str(tmp_path / "d"), "me/d", "--token", "hf_test"])
     assert res.exit_code == 2 and "not a finished dataset" in res.stderr
+
+
+def test_every_source_kind_is_named_in_the_card():
+    from cadlib.dataset.report import SOURCE_DATASETS
+    from cadlib.vocabulary import SourceKind
+
+    assert set(SOURCE_DATASETS) == set(SourceKind)
+    assert SOURCE_DATASETS["files"] == "local CAD files"  # was "local files files"
