@@ -2,7 +2,7 @@
 
 A vision transformer learns to see from a few thousand images slowly: in ten CPU minutes a small
 Idefics3 learned the language of construction sequences and wrote the same answer for every part
-(benchmarks/learn.py, README). Convolutions carry the prior a ViT has to learn (locality, translation
+(benchmarks/learn.py, docs/training.md). Convolutions carry the prior a ViT has to learn (locality, translation
 equivariance), so a small CNN learns edges, holes and steps from the same images in far fewer steps.
 
 Everything else is Idefics3's: the connector (pixel shuffle + projection), the Llama language model,
