@@ -322,8 +322,7 @@ def _ended_on_evaluation(log_history: list[dict]) -> bool:
 
 RISE_TOLERANCE = 0.005
 MIN_FALL = 0.01
-"""How much lower (relative) the val loss must end than it began to count as having moved: a loss
-that stayed put (7.3165 both epochs) is no convergence."""
+"""How much lower (relative) the val loss must end than it began to count as moved (7.3165 twice is not)."""
 VERDICT_RULE = (f"{Verdict.CONVERGED}: the val loss ended at least 1% lower than it began and did not rise over the last "
                 "epochs (each of the last two epochs at most 0.5% above the one before); "
                 f"{Verdict.IMPROVING}: the train loss fell by at least 20% (or there is no val split to judge by); "

@@ -167,7 +167,7 @@ def test_one_prompt_template_when_asked(tmp_path):
 
 
 def test_token_limit_drops_and_counts_never_truncates(tmp_path):
-    summary = run_build(str(tiny_yaml(tmp_path / "short.yaml", tmp_path / "data", max_tokens=120)))
+    summary = run_build(str(tiny_yaml(tmp_path / "short.yaml", tmp_path / "data", max_tokens=320)))
     root = tmp_path / "data" / "datasets" / "short"
     validation = json.loads((root / "validation.json").read_text())
     dropped = sum(validation["dropped_too_long"].values())
