@@ -12,8 +12,8 @@ NORM_FACTOR = 0.75
 """DeepCAD's normalisation: the model's largest half-size becomes 0.75, leaving room in [-1, 1]."""
 
 CENTRE_STEP = 2.0 ** -7
-"""What normalisation centres to: the 8-bit origin grid's step (2/2^8), a whole number of steps of
-every finer grid."""
+"""The step a model already centred to within one step is moved by (`normalize`): the 8-bit origin
+grid's (2/2^8), a whole number of steps of every finer grid."""
 
 SCALE_SNAP = 1.0 / 64
 """A normalising scale this close (relative) to a power of two is that power of two: above what
