@@ -7,9 +7,9 @@ read back through the real parser, so demos and tests exercise the same path as 
 and each model is drawn from its own generator (`draw`), so a set is drawn in parallel and one
 model is drawn again without the rest. Families come in a seeded shuffled order (each round of
 len(FAMILIES) models holds every family once, so counts stay balanced), and each model is turned
-into one of 12 axis-aligned orientations
-that keep its top facing a camera, so no single view direction is special. Models are written on
-the dataset's quantisation grid (`cadlib.synth.grid`), so their quantised sequence is the file's.
+into one of 12 axis-aligned orientations that keep its top facing a camera, so no single view
+direction is special. Models are written on the dataset's quantisation grid (`cadlib.synth.grid`),
+so their quantised sequence is the file's.
 """
 
 from __future__ import annotations
