@@ -215,12 +215,21 @@ def _distance(extent: dict | None, where: str, key: str, source: str) -> float:
     return value
 
 
+def _finite(v: Any) -> float:
+    """`v` as a float; ValueError (a clean ParseError at the caller) for Infinity or NaN, which
+    Python's JSON reader accepts."""
+    x = float(v)
+    if not math.isfinite(x):
+        raise ValueError(f"a coordinate is {x}")
+    return x
+
+
 def _xyz(d: dict) -> np.ndarray:
-    return np.array([float(d.get("x", 0.0)), float(d.get("y", 0.0)), float(d.get("z", 0.0))])
+    return np.array([_finite(d.get("x", 0.0)), _finite(d.get("y", 0.0)), _finite(d.get("z", 0.0))])
 
 
 def _xy(d: dict) -> tuple[float, float]:
-    return (float(d["x"]), float(d["y"]))
+    return (_finite(d["x"]), _finite(d["y"]))
 
 
 def _parse_plane(transform: dict | None, where: str, source: str) -> SketchPlane:
@@ -270,7 +279,7 @@ def _parse_curve(c: dict, plane: SketchPlane, where: str, source: str) -> Curve:
         if kind == "Line3D":
             return Line(_xy(c["start_point"]), _xy(c["end_point"]))
         if kind == "Circle3D":
-            r = float(c["radius"])
+            r = _finite(c["radius"])
             if not r > 0:
                 raise ValueError(f"radius {r}")
             return Circle(_xy(c["center_point"]), r)
@@ -283,10 +292,10 @@ def _parse_curve(c: dict, plane: SketchPlane, where: str, source: str) -> Curve:
 
 def _parse_arc(c: dict) -> Arc:
     center = np.array(_xy(c["center_point"]))
-    r = float(c["radius"])
+    r = _finite(c["radius"])
     ref = np.array(_xy(c["reference_vector"]))
     ref = ref / np.linalg.norm(ref)
-    sa, ea = float(c["start_angle"]), float(c["end_angle"])
+    sa, ea = _finite(c["start_angle"]), _finite(c["end_angle"])
     # Angles turn counter-clockwise in the sketch's own frame, from the reference vector. The
     # `normal` field is not needed: on every real DeepCAD and Fusion sample where the direction
     # is decidable (all but half circles) counter-clockwise matches the listed end points, also

@@ -136,3 +136,33 @@ def test_broken_json_is_a_parse_error(tmp_path):
     path.write_text('{"entities": {')
     with pytest.raises(ParseError, match="cut.json: not readable as JSON"):
         load_json_sequence(path)
+
+
+@pytest.mark.parametrize("where", ["origin", "point", "radius"])
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+def test_infinite_or_nan_numbers_are_refused_naming_the_file(tmp_path, where, value):
+    """Python's JSON reader accepts Infinity and NaN; such a model was reported valid and became a
+    training sample."""
+    import json
+
+    from cadlib.errors import ParseError
+    from cadlib.synth import generate
+
+    def first_sketch(doc):
+        sketch = next(v for v in doc["entities"].values() if v["type"] == "Sketch")
+        return sketch, [c for p in sketch["profiles"].values() for lp in p["loops"] for c in lp["profile_curves"]]
+
+    doc = next(d for _, d in generate(18, seed=3) if any("radius" in c for c in first_sketch(d)[1]))
+    sketch, curves = first_sketch(doc)
+    if where == "origin":
+        sketch["transform"]["origin"]["x"] = value
+    elif where == "point":
+        c = curves[0]
+        c["start_point" if "start_point" in c else "center_point"]["y"] = value
+    else:
+        next(c for c in curves if "radius" in c)["radius"] = value
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ParseError) as info:
+        load_json_sequence(path)
+    assert str(info.value).startswith(str(path)) and "\n" not in str(info.value)
