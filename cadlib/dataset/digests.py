@@ -32,6 +32,11 @@ def file_digest(path: str | Path) -> str:
     return f"{size}:{h.hexdigest()}"
 
 
+def bytes_digest(data: bytes) -> str:
+    """`file_digest` of a file that holds `data`, without reading it back."""
+    return f"{len(data)}:{hashlib.sha256(data).hexdigest()}"
+
+
 def matches(path: str | Path, digest: str | None) -> bool:
     """True when the file exists and holds what `digest` recorded (the size is compared first, so a
     truncated file costs no hashing); False for a missing digest."""

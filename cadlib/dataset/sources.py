@@ -4,7 +4,6 @@ generator. Each listing is a list of `SourceItem`s in a deterministic order."""
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import os
 import re
@@ -14,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cadlib.dataset.digests import matches
+from cadlib.dataset.digests import bytes_digest, matches
 from cadlib.dataset.layout import read_json, write_bytes_atomic
 from cadlib.errors import ParseError
 from cadlib.synth import Planned
@@ -166,7 +165,7 @@ def draw_synthetic(job: SynthJob) -> str:
     path = Path(job.path)
     if not path.is_file() or path.read_bytes() != content:
         write_bytes_atomic(path, content)
-    return f"{len(content)}:{hashlib.sha256(content).hexdigest()}"
+    return bytes_digest(content)
 
 
 def write_synthetic_source(out_dir: str | Path, n: int, seed: int, *, bits: int, run: Runner, record: Path,

@@ -10,8 +10,17 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from cadlib.deepcad_json import DeepCadDocument, JsonArc, JsonCircle, JsonCurve, JsonLine, JsonPoint
-from cadlib.sequence import CadSequence, Circle, Curve, ExtentType, Line, Operation
+from cadlib.deepcad_json import (
+    _EXTENTS,
+    _OPERATIONS,
+    DeepCadDocument,
+    JsonArc,
+    JsonCircle,
+    JsonCurve,
+    JsonLine,
+    JsonPoint,
+)
+from cadlib.sequence import CadSequence, Circle, Curve, Line
 
 # Orientation of a family's base sketch: (x axis, normal). The sketch y axis is normal x x-axis.
 PLANES = {
@@ -108,10 +117,9 @@ class ModelBuilder:
         return {"entities": self.entities, "properties": {}, "sequence": self.sequence}
 
 
-_OPERATION_NAMES = {Operation.NEW_BODY: "NewBodyFeatureOperation", Operation.JOIN: "JoinFeatureOperation",
-                    Operation.CUT: "CutFeatureOperation", Operation.INTERSECT: "IntersectFeatureOperation"}
-_EXTENT_NAMES = {ExtentType.ONE_SIDE: "OneSideFeatureExtentType", ExtentType.SYMMETRIC: "SymmetricFeatureExtentType",
-                 ExtentType.TWO_SIDES: "TwoSidesFeatureExtentType"}
+# The parser's tables turned round (a new component reads as a new body; a new body writes as one).
+_OPERATION_NAMES = {op: name for name, op in _OPERATIONS.items() if name != "NewComponentFeatureOperation"}
+_EXTENT_NAMES = {extent: name for name, extent in _EXTENTS.items()}
 
 
 def _curve(c: Curve, unit: float) -> JsonCurve:
