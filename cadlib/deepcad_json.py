@@ -19,6 +19,7 @@ from typing import Any, Literal, TypedDict
 import numpy as np
 
 from cadlib.errors import ParseError
+from cadlib.limits import check_size
 from cadlib.loops import canonical_loop, chain_curves
 from cadlib.sequence import (
     Arc,
@@ -105,8 +106,8 @@ def load_json_sequence(path: str | Path) -> CadSequence:
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ParseError(f"not readable as JSON ({exc})", source=str(path)) from None
+    except (OSError, ValueError) as exc:  # not UTF-8, not JSON, an integer of more than 4,300 digits
+        raise ParseError(f"not readable as JSON ({str(exc).split('; use sys.', 1)[0]})", source=str(path)) from None
     return parse_sequence(data, source=str(path), name=path.stem)
 
 
@@ -137,7 +138,8 @@ def parse_sequence(data: Any, *, source: str = "<json>", name: str = "") -> CadS
             the shapes the format gives them (a string where an object belongs, a missing key).
     """
     try:
-        return _parse_sequence(data, source, name)
+        with np.errstate(all="ignore"):  # huge numbers are refused by name (`cadlib.limits`), not warned on
+            return _parse_sequence(data, source, name)
     except (AttributeError, KeyError, TypeError, IndexError, ValueError) as exc:
         if isinstance(exc, ParseError):
             raise
@@ -165,7 +167,11 @@ def _parse_sequence(data: Any, source: str, name: str) -> CadSequence:
         raise ParseError("no extrude in the sequence", source=source)
     # Fusion 360 Gallery files (with a timeline) are in centimetres, DeepCAD's Onshape exports in metres.
     unit_mm = 10.0 if ("timeline" in data or "metadata" in data) else 1000.0
-    return CadSequence(tuple(extrudes), name=name, unit_mm=unit_mm)
+    seq = CadSequence(tuple(extrudes), name=name, unit_mm=unit_mm)
+    with np.errstate(all="ignore"):
+        lo, hi = seq.envelope()
+    check_size(lo, hi, source, unit_mm)  # 1e300 or 1e-12 m: refused here, not by the modeller
+    return seq
 
 
 def _parse_extrude(entities: dict, ent_id: str, source: str) -> list[Extrude]:

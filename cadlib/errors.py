@@ -13,7 +13,13 @@ class CadlibError(Exception):
     def __init__(self, message: str, *, source: str | None = None) -> None:
         self.source = source
         self.cause = message
-        super().__init__(f"{source}: {message}" if source else message)
+        super().__init__(f"{readable(source)}: {message}" if source else message)
+
+
+def readable(name: str) -> str:
+    """A file name as printable text: bytes that are not UTF-8 (kept by Python as surrogates) shown
+    as \\xNN, so a message with the name prints anywhere."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 class ParseError(CadlibError):

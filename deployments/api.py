@@ -5,7 +5,7 @@
 Mutating endpoints need ``Authorization: Bearer <token>`` (`api.token`, ``CADRECON_API__TOKEN``;
 without one, a token is generated at start-up and written to ``<data_dir>/api-token``, mode 0600:
 the log says where, never the token). A request with a body is refused before its body is read
-when the token is wrong, and cut off at the size limit as it streams (`deployments.body_guard`). Swagger UI at /docs, ReDoc at /redoc.
+when the token is wrong, and cut off at the size limit as it streams (`deployments.body_guard`). Swagger UI at /docs, ReDoc at /redoc (assets served locally: `deployments.api_docs`).
 The API starts runs, reads them back and asks them to stop (deployments/jobs.py); dataset lists and
 statuses come from the dataset folders, /health from a background check of Prefect. It never runs a
 flow itself: `cadrecon serve` (or a worker) does, against the same Prefect API (``PREFECT_API_URL``).
@@ -29,6 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from cadlib.dataset.layout import DataDir
 from config import Settings, get_settings
 from deployments import jobs
+from deployments.api_docs import serve_docs
 from deployments.body_guard import BodyGuard
 from deployments.health import PrefectWatch
 from deployments.routes import datasets, reconstruct, training
@@ -104,7 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """The FastAPI app for `settings` (default: `get_settings()`)."""
     settings = settings or get_settings()
     app = FastAPI(
-        title="cadrecon", lifespan=_lifespan, version=_version(), docs_url="/docs", redoc_url="/redoc",
+        title="cadrecon", lifespan=_lifespan, version=_version(), docs_url=None, redoc_url=None,
         description="CAD reconstruction with vision-language models: build datasets, train, reconstruct. "
                     "Every POST starts a Prefect run and answers with its id (`job_id`); poll "
                     "`/training/jobs/{job_id}/progress`.",
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _install_error_handlers(app, server_roots(settings.data_dir))
     for r in (datasets.router, job_routes.router, training.router, reconstruct.router):
         app.include_router(r)
+    serve_docs(app)  # Swagger UI and ReDoc from local assets: they work offline
 
     watch = PrefectWatch(jobs.health, max_age_s=settings.api.health_max_age_s)
     app.state.dataset_list = {}  # the last GET /training/datasets answer, encoded (routes/datasets.py)

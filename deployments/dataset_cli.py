@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 from pathlib import Path
 from typing import Annotated
@@ -48,39 +47,6 @@ def _layout(name: str):
     return DatasetLayout(path)
 
 
-@contextlib.contextmanager
-def _progress_bars(enabled: bool):
-    """Rich progress bars fed by `tasks.progress` (one per stage)."""
-    if not enabled:
-        yield
-        return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    from tasks import progress
-
-    bars = Progress(TextColumn("{task.description:>9}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                    transient=False)
-    ids: dict[str, int] = {}
-
-    def listen(stage: str, done: int, total: int) -> None:
-        if stage not in ids:
-            ids[stage] = bars.add_task(stage, total=total or None)
-        bars.update(ids[stage], completed=done, total=total or None)
-
-    progress.add_listener(listen)
-    try:
-        with bars:
-            yield
-    finally:
-        progress.remove_listener(listen)
-
-
 @app.command()
 @clean_errors
 def build(
@@ -103,7 +69,9 @@ def build(
     from flows.build_dataset import check_build
 
     check_build(preset, source, path, name, force=force, until=until)  # refuse before any flow starts
-    with _progress_bars(not quiet):
+    from deployments.terminal_progress import progress_bars
+
+    with progress_bars(quiet):
         summary = run_build(preset, source=source, path=path, name=name, force=force, until=until)
     if until != "validate":
         done = {s: f"{r['succeeded']} ok, {r['failed']} failed" for s, r in summary.get("stages", {}).items()}
@@ -124,6 +92,10 @@ def _print_summary(summary: dict) -> None:
     typer.echo(f"  {summary['shards']} shard(s), cached {cached}; {summary['seconds']} s "
                f"({summary['models_per_min']} models/min)")
     typer.echo(f"  failures: {summary['failures']} (table in {summary['dataset']}/validation.json and README.md)")
+    if summary.get("empty_splits"):
+        from flows.build_report import empty_splits_line
+
+        typer.echo(f"  warning: {empty_splits_line(summary)}")
     if "dropped_topology" in summary:
         typer.echo(f"  dropped for a topology change: {summary['dropped_topology']} (at {summary['bits']} bits the "
                    "quantised solid is another part: QuantisationChangesTopology)")

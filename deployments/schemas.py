@@ -60,7 +60,8 @@ class ExtractRequest(Body):
     source: Literal[SOURCES] = SourceKind.DEEPCAD.value  # type: ignore[valid-type]
     train_size: int = Field(1000, ge=0, le=200_000)
     val_size: int = Field(100, ge=0, le=200_000)
-    test_size: int = Field(100, ge=0, le=200_000, description="test models (DeepCAD: from the official test split)")
+    test_size: int | None = Field(None, ge=0, le=200_000, description="test models (DeepCAD: from the official "
+                                  "test split); default: as many as val_size")
     output_name: DatasetName
     path: str | None = Field(None, max_length=1024,
                              description="deepcad download or folder of files; must lie under the data folder")
@@ -102,9 +103,11 @@ class ConvertRequest(Body):
 
 
 class ConvertOutput(BaseModel):
-    train_file: str
-    val_file: str
-    test_file: str
+    """The split files of the asked format; null for an empty split's JSONL or Parquet file (not written)."""
+
+    train_file: str | None
+    val_file: str | None
+    test_file: str | None
     train_conversations: int | None
     val_conversations: int | None
     test_conversations: int | None

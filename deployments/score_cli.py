@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -26,16 +25,21 @@ def score(
     seed: Annotated[int, typer.Option(help="surface-sampling seed")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
     csv_path: Annotated[Path | None, typer.Option("--csv", help="per-model rows (default: <PRED>.scores.csv)")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar (none is drawn when stderr is not a terminal)")] = False,
 ) -> None:
     """Score predictions against truths: median CD (x1e3), mean IoU, invalid ratio per protocol."""
     from cadlib.scoring.folder import score_folder, write_rows_csv
+    from deployments.terminal_progress import progress_bars
+    from tasks import progress
 
     def show(done: int, total: int) -> None:
-        if not as_json and sys.stderr.isatty():
-            print(f"\rscored {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+        if progress.get("scored")[1] != total:
+            progress.start("scored", total)
+        progress.at_least("scored", done)
 
-    report = score_folder(pred, truth, protocols=tuple(protocol or ("cadrille", "deepcad", "aligned")), split=split,
-                          timeout_s=timeout, workers=workers, seed=seed, progress=show)
+    with progress_bars(quiet):
+        report = score_folder(pred, truth, protocols=tuple(protocol or ("cadrille", "deepcad", "aligned")),
+                              split=split, timeout_s=timeout, workers=workers, seed=seed, progress=show)
     csv_file = write_rows_csv(report, csv_path or pred.with_name(pred.name + ".scores.csv"))
     if as_json:
         typer.echo(json.dumps({**{k: v for k, v in report.items() if k != "rows"}, "csv": str(csv_file)}, indent=1))

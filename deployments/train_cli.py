@@ -109,12 +109,15 @@ def reconstruct(
     out: Annotated[Path | None, typer.Option("--out", help="STEP file to write (default: <file>_reconstruction.step)")] = None,
     samples: Annotated[int, typer.Option("--samples", min=1, help="samples per view (best-of-N)")] = 4,
     constrain: Annotated[bool, typer.Option("--constrain/--no-constrain", help="grammar-constrained decoding")] = True,
+    quiet: Annotated[bool, typer.Option("--quiet", help="no progress bars (none are drawn when stderr is not a terminal)")] = False,
 ) -> None:
     """3D model -> views -> generated construction sequence -> rebuilt solid (STEP) + metrics."""
+    from deployments.terminal_progress import progress_bars
     from tasks.reconstruction import reconstruct_file
 
     out = out or Path(f"{file.stem}_reconstruction.step")
-    r = reconstruct_file(file, model, out_step=out, samples=samples, constrained=constrain)
+    with progress_bars(quiet):
+        r = reconstruct_file(file, model, out_step=out, samples=samples, constrained=constrain)
     show_reconstruction(file, r)
 
 
@@ -145,11 +148,14 @@ def evaluate(
     samples: Annotated[int, typer.Option(min=1, help="samples per model (best-of-N when > 1)")] = 1,
     limit: Annotated[int | None, typer.Option(help="only the first N models")] = None,
     constrain: Annotated[bool, typer.Option("--constrain/--no-constrain")] = True,
+    quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar (none is drawn when stderr is not a terminal)")] = False,
 ) -> None:
     """Score a trained model on a dataset split under the cadrille, deepcad and aligned protocols, with a baseline."""
+    from deployments.terminal_progress import progress_bars
     from flows.evaluate import run_evaluate
 
-    r = run_evaluate(dataset, str(model), split=split, samples=samples, limit=limit, constrained=constrain)
+    with progress_bars(quiet):
+        r = run_evaluate(dataset, str(model), split=split, samples=samples, limit=limit, constrained=constrain)
     for key in ("single", "best_of_n", "baseline"):
         if key in r:
             typer.echo(f"{key:>9}: {json.dumps(r[key])}")

@@ -85,7 +85,7 @@ def build_progress(job: Job, views: int) -> JobProgress:
         progress=JobProgressDetail(current=int(current), total=total, percentage=round(100 * fraction, 1),
                                    images_rendered=rendered * views if "render" in stages else None,
                                    estimated_remaining=_eta(job, fraction)),
-        stats=JobStats(succeeded=max(0, models - failed) if done_rows else 0, failed=failed,
+        stats=JobStats(succeeded=max(0, models - failed) if done_rows or work == ["extract"] else 0, failed=failed,
                        warnings=sum(int(r.get("warnings", 0)) for r in done_rows)),
         stages=stages, elapsed=job.seconds)
 

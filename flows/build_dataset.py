@@ -96,6 +96,7 @@ def check_build(preset: str, source: str | None = None, path: str | None = None,
                 overrides: dict | None = None, force: bool = False, until: str = "validate") -> None:
     """Refuses (`DatasetConflict`) before any run starts a build the run itself would refuse."""
     settings = resolve_settings(preset, source, path, name, overrides)
+    check_source(settings.dataset)
     layout = DatasetLayout(dataset_dir(settings, dataset_name(preset, settings)))
     claim_origin(layout, build_origin(preset, settings), stages=stage_settings(settings, until), force=force,
                  check_only=True)
@@ -204,6 +205,8 @@ def _build_locked(preset: str, settings: Settings, name: str, force: bool, until
         summary = report.summary(head, final, rows, cached, phases, settings.sequence.bits, time.perf_counter() - t0)
         write_json_atomic(layout.build_runs / f"{time.strftime('%Y%m%dT%H%M%S')}.json", summary)
         report.publish_summary(summary, final["validation"])
+        if summary["empty_splits"]:
+            get_run_logger().warning(report.empty_splits_line(summary))
         if not final["validation"]["ok"]:
             v = final["validation"]
             raise DatasetInvalid(f"{v['structural_error_count']} structural error(s), first: {v['structural_errors'][0]}",
@@ -334,7 +337,10 @@ def check_source(ds) -> None:
     Raises:
         CadlibError: naming the path and what is missing.
     """
-    if ds.source == SourceKind.DEEPCAD and ds.path is not None and not ds.download:
+    if ds.source == SourceKind.DEEPCAD and not ds.download:
+        if ds.path is None:
+            raise ValueError("the deepcad source needs dataset.path (--path): the folder of a DeepCAD download "
+                             "(cad_json/ and train_val_test_split.json), or dataset.download: true")
         find_deepcad(ds.path)
     if ds.source == SourceKind.FILES:
         if ds.path is None:

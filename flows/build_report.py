@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import NotRequired, TypedDict
 
+from cadlib.dataset.layout import SPLITS
 from cadlib.dataset.reports import Finalized, ModelCounts, ShardReport, Validation
 from tasks import artifacts
 from tasks.artifacts import Suffix
@@ -53,6 +54,7 @@ class BuildSummary(TypedDict):
     dataset: str
     name: str
     samples: dict[str, int]
+    empty_splits: list[str]
     unlabeled: int
     models: ModelCounts
     valid: bool
@@ -115,6 +117,7 @@ def summary(head: BuildHead, final: Finalized, stage_rows: dict[str, StageRow], 
     models = head["models"]
     return {
         "dataset": head["dataset"], "name": head["name"], "samples": assembled["samples"],
+        "empty_splits": [s for s in SPLITS if not assembled["samples"].get(s)],
         "unlabeled": assembled["unlabeled"], "models": validation["models"], "valid": validation["ok"],
         "failures": sum(row["count"] for row in validation["failures"]),
         "dropped_topology": validation["dropped_topology"], "bits": bits,
@@ -124,11 +127,22 @@ def summary(head: BuildHead, final: Finalized, stage_rows: dict[str, StageRow], 
     }
 
 
+def empty_splits_line(summary: BuildSummary) -> str:
+    """What an empty split means and what to do, in one line."""
+    names = ", ".join(summary["empty_splits"])
+    why = (f"; {summary['unlabeled']} model(s) without a construction sequence (STEP, IFC, meshes) are in "
+           "unlabeled.json: they evaluate and reconstruct, they do not train" if summary["unlabeled"] else "")
+    return (f"empty split(s): {names} (no samples, so no JSONL/Parquet file; raise dataset.<split>_size or add "
+            f"models with a sequence: DeepCAD/Fusion JSON){why}")
+
+
 def publish_summary(summary: BuildSummary, validation: Validation) -> None:
     lines = [f"## {summary['name']}", "", f"`{summary['dataset']}`", "",
              "| split | samples |", "|---|---:|", *[f"| {k} | {v} |" for k, v in summary["samples"].items()], "",
              f"Models: {json.dumps(validation['models'])}; {summary['seconds']} s, {summary['models_per_min']} models/min.",
              ""]
+    if summary["empty_splits"]:
+        lines += [f"**Warning**: {empty_splits_line(summary)}", ""]
     if validation["failures"]:
         lines += ["| stage | error | count | example |", "|---|---|---:|---|"]
         lines += [f"| {r['stage']} | {r['error_class']} | {r['count']} | {r['examples'][0].replace('|', '/')} |"

@@ -109,6 +109,8 @@ def transient_only(task, task_run, state) -> bool:
 
 FINAL_FILES = ("train.json", "val.json", "test.json", "train.jsonl", "val.jsonl", "test.jsonl", "train.parquet",
                "val.parquet", "test.parquet", "unlabeled.json", "cadrecon.json", "dataset_info.json", "validation.json", "README.md")
+ALWAYS_FINAL = tuple(n for n in FINAL_FILES if not n.endswith((".jsonl", ".parquet")))
+"""The final files every build has; a split's JSONL and Parquet files exist only when it has samples."""
 
 
 def finalize_key(shards: list, cfg, name: str, config: dict, versions: dict, records: list | None = None,
@@ -149,8 +151,9 @@ def current_final(layout: DatasetLayout, key: str) -> Finalized | None:
 
 
 def final_digests(layout: DatasetLayout) -> dict[str, str]:
-    """The digests of the final files, as finalize records them beside its result."""
-    return digests(layout.root / name for name in FINAL_FILES)
+    """The digests of the final files, as finalize records them beside its result (an empty split
+    has no JSONL or Parquet file: `cadlib.dataset.writers.write_split`)."""
+    return digests(p for p in (layout.root / name for name in FINAL_FILES) if p.is_file() or p.name in ALWAYS_FINAL)
 
 
 def _stored_final(layout: DatasetLayout, key: str) -> dict | None:
@@ -160,6 +163,7 @@ def _stored_final(layout: DatasetLayout, key: str) -> dict | None:
         return None
     if not isinstance(stored, dict) or stored.get("key") != key:
         return None
-    if not all_match(layout.root, FINAL_FILES, stored.get("files")):
+    recorded = stored.get("files") or {}
+    if not set(ALWAYS_FINAL) <= set(recorded) or not all_match(layout.root, recorded, recorded):
         return None
     return stored

@@ -67,8 +67,8 @@ draws' build rate too."""
 
 
 def generate_building(net, processor, images: list[list[str]], prompts, *, samples: int, max_new_tokens: int,
-                      constrained: bool, bits: int, redraws: int = REDRAWS, seed: int = 0
-                      ) -> tuple[list[list[str]], DrawCounts]:
+                      constrained: bool, bits: int, redraws: int = REDRAWS, seed: int = 0,
+                      on_token=None) -> tuple[list[list[str]], DrawCounts]:
     """`vlm.generate.generate_batch`, then (constrained only) each answer that does not build is
     drawn again, up to `redraws` rounds, all items of a round in one batch. Returns the answers and
     the counts of the first draws: ``{"n", "parsed", "built", "redrawn"}``."""
@@ -80,7 +80,7 @@ def generate_building(net, processor, images: list[list[str]], prompts, *, sampl
     limits = Limits(bits=bits)
     prompts = [prompts] * len(images) if isinstance(prompts, str) else list(prompts)
     outs = generate_batch(net, processor, images, prompts, max_new_tokens=max_new_tokens, constrained=constrained,
-                          samples=samples, limits=limits, seed=seed)
+                          samples=samples, limits=limits, seed=seed, on_token=on_token)
 
     def status(text: str) -> str:
         try:
@@ -105,7 +105,7 @@ def generate_building(net, processor, images: list[list[str]], prompts, *, sampl
         items = sorted(missing)
         again = generate_batch(net, processor, [images[i] for i in items], [prompts[i] for i in items],
                                max_new_tokens=max_new_tokens, constrained=True, samples=draws, limits=limits,
-                               seed=seed + 1000 * round_)
+                               seed=seed + 1000 * round_, on_token=on_token)
         fresh = {i: [t for t in row if status(t) == "built"] for i, row in zip(items, again, strict=True)}
         still = []
         for i, k in bad:
@@ -127,17 +127,20 @@ def _best(scored: list[TextScore], protocol: str = "cadrille") -> int | None:
 def reconstruct_file(path: str | Path, adapter_dir: str | Path, *, out_step: str | Path | None = None,
                      samples: int = 1, constrained: bool = True, max_new_tokens: int = 512) -> Reconstruction:
     """Reconstructs one CAD file of any supported format; writes the STEP (in the file's frame) and
-    a side-by-side image (input views above, reconstruction below) when `out_step` is given."""
+    a side-by-side image (input views above, reconstruction below) when `out_step` is given.
+    Its stages (views, generate: decoding steps, score: samples) report to `tasks.progress`."""
     from cadlib import occ
     from cadlib.evaluation import score_text, truth_from_model
     from cadlib.ingest import load_model
     from cadlib.ingest.brep import model_from_sequence
     from cadlib.render import render_views
     from cadlib.text import from_text
+    from tasks import progress
     from vlm.generate import load_trained
 
     ctx = training_context(adapter_dir)
     path = Path(path)
+    progress.start("views", 1)
     model = load_model(path)
     style = ctx["style"] if model.shape is not None else "shaded"
     views = render_views(model, ctx["views"], size=ctx["size"], style=style, svg=False)
@@ -150,24 +153,34 @@ def reconstruct_file(path: str | Path, adapter_dir: str | Path, *, out_step: str
     for name, img in images.items():
         files[name] = out_dir / f"input_{name}.png"
         img.save(files[name])
+    progress.advance("views")
     net, processor = load_trained(adapter_dir)
+    progress.start("generate", max_new_tokens)
+
+    def on_token(step: int, total: int) -> None:
+        progress.at_least("generate", step)
+
     per_view = [(name, [str(f)]) for name, f in files.items()]
     # every view in one batch; the best valid sample is kept, so only a file none of whose samples
     # builds is drawn again (one round)
     prompts = [_prompt(ctx, path.stem, None if ctx["tile"] else name) for name, _ in per_view]
     constrain = constrained and ctx["target"] == "sequence"
     got, draws = generate_building(net, processor, [imgs for _, imgs in per_view], prompts, samples=samples,
-                                   max_new_tokens=max_new_tokens, constrained=constrain, bits=ctx["bits"], redraws=0)
+                                   max_new_tokens=max_new_tokens, constrained=constrain, bits=ctx["bits"], redraws=0,
+                                   on_token=on_token)
     if constrain and not draws["built"]:
+        progress.start("redraw", max_new_tokens)
         got, _ = generate_building(net, processor, [imgs for _, imgs in per_view], prompts, samples=samples,
                                    max_new_tokens=max_new_tokens, constrained=True, bits=ctx["bits"], redraws=0,
-                                   seed=1000)
+                                   seed=1000, on_token=lambda step, total: progress.at_least("redraw", step))
         draws["redrawn"] = draws["n"]
     texts = [(name, t) for (name, _), row in zip(per_view, got, strict=True) for t in row]
     truth, frame = truth_from_model(model)
     scored: list[TextScore] = []
+    progress.start("score", len(texts))
     for k, (_view, text) in enumerate(texts):
         scored.append(score_text(text, truth, bits=ctx["bits"], frame=frame, seed=k))
+        progress.advance("score")
     best = _best(scored)
     baseline = None
     if ctx["target"] == "sequence":  # what a constant guess scores on the same file, for scale
@@ -333,8 +346,13 @@ def score_split(root: str, adapter: str, split: str, samples: int, limit: int | 
                 batch_size: int, key: str) -> Evaluation:
     bar = create_progress_artifact(0.0, key=artifacts.key(key, Suffix.PROGRESS), description="models scored", _sync=True)
 
+    from tasks import progress
+
     def show(done: int, total: int) -> None:
         update_progress_artifact(bar, 100.0 * done / total, _sync=True)
+        if progress.get("models")[1] != total:
+            progress.start("models", total)
+        progress.at_least("models", done)
 
     report = evaluate_split(root, adapter, split=split, samples=samples, limit=limit, constrained=constrained,
                             batch_size=batch_size, progress=show)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from vlm.collate import Sample, messages_for
@@ -61,9 +62,11 @@ def generate_text(model, processor, images: list[str], prompt: str, *, max_new_t
 
 
 def generate_batch(model, processor, images: list[list[str]], prompt: str | list[str], *, max_new_tokens: int = 256,
-                   constrained: bool = False, samples: int = 1, limits=None, seed: int = 0) -> list[list[str]]:
+                   constrained: bool = False, samples: int = 1, limits=None, seed: int = 0,
+                   on_token: Callable[[int, int], None] | None = None) -> list[list[str]]:
     """`samples` answers for each item of a batch (each item: its view images; one prompt for all,
-    or one per item)."""
+    or one per item). `on_token(step, max_new_tokens)` hears each decoding step (a progress bar:
+    the batch ends at `max_new_tokens` steps at the latest, earlier when every answer has ended)."""
     import torch
     from PIL import Image
 
@@ -90,11 +93,29 @@ def generate_batch(model, processor, images: list[list[str]], prompt: str | list
         kwargs.update(do_sample=True, num_return_sequences=samples, temperature=1.0, top_k=0)
     else:
         kwargs["do_sample"] = False
+    processors = []
     if constrained:
-        kwargs["logits_processor"] = [SequenceConstraint(processor.tokenizer, n_prompt, limits or Limits(),
-                                                         max_new_tokens=max_new_tokens)]
+        processors.append(SequenceConstraint(processor.tokenizer, n_prompt, limits or Limits(),
+                                             max_new_tokens=max_new_tokens))
+    if on_token is not None:
+        processors.append(_StepCounter(n_prompt, max_new_tokens, on_token))
+    if processors:
+        kwargs["logits_processor"] = processors
     with torch.no_grad():
         out = model.generate(**inputs, **kwargs)
     decoded = processor.tokenizer.batch_decode(out[:, n_prompt:], skip_special_tokens=True)
     decoded = [d.strip(" ") for d in decoded]
+    if on_token is not None:
+        on_token(max_new_tokens, max_new_tokens)  # done, however early every answer ended
     return [decoded[i * samples:(i + 1) * samples] for i in range(len(images))]
+
+
+class _StepCounter:
+    """A logits processor that changes nothing and reports the decoding step."""
+
+    def __init__(self, n_prompt: int, max_new_tokens: int, on_token: Callable[[int, int], None]):
+        self.n_prompt, self.max_new_tokens, self.on_token = n_prompt, max_new_tokens, on_token
+
+    def __call__(self, input_ids, scores):
+        self.on_token(input_ids.shape[1] - self.n_prompt + 1, self.max_new_tokens)
+        return scores

@@ -102,10 +102,11 @@ def write_reports(
         "source": extract_info.get("source", {}),
         "config": config,
         "versions": versions,
-        "files": {s: [f"{s}.json", f"{s}.jsonl", f"{s}.parquet"] for s in SPLITS},
+        "files": {s: [f"{s}.{ext}" for ext in ("json", "jsonl", "parquet") if layout.split_file(s, ext).is_file()]
+                  for s in SPLITS},
     }
     write_json_atomic(layout.info, info)
-    write_json_atomic(layout.registry, llamafactory_registry(name))
+    write_json_atomic(layout.registry, llamafactory_registry(name, [s for s in SPLITS if assembled["samples"].get(s)]))
     write_text_atomic(layout.card, card(info, validation))
     return validation
 

@@ -106,7 +106,7 @@ def write_parquet(path: Path, root: Path, samples: Iterable[Sample]) -> Path:
     return path
 
 
-def llamafactory_registry(name: str) -> dict[str, RegistryEntry]:
+def llamafactory_registry(name: str, splits: Iterable[str] = SPLITS) -> dict[str, RegistryEntry]:
     """LLaMA-Factory's dataset_info.json entries for the three split files (sharegpt over the LLaVA
     JSON; every column and tag named, since its parser unsets the ones left out)."""
     return {
@@ -116,18 +116,32 @@ def llamafactory_registry(name: str) -> dict[str, RegistryEntry]:
             "columns": {"messages": "conversations", "images": "image"},
             "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt"},
         }
-        for split in SPLITS
+        for split in splits
     }
 
 
 def write_split(layout: DatasetLayout, split: str, samples: list[Sample]) -> list[Path]:
     """The three files of one split, samples in the given order, each written record by record
-    (a split of any size costs one record's text at a time, not the file's)."""
+    (a split of any size costs one record's text at a time, not the file's).
+
+    An empty split is its LLaVA ``<split>.json`` alone (``[]``, which cadrecon and LLaVA readers take
+    as no samples); its JSONL and Parquet files are not written (and removed if an earlier build left
+    them): `datasets.load_dataset` fails on an empty JSONL or Parquet file, and the card's configs
+    and the registry name only the splits that have samples."""
+    files = [write_json_array(layout.split_file(split, "json"), (llava_record(s) for s in samples))]
+    if not samples:
+        for ext in EMPTY_SPLIT_OMITS:
+            layout.split_file(split, ext).unlink(missing_ok=True)
+        return files
     return [
-        write_json_array(layout.split_file(split, "json"), (llava_record(s) for s in samples)),
+        *files,
         write_jsonl(layout.split_file(split, "jsonl"), (messages_record(s) for s in samples)),
         write_parquet(layout.split_file(split, "parquet"), layout.root, samples),
     ]
+
+
+EMPTY_SPLIT_OMITS = ("jsonl", "parquet")
+"""The split files an empty split does not have."""
 
 
 def write_json_array(path: Path, records: Iterable[Mapping[str, object]]) -> Path:

@@ -12,6 +12,7 @@ parser that turns unreadable numbers into NaN, then cleaned.
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -45,8 +46,10 @@ def load_mesh_file(path: str | Path, fmt: str) -> LoadedModel:
     elif fmt == "obj":
         _check_obj_ending(path)
     try:
-        loaded = trimesh.load(str(path), file_type=fmt, process=False)
-        vertices, faces, parts = _flatten(loaded, trimesh)
+        with np.errstate(all="ignore"), warnings.catch_warnings():  # huge numbers: refused below, not warned on
+            warnings.simplefilter("ignore", RuntimeWarning)
+            loaded = trimesh.load(str(path), file_type=fmt, process=False)
+            vertices, faces, parts = _flatten(loaded, trimesh)
     except Exception as exc:  # trimesh raises many types for malformed files
         if fmt != "obj":
             raise ParseError(f"{fmt.upper()} could not be parsed ({type(exc).__name__}: {_first_line(exc)})", source=str(path)) from None
@@ -57,7 +60,7 @@ def load_mesh_file(path: str | Path, fmt: str) -> LoadedModel:
     if len(faces) == 0:
         what = "only points or lines" if len(vertices) else "no geometry"
         raise ParseError(f"{fmt.upper()} file holds {what} (no faces to make a surface from)", source=str(path))
-    from cadlib.ingest.registry import check_coordinates
+    from cadlib.limits import check_coordinates
 
     # non-finite ones are repaired below (dropped with their faces); finite ones past the limit are
     # refused here, before trimesh's arithmetic on them prints overflow warnings

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-
-from cadlib.errors import ParseError
+from cadlib.errors import CadlibError, ParseError, readable
 from cadlib.ingest.detect import MESH_FORMATS, detect_format
 from cadlib.ingest.model import LoadedModel, ModelSummary
+from cadlib.limits import MAX_COORD_MM, check_coordinates, check_size
+
+__all__ = ["DEFAULT_MAX_MB", "LOADERS", "MAX_COORD_MM", "check_coordinates", "load_model", "summarize_model"]
 
 DEFAULT_MAX_MB = 200.0
 
@@ -71,26 +72,21 @@ def load_model(path: str | Path, *, max_mb: float | None = DEFAULT_MAX_MB) -> Lo
         model = LOADERS[fmt](path)
     except RecursionError:
         raise ParseError("nested too deeply to read (a malformed or hostile file)", source=str(path)) from None
+    except CadlibError as exc:
+        if exc.source != str(path):  # said of the model ("part: extrude 1/1 ..."): say it of the file
+            exc.args = (f"{readable(str(path))}: {exc.cause if exc.source else exc}",)
+            exc.source = str(path)
+        raise
     _check_extent(model, path)
     return model
 
 
-MAX_COORD_MM = 1e12
-"""Coordinates beyond +-1e12 mm (a million kilometres) are a corrupt file, not a part; georeferenced
-buildings (IFC) sit millions of metres from their origin and stay well inside."""
-
-
 def _check_extent(model: LoadedModel, path: Path) -> None:
-    check_coordinates(model.mesh.vertices, path)
-
-
-def check_coordinates(v, path: Path, scale_to_mm: float = 1.0) -> None:
-    """Refuses coordinates (in the file's units times `scale_to_mm`) beyond `MAX_COORD_MM`, or not
-    finite: checked on what a loader read, before any arithmetic on them overflows."""
-    top = float(abs(np.asarray(v, dtype=float)).max()) * scale_to_mm if len(v) else 0.0
-    if not top < MAX_COORD_MM:  # also catches inf / NaN
-        raise ParseError(f"coordinates reach {top:.3g} mm, beyond +-{MAX_COORD_MM:.0e} mm: a corrupt or mis-scaled "
-                         "file", source=str(path))
+    v = model.mesh.vertices
+    if len(v):
+        check_size(v.min(axis=0), v.max(axis=0), path)
+    else:
+        check_coordinates(v, path)
 
 
 def _check_step_ending(path: Path, fmt: str) -> None:

@@ -204,13 +204,14 @@ async def post_extract(req: ExtractRequest, settings: SettingsDep, idempotency_k
     """Lists the models of a source, dedups and splits them: a build-dataset run that stops after extract."""
     layout = layout_for(settings, req.output_name)
     path = under_data_dir(settings, req.path) if req.path else None
+    test_size = req.val_size if req.test_size is None else req.test_size
     params = {"preset": req.preset or settings.preset, "source": req.source, "path": path, "name": req.output_name,
               "overrides": {"dataset": {"train_size": req.train_size, "val_size": req.val_size,
-                                        "test_size": req.test_size, "seed": req.seed,
+                                        "test_size": test_size, "seed": req.seed,
                                         **({"layout": req.layout} if req.layout else {})}},
               "force": req.force, "until": "extract"}
     job, reused = await start_build(settings, req.output_name, params, "extract", idempotency_key)
-    eta = estimate(settings, req.train_size + req.val_size + req.test_size)
+    eta = estimate(settings, req.train_size + req.val_size + test_size)
     return {**started(job, reused, DEPLOYMENT, round(eta / 4, 1) if eta else None),  # extract: about a quarter of a build
             "output_path": shown(layout.root, settings.data_dir), "dataset": req.output_name}
 
@@ -227,9 +228,21 @@ async def post_render(name: Name, req: RenderRequest, settings: SettingsDep,
     params = {**base, "overrides": deep_merge(base.get("overrides") or {}, over), "until": "render", "force": req.force}
     job, reused = await start_build(settings, name, params, "render", idempotency_key)
     models = stage_progress(layout)["models"]
-    tile = (params["overrides"].get("dataset") or {}).get("layout", settings.dataset.layout) == "tile"
     return {**started(job, reused, DEPLOYMENT, estimate(settings, models)), "models_to_process": models,
-            "images_to_create": models if tile else models * len(req.views)}
+            "images_to_create": models if _tiled(params) else models * len(req.views)}
+
+
+def _tiled(params: dict) -> bool:
+    """Whether the build these parameters start lays its views out as one tile per model: its preset,
+    then its overrides (what the run itself resolves, not the server's default)."""
+    from flows.build_dataset import resolve_settings
+
+    try:
+        built = resolve_settings(params["preset"], params.get("source"), params.get("path"), params.get("name"),
+                                 params.get("overrides"))
+    except (OSError, ValueError):  # the run refuses it with the reason; the count is a guess then
+        return (params.get("overrides", {}).get("dataset") or {}).get("layout") == Layout.TILE
+    return built.dataset.layout == Layout.TILE
 
 
 def _split_counts(layout: DatasetLayout) -> dict[str, int | None]:
@@ -255,7 +268,8 @@ async def post_convert(name: Name, req: ConvertRequest, settings: SettingsDep,
     ext = {"messages": "jsonl", "parquet": "parquet"}.get(req.format, "json")
     counts = _split_counts(layout) if job.state_type == "COMPLETED" else {}
     return {**started(job, reused, DEPLOYMENT, estimate(settings, stage_progress(layout)["models"])),
-            "output": ConvertOutput(**{f"{s}_file": shown(layout.split_file(s, ext), settings.data_dir) for s in ("train", "val", "test")},
+            "output": ConvertOutput(**{f"{s}_file": None if counts.get(s) == 0 and ext != "json"  # no empty JSONL/Parquet
+                                       else shown(layout.split_file(s, ext), settings.data_dir) for s in ("train", "val", "test")},
                                     **{f"{s}_conversations": counts.get(s) for s in ("train", "val", "test")})}
 
 

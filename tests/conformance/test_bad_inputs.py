@@ -1,8 +1,9 @@
 """A hostile corpus made by the test from realdata: truncations, random bytes under every suffix,
 empty files, NaN and huge coordinates, deeply nested JSON, lying STL counts, a non-UTF-8 name,
-links in and out of the folder, a FIFO, folders named like models. Every file loads or fails with
-one clean line that names it (no traceback, no hang, no crash, each in an isolated worker); an
-extract over the folder accounts for every entry. The counts are printed."""
+links in and out of the folder, a FIFO, folders named like models, and hostile files that must
+never load (`_hostile`). Every file loads or fails with one clean line that names it (no traceback,
+no hang, no crash, each in an isolated worker); an extract over the folder accounts for every entry
+and no hostile file reaches a split. The counts are printed."""
 
 from __future__ import annotations
 
@@ -63,11 +64,51 @@ def _corpus(realdata, out):
     (out / "folder.step").mkdir()
     (out / "folder.json").mkdir()
     os.symlink(out / "folder.step", out / "dirlink.obj")
+    _hostile(out, realdata)
     return out
+
+
+def _box_json(size: float = 0.02, depth: float = 0.02) -> dict:
+    from cadlib.synth import ModelBuilder, rect
+
+    b = ModelBuilder()
+    b.extrude("xy", (0, 0, 0), [rect(0, 0, size, size)], "NewBody", "OneSide", depth)
+    return b.json()
+
+
+def _hostile(out, realdata) -> None:
+    """Files that must never load (every one a clean refusal naming it, `HOSTILE` in its name):
+    non-finite, huge and sub-micrometre geometry in every format, a number past Python's integer
+    limit, a zero-depth extrude, a non-UTF-8 name with random bytes."""
+    box = json.dumps(_box_json())
+    (out / "HOSTILE_inf.json").write_text(box.replace("0.02", "Infinity", 1))
+    (out / "HOSTILE_nan.json").write_text(box.replace("0.02", "NaN", 1))
+    (out / "HOSTILE_1e300_rect.json").write_text(json.dumps(_box_json(size=1e300)))
+    (out / "HOSTILE_1e-12m_box.json").write_text(json.dumps(_box_json(1e-12, 1e-12)))
+    (out / "HOSTILE_zero_depth.json").write_text(json.dumps(_box_json(depth=0.0)))
+    doc = _box_json()
+    ext = next(e for e in doc["entities"].values() if e["type"] == "ExtrudeFeature")
+    ext["extent_one"]["distance"]["value"] = 12345
+    (out / "HOSTILE_5000_digits.json").write_text(json.dumps(doc).replace("12345", "9" * 5000))
+    (out / "HOSTILE_1e300.obj").write_text("v 1e300 0 0\nv 0 1 0\nv 0 0 1\nf 1 2 3\n")
+    (out / "HOSTILE_1e-15.obj").write_text("v 1e-15 0 0\nv 0 1e-15 0\nv 0 0 1e-15\nv 0 0 0\nf 1 2 3\nf 1 2 4\n")
+    tri = "facet normal 0 0 1\nouter loop\nvertex 1e300 0 0\nvertex 0 1 0\nvertex 0 0 1\nendloop\nendfacet\n"
+    (out / "HOSTILE_1e300.stl").write_text(f"solid x\n{tri}endsolid x\n")
+    step = _pick(realdata, "step", ".step")
+    if step is not None:  # every point of a real STEP moved to 1e300
+        import re
+
+        text = step.read_text(errors="replace")
+        (out / "HOSTILE_1e300.step").write_text(re.sub(
+            r"(CARTESIAN_POINT\s*\(\s*'[^']*'\s*,\s*\()([^)]*)\)",
+            lambda m: m.group(1) + ",".join("1.E300" for _ in m.group(2).split(",")) + ")", text))
+    with open(os.path.join(os.fsencode(out), b"HOSTILE_\xfe\xffname.stl"), "wb") as fh:
+        fh.write(random.Random(1).randbytes(3000))
 
 
 def test_every_bad_input_is_one_clean_line(realdata, tmp_path):
     from cadlib.dataset.sources import list_files
+    from cadlib.errors import readable
     from cadlib.ingest import summarize_model
     from cadlib.workers import Status, run_isolated
 
@@ -82,12 +123,13 @@ def test_every_bad_input_is_one_clean_line(realdata, tmp_path):
     for out in run_isolated(summarize_model, [str(e.path) for e in loadable], workers=2, timeout=120):
         if out.status is Status.OK:
             counts["loaded"] += 1
-            if os.path.basename(out.item).startswith("trunc"):
-                bad.append((out.item, "a truncated file loaded"))
+            if os.path.basename(out.item).startswith(("trunc", "HOSTILE")):
+                bad.append((out.item, "a truncated or hostile file loaded"))
         elif out.status is Status.ERROR and out.error_class in (
                 "ParseError", "UnsupportedFormat", "BuildError", "TextSyntaxError", "QuantizeError",
                 "QuantisationChangesTopology"):
-            one_line = "\n" not in out.message and os.path.basename(out.item).split(".")[0][:8] in out.message
+            name = readable(os.path.basename(out.item))
+            one_line = "\n" not in out.message and name in out.message
             counts["clean error" if one_line else "unclear error"] += 1
             if not one_line:
                 bad.append((out.item, out.message))
@@ -139,6 +181,8 @@ def test_a_build_over_the_bad_corpus_accounts_for_every_entry_and_keeps_the_good
     rows = [json.loads(x) for x in (root / "manifest.jsonl").read_text().splitlines()]
     assert len(rows) == len(list_files(corpus))
     statuses = Counter(r["status"] for r in rows)
+    hostile = [r for r in rows if r["source"].startswith("HOSTILE")]
+    assert len(hostile) >= 11 and all(r["status"] == "failed" for r in hostile), hostile  # none reaches a split
     record("bad inputs", f"extract rows {dict(statuses)}", 1)
     assert statuses["failed"] >= 30
     good = tmp_path / "good"

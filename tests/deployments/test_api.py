@@ -194,6 +194,14 @@ def test_start_reuse_conflict_and_stop(app):
     other = call(app, "POST", "/training/datasets/extract", json={**body, "train_size": 5}, headers=AUTH)
     assert other.status_code == 409 and job["job_id"] in other.json()["detail"]
 
+    from prefect.client.orchestration import get_client
+
+    async def parameters(job_id: str) -> dict:
+        async with get_client() as client:
+            return (await client.read_flow_run(job_id)).parameters
+
+    sizes = asyncio.run(parameters(job["job_id"]))["overrides"]["dataset"]
+    assert (sizes["train_size"], sizes["val_size"], sizes["test_size"]) == (4, 1, 1)  # test: as many as val
     progress = call(app, "GET", f"/training/jobs/{job['job_id']}/progress").json()
     assert progress["status"] == "pending" and progress["state"] == "Scheduled" and progress["flow"] == "build-dataset"
     status = call(app, "GET", "/training/datasets/queued/status").json()
@@ -216,6 +224,17 @@ def test_client_idempotency_key(app):
     call(app, "POST", f"/training/jobs/{a['job_id']}/stop", headers=AUTH)
     b = call(app, "POST", "/training/datasets/extract", json=body, headers=headers).json()
     assert b["job_id"] == a["job_id"]  # the same key is the same run, even once it has ended
+
+
+def test_a_source_the_build_cannot_read_is_refused_before_a_run_exists(app, tmp_path):
+    for body, why in [({"source": "deepcad"}, "needs dataset.path"),
+                      ({"source": "deepcad", "path": "."}, "no DeepCAD download here"),
+                      ({"source": "files", "path": "nowhere"}, "not a folder")]:
+        r = call(app, "POST", "/training/datasets/extract", headers=AUTH, json={**body, "output_name": "nosrc"})
+        assert r.status_code == 400 and why in r.json()["detail"] and "\n" not in r.json()["detail"], r.text
+    from deployments import jobs
+
+    assert asyncio.run(jobs.scope_runs("dataset:nosrc", active_only=False, limit=5)) == []
 
 
 def test_stages_need_an_extracted_dataset_and_training_a_built_one(app):
@@ -313,7 +332,18 @@ def test_no_absolute_server_path_in_a_response(tmp_path, monkeypatch):
 
 
 def test_openapi_docs_and_redoc(app):
-    assert call(app, "GET", "/docs").status_code == 200 and call(app, "GET", "/redoc").status_code == 200
+    """Both pages load every asset from the API itself (they work offline: no CDN)."""
+    import re
+
+    for page in ("/docs", "/redoc"):
+        html = call(app, "GET", page)
+        assert html.status_code == 200
+        assets = re.findall(r'(?:src|href)="([^"]+)"', html.text)
+        assert assets and all(a.startswith("/static-docs/") for a in assets), assets
+        for a in assets:
+            got = call(app, "GET", a)
+            assert got.status_code == 200 and len(got.content) > 1000, a
+    assert "cdn" not in call(app, "GET", "/docs").text.lower()
     spec = call(app, "GET", "/openapi.json").json()
     extract = spec["components"]["schemas"]["ExtractResponse"]["properties"]
     assert {"success", "job_id", "status", "estimated_time", "output_path"} <= set(extract)  # the seed's fields
@@ -349,6 +379,10 @@ def test_build_progress_from_artifacts_mid_render():
     p = build_progress(cached, views=3)
     assert all(p.stages[s]["status"] == "completed" for s in ("render", "convert", "validate"))
     assert (p.stats.succeeded, p.stats.failed) == (4, 6) and p.progress.percentage == 100.0
+    # an extract-only run: its models are what succeeded
+    extracted = build_progress(_job("COMPLETED", {"ds-extract": [{"stage": "extract", "models": 8}]},
+                                    {"until": "extract"}), views=3)
+    assert extracted.stats.succeeded == 8 and extracted.progress.percentage == 100.0
 
 
 def test_convergence_results_and_overfitting():
@@ -479,3 +513,14 @@ def test_the_dataset_list_follows_the_folders_and_locks_between_polls(app):
     (datasets / "two").mkdir()
     (datasets / "two" / "extract.json").write_text(_json.dumps({"counts": {"train": 1, "val": 0, "test": 0}}))
     assert set(listed()) == {"one", "two"}
+
+
+def test_images_to_create_follow_the_builds_own_layout(tmp_path):
+    """The layout comes from the run's preset and overrides, not the server's default settings."""
+    from deployments.routes.datasets import _tiled
+
+    per_view = tmp_path / "pv.yaml"
+    per_view.write_text("dataset:\n  layout: per_view\n")
+    assert _tiled({"preset": "demo", "overrides": {}})  # the demo preset tiles
+    assert not _tiled({"preset": str(per_view), "overrides": {}})
+    assert _tiled({"preset": str(per_view), "overrides": {"dataset": {"layout": "tile"}}})

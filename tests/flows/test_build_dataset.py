@@ -166,6 +166,28 @@ def test_one_prompt_template_when_asked(tmp_path):
     assert len(prompts) == 1
 
 
+def test_an_empty_split_writes_no_empty_files_and_is_said(tmp_path):
+    """No val models: val.json is [] (LLaVA readers), no val.jsonl/val.parquet (an empty one fails
+    `datasets.load_dataset`), the card and the registry name only train and test, the summary warns;
+    a second run reuses it all."""
+    import datasets
+
+    yaml = tiny_yaml(tmp_path / "noval.yaml", tmp_path / "data", train_size=4, val_size=0, test_size=1)
+    summary = run_build(str(yaml))
+    root = tmp_path / "data" / "datasets" / "noval"
+    assert summary["empty_splits"] == ["val"] and summary["samples"]["val"] == 0
+    assert json.loads((root / "val.json").read_text()) == []
+    assert not (root / "val.jsonl").exists() and not (root / "val.parquet").exists()
+    assert json.loads((root / "cadrecon.json").read_text())["files"]["val"] == ["val.json"]
+    assert sorted(json.loads((root / "dataset_info.json").read_text())) == ["noval_test", "noval_train"]
+    loaded = datasets.load_dataset(str(root))  # the card's configs: the non-empty splits
+    assert sorted(loaded) == ["test", "train"] and len(loaded["train"]) == summary["samples"]["train"]
+    written = (root / "README.md").stat().st_mtime_ns
+    again = run_build(str(yaml))
+    assert set(again["cached_shards"].values()) == {again["shards"]} and again["empty_splits"] == ["val"]
+    assert (root / "README.md").stat().st_mtime_ns == written  # the final files were reused, not rewritten
+
+
 def test_token_limit_drops_and_counts_never_truncates(tmp_path):
     summary = run_build(str(tiny_yaml(tmp_path / "short.yaml", tmp_path / "data", max_tokens=320)))
     root = tmp_path / "data" / "datasets" / "short"

@@ -75,8 +75,23 @@ def test_reconstruct_rebuilds_scores_and_writes_step(trained, tmp_path, monkeypa
     src = tmp_path / "cube.json"
     src.write_text(json.dumps(b.json()))
     text = to_text(normalize(read_sequence(src)[0]))
-    monkeypatch.setattr("vlm.generate.generate_batch", lambda net, proc, images, *a, samples=1, **k: [[text] * samples for _ in images])
-    r = rec.reconstruct_file(src, adapter, out_step=tmp_path / "out.step", samples=2)
+    from tasks import progress
+
+    def answer(net, proc, images, *a, samples=1, max_new_tokens=512, on_token=None, **k):
+        for step in (1, 2, max_new_tokens):
+            on_token(step, max_new_tokens)
+        return [[text] * samples for _ in images]
+
+    monkeypatch.setattr("vlm.generate.generate_batch", answer)
+    heard: dict[str, tuple[int, int]] = {}
+    listen = lambda stage, done, total: heard.__setitem__(stage, (done, total))  # noqa: E731
+    progress.add_listener(listen)
+    try:
+        r = rec.reconstruct_file(src, adapter, out_step=tmp_path / "out.step", samples=2)
+    finally:
+        progress.remove_listener(listen)
+    n = r["samples"]  # 2 per view
+    assert heard == {"views": (1, 1), "generate": (512, 512), "score": (n, n)}  # what the bars of `reconstruct` show
     assert r["valid"] == r["samples"] and r["best_of_n"]["iou"]["cadrille"] == pytest.approx(1.0, abs=1e-6)
     # independent 2,000-point samples of the same solid: the protocol's noise floor (~1 at DeepCAD's scale)
     assert 0 < r["best_of_n"]["cd"]["deepcad"] < 2.0

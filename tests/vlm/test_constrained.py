@@ -33,9 +33,12 @@ def test_fifty_constrained_generations_all_parse(tiny_model, tiny_dataset):
                          max_new_tokens=400, constrained=True, samples=10, limits=limits, seed=3)
     texts = [t for row in got for t in row]
     assert len(texts) == 50 and parse_rate(texts) == 1.0
+    steps: list[int] = []
     free = generate_batch(model, processor, images, "Write the construction sequence of this part.",
-                          max_new_tokens=60, constrained=False, samples=2, seed=3)
+                          max_new_tokens=60, constrained=False, samples=2, seed=3,
+                          on_token=lambda step, total: steps.append(step))
     free_texts = [t for r in free for t in r]
+    assert steps[0] == 1 and steps == sorted(steps) and steps[-1] == 60  # a decoding step each, then done
     record("10 unconstrained generations (untrained tiny model)", "parsed",
            round(parse_rate(free_texts) * len(free_texts)))
 
