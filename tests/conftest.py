@@ -30,6 +30,7 @@ LONGEST_FIRST = (
     "tests/flows/test_evaluate_reconstruct.py",
     "tests/conformance/test_realdata_render.py",
     "tests/deployments/test_api_integration.py",
+    "tests/test_readme_path.py",
     "tests/deployments/test_cli.py::test_demo_builds_the_demo_dataset_and_says_where",
     "tests/conformance/test_realdata_ingest.py",
     "tests/flows/test_kill_resume.py",
