@@ -10,7 +10,10 @@ the ratio as `tiny_cpu_speedup`; `--dataset` times real targets (default: short 
 
 On CUDA, bf16 where supported; on a CPU, bf16 autocast where it has bf16 instructions, and fewer
 steps. MFU = 6 x parameters x tokens per second / the device's peak (`--peak-tflops`, default 989:
-H100/H200 dense bf16; LoRA counts 4 x instead of 6 x, no weight gradients). Prints one JSON object.
+H100/H200 dense bf16; LoRA counts 4 x instead of 6 x, no weight gradients); tokens are those the
+samples hold (attention mask), not padding. The shaped models run each mode with gradient
+checkpointing on (the trainable layers only: `vlm.checkpointing`) and off. Peak memory per run.
+Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -67,7 +70,7 @@ TINY_BEFORE = {"image_size": 256, "hidden": 256, "heads": 4}
 
 
 def measure(model_dir: Path, samples, batch_size: int, steps: int, modules: tuple[str, ...], mode: str = "lora",
-            peak_tflops: float = 989.0, image_size: int | None = None) -> dict:
+            peak_tflops: float = 989.0, image_size: int | None = None, checkpointing: bool = False) -> dict:
     import contextlib
 
     import torch
@@ -87,13 +90,14 @@ def measure(model_dir: Path, samples, batch_size: int, steps: int, modules: tupl
         apply_image_budget(proc, longest_edge=image_size, splitting=False)
     model = apply_mode(model, TrainMode(mode), lora={"r": 16, "alpha": 32, "dropout": 0.0, "modules": modules})
     model = model.to(choice.device)
+    layers = checkpointing_on(model) if checkpointing else []  # the trainable layers only (vlm.checkpointing)
     autocast = (torch.autocast(choice.device, dtype=dtype) if dtype != torch.float32 and not (lora and choice.device == "cuda")
                 else contextlib.nullcontext())
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     collate = Collator(proc)
     if choice.device == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    times = []
+    times, tokens = [], 0
     for step in range(steps + 1):  # the first step warms up and is not timed
         batch = collate([samples[(step * batch_size + i) % len(samples)] for i in range(batch_size)])
         batch = {k: v.to(choice.device) for k, v in batch.items()}
@@ -109,14 +113,18 @@ def measure(model_dir: Path, samples, batch_size: int, steps: int, modules: tupl
             torch.cuda.synchronize()
         if step:
             times.append(time.perf_counter() - t)
+            tokens += int(batch["attention_mask"].sum())
     total = sum(p.numel() for p in model.parameters())
     seq_len = int(batch["input_ids"].shape[1])
     per_s = batch_size * len(times) / sum(times)
+    tokens_per_s = tokens / sum(times)
     out = {"device": choice.device, "precision": choice.precision, "mode": mode, "batch_size": batch_size,
-           "steps": steps, "samples_per_second": round(per_s, 3), "seq_len": seq_len,
+           "checkpointing": checkpointing, "checkpointed_layers": len(layers),
+           "steps": steps, "samples_per_second": round(per_s, 3), "tokens_per_second": round(tokens_per_s, 1),
+           "seq_len": seq_len,
            "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad), "total_params": total}
-    if choice.device == "cuda":
-        out["mfu"] = round((4 if lora else 6) * total * seq_len * per_s / (peak_tflops * 1e12), 4)
+    if choice.device == "cuda":  # on the tokens the samples hold (padding is not useful work)
+        out["mfu"] = round((4 if lora else 6) * total * tokens_per_s / (peak_tflops * 1e12), 4)
     if choice.device == "cuda":
         out["peak_gpu_memory_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     else:
@@ -124,6 +132,12 @@ def measure(model_dir: Path, samples, batch_size: int, steps: int, modules: tupl
 
         out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return out
+
+
+def checkpointing_on(model) -> list[str]:
+    from vlm import checkpointing
+
+    return checkpointing.enable(model)
 
 
 def main() -> None:
@@ -172,10 +186,12 @@ def main() -> None:
     if args.model in ("qwen2-vl-2b", "all"):  # stands in for the pretrained model: LoRA's cost is the question
         shaped.append(("qwen2-vl-2b-shaped", build_qwen_vl(texts, tmp / "qwen2vl", sizes=QWEN2_VL_2B,
                                                             min_pixels=78400, max_pixels=78400, mark_random=False)))
-    for name, folder in shaped:
+    for name, folder in shaped:  # each mode with checkpointing (as the recipes set it before auto) and without
         for mode in ("lora", "full"):
             for b in sizes:
-                results["runs"].append({"model": name, **measure(folder, samples, b, steps, attention, mode, peak)})
+                for ckpt in (True, False):
+                    results["runs"].append({"model": name, **measure(folder, samples, b, steps, attention, mode, peak,
+                                                                     checkpointing=ckpt)})
     print(json.dumps(results, indent=1))
 
 

@@ -44,7 +44,7 @@ class RunKind(StrEnum):
 
 
 class Verdict(StrEnum):
-    """A training run's verdict on its losses (`vlm.train.verdict` gives the rule)."""
+    """A training run's verdict on its losses (`vlm.verdict.verdict` gives the rule)."""
 
     CONVERGED = "converged"
     IMPROVING = "improving"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
@@ -116,7 +116,13 @@ class TrainingRecipe(BaseModel):
                                     "every number one token (the 'tiny' model's)")
     device: Device = Device.AUTO
     precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
-    gradient_checkpointing: bool = False
+    gradient_checkpointing: bool | Literal["auto"] = Field(
+        False, description="recompute the activations of the layers that train (never of frozen ones: "
+        "vlm/checkpointing.py); auto: only where a micro-batch does not fit without it (CUDA)")
+    max_tokens_per_batch: Annotated[int, Field(ge=16)] | Literal["auto"] | None = Field(
+        None, description="micro-batches of at most this many padded tokens, bucketed by length, with gradient "
+        "accumulation keeping batch_size x grad_accum samples a step (vlm/token_batches.py); auto: the largest "
+        "that fits (CUDA); none: batch_size samples a micro-batch")
     save_merged: bool = False
     seed: int = 0
     report_to: list[Literal["tensorboard", "mlflow"]] = Field(

@@ -166,9 +166,10 @@ def load_image_only_processor(name_or_path: str | Path, family: str, *, local_fi
 
     tokenizer = AutoTokenizer.from_pretrained(str(name_or_path), local_files_only=local_files_only)
     image_processor = Qwen2VLImageProcessorPil.from_pretrained(str(name_or_path), local_files_only=local_files_only)
-    template = Path(name_or_path) / "chat_template.jinja"
+    template = Path(name_or_path) / "chat_template.jinja"  # a hub id: the tokenizer's own template
     return image_only_processor(family, image_processor, tokenizer,
-                                template.read_text(encoding="utf-8") if template.is_file() else None)
+                                template.read_text(encoding="utf-8") if template.is_file()
+                                else getattr(tokenizer, "chat_template", None))
 
 
 def has_torchvision() -> bool:

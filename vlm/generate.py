@@ -93,7 +93,7 @@ def generate_batch(model, processor, images: list[list[str]], prompt: str | list
         kwargs.update(do_sample=True, num_return_sequences=samples, temperature=1.0, top_k=0)
     else:
         kwargs["do_sample"] = False
-    processors = []
+    processors: list[Callable] = []
     if constrained:
         processors.append(SequenceConstraint(processor.tokenizer, n_prompt, limits or Limits(),
                                              max_new_tokens=max_new_tokens))

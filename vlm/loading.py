@@ -76,14 +76,22 @@ def load_model(name_or_path: str | Path, *, dtype=None, local_files_only: bool |
 
 def load_processor(name_or_path: str | Path, model_type: str, *, local_files_only: bool = True):
     """The processor saved with a model (or adapter): `AutoProcessor`, except for the Qwen-VL
-    families where torchvision is missing (their video processor needs it; `vlm.families`)."""
+    families where torchvision is missing or their video processor cannot be built (images only:
+    `vlm.families.image_only_processor`)."""
     from transformers import AutoProcessor
 
     from vlm.families import has_torchvision, load_image_only_processor
 
     if model_type in QWEN_FAMILIES and not has_torchvision():
         return load_image_only_processor(str(name_or_path), model_type, local_files_only=local_files_only)
-    return AutoProcessor.from_pretrained(str(name_or_path), local_files_only=local_files_only)
+    try:
+        return AutoProcessor.from_pretrained(str(name_or_path), local_files_only=local_files_only)
+    except (TypeError, ValueError, ImportError) as exc:
+        # transformers 5.17 with torchvision but without a usable video processor: "Received a
+        # NoneType for argument video_processor"; images are all this project feeds
+        if model_type in QWEN_FAMILIES and "video" in str(exc).lower():
+            return load_image_only_processor(str(name_or_path), model_type, local_files_only=local_files_only)
+        raise
 
 
 def apply_image_budget(processor, *, min_pixels: int | None = None, max_pixels: int | None = None,

@@ -47,6 +47,17 @@ class Fitted(TypedDict):
     epochs_done: float | None
     world_size: int
     logging_steps: float  # a ratio of the steps where below 1 (transformers' convention)
+    batching: Batching
+
+
+class Batching(TypedDict):
+    """How micro-batches were sized (`vlm.token_batches`) and which layers checkpoint (`vlm.checkpointing`)."""
+
+    max_tokens_per_batch: int | None  # None: `batch_size` samples a micro-batch
+    micro_batches_per_epoch: int
+    mean_samples_per_micro_batch: float
+    grad_accum: int
+    checkpointed_layers: int
 
 
 class SavedPaths(TypedDict, total=False):
@@ -93,6 +104,7 @@ class TrainingReport(SavedPaths):
     evaluation: NotRequired[dict[str, Any]]  # the evaluation summary (tasks.reconstruction), once recorded
     saved: NotRequired[bool]
     selection: NotRequired[Any]  # vlm.selection.Selected: the val IoU curve and the kept step
+    batching: NotRequired[Batching]
 
 
 class Exported(TypedDict):

@@ -5,14 +5,25 @@ from __future__ import annotations
 from vlm.collate import Sample
 
 
-def trainer_class(shuffle: bool, group_by_length: bool, seed: int, train: list[Sample]):
+def trainer_class(shuffle: bool, group_by_length: bool, seed: int, train: list[Sample], batches=None):
     """`Trainer` with an order of train samples: shuffled (Trainer's own), grouped by length (in a
-    seeded random order of groups), or as given (`shuffle` False: a curriculum)."""
+    seeded random order of groups), or as given (`shuffle` False: a curriculum); or, with
+    `batches` (a `vlm.token_batches.TokenBudgetBatches`), micro-batches sized by a token budget."""
     from torch.utils.data import SequentialSampler
     from transformers import Trainer
     from transformers.trainer_pt_utils import LengthGroupedSampler
 
     class CadreconTrainer(Trainer):
+        def get_train_dataloader(self):
+            if batches is None:
+                return super().get_train_dataloader()
+            from torch.utils.data import DataLoader
+
+            loader = DataLoader(self.train_dataset, batch_sampler=batches, collate_fn=self.data_collator,
+                                num_workers=self.args.dataloader_num_workers,
+                                pin_memory=self.args.dataloader_pin_memory)
+            return self.accelerator.prepare(loader)
+
         def _get_train_sampler(self, train_dataset=None):
             if not shuffle:
                 return SequentialSampler(train_dataset or self.train_dataset)

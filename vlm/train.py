@@ -31,7 +31,8 @@ from pathlib import Path
 
 from cadlib.atomic import write_text_atomic
 from cadlib.dataset.layout import DatasetLayout
-from cadlib.vocabulary import RunKind, Verdict
+from cadlib.vocabulary import RunKind
+from vlm import checkpointing
 from vlm.collate import Collator, Sample, sample_from_llava
 from vlm.devices import DeviceChoice, select_device
 from vlm.modes import TrainMode, apply_mode, check_mode, trainable_share
@@ -39,7 +40,9 @@ from vlm.reports import EpochPoint, EpochUpdate, Fitted, SavedPaths, StepPoint, 
 from vlm.sampling import trainer_class
 from vlm.save import save
 from vlm.selection import IOU_VERDICT_RULE, PointHook, SelectionSpec, iou_verdict, selection_for
+from vlm.token_batches import plan_for
 from vlm.trackers import trackers
+from vlm.verdict import VERDICT_RULE, verdict
 
 EpochHook = Callable[[EpochUpdate], None]
 """Called after each epoch with {"epoch", "train_loss", "val_loss", "step", "max_steps", "log"} ("log":
@@ -71,7 +74,10 @@ class TrainSpec:
     seed: int = 0
     max_length: int | None = None
     save_merged: bool = False
-    gradient_checkpointing: bool = False
+    gradient_checkpointing: bool | str = False
+    """True, False or "auto" (`vlm.checkpointing`)."""
+    max_tokens_per_batch: int | str | None = None
+    """Micro-batches sized by tokens (`vlm.token_batches`): a number, "auto", or None for `batch_size` samples."""
     number_smoothing: float = 0.0
     image: dict = field(default_factory=dict)
     report_to: tuple[str, ...] = ("tensorboard",)
@@ -105,11 +111,10 @@ def setup(spec: TrainSpec):
     model, processor = load_model(spec.model, dtype=load_dtype)
     if spec.image:
         apply_image_budget(processor, **spec.image)
-    if spec.gradient_checkpointing:
-        model.gradient_checkpointing_enable()
-        model.enable_input_require_grads()
     model = apply_mode(model, mode, lora={"r": spec.lora_r, "alpha": spec.lora_alpha, "dropout": spec.lora_dropout,
                                           "modules": spec.lora_modules, "vision": spec.lora_vision})
+    if checkpointing.resolve(spec.gradient_checkpointing, choice.device):  # on trainable layers only
+        checkpointing.enable(model)
     return model, processor, choice
 
 
@@ -214,9 +219,15 @@ def fit(model, processor, choice: DeviceChoice, train: list[Sample], val: list[S
     # its API (a log line per step cost a third of the CPU model's throughput on 2 cores).
     steps_per_epoch = max(1, math.ceil(len(train) / (spec.batch_size * spec.grad_accum * world_size())))
     report_to, tracker_callbacks, writer = trackers(spec.report_to, spec.out_dir)
+    batches, accum = None, spec.grad_accum
+    if spec.max_tokens_per_batch is not None:
+        batches, accum, _ = plan_for(model, processor, choice, train, budget=spec.max_tokens_per_batch,
+                                     checkpointing=spec.gradient_checkpointing, batch_size=spec.batch_size,
+                                     grad_accum=spec.grad_accum, seed=spec.seed)
+        steps_per_epoch = max(1, math.ceil(len(batches) / (accum * world_size())))
     args = TrainingArguments(
         output_dir=str(ckpt_dir), num_train_epochs=spec.epochs, per_device_train_batch_size=spec.batch_size,
-        per_device_eval_batch_size=spec.batch_size, gradient_accumulation_steps=spec.grad_accum,
+        per_device_eval_batch_size=spec.batch_size, gradient_accumulation_steps=accum,
         learning_rate=spec.learning_rate, weight_decay=spec.weight_decay, warmup_steps=float(spec.warmup_ratio),
         lr_scheduler_type=spec.scheduler, logging_steps=spec.logging_steps or max(1, steps_per_epoch // 20),
         eval_strategy="epoch" if val else "no",
@@ -263,7 +274,7 @@ def fit(model, processor, choice: DeviceChoice, train: list[Sample], val: list[S
     callbacks += [callback] if callback is not None else []
     bar = progress_callback(clock)  # a terminal's progress bar with an ETA; none when piped or quiet
     callbacks += [bar] if bar is not None else []
-    trainer_cls = trainer_class(spec.shuffle, spec.group_by_length, spec.seed, train)
+    trainer_cls = trainer_class(spec.shuffle, spec.group_by_length, spec.seed, train, batches)
     trainer = trainer_cls(model=model, args=args, train_dataset=train, eval_dataset=val or None,
                           data_collator=Collator(processor, spec.max_length), callbacks=callbacks,
                           optimizers=optimizers, compute_loss_func=_loss_for(spec, processor))
@@ -281,7 +292,11 @@ def fit(model, processor, choice: DeviceChoice, train: list[Sample], val: list[S
             "history": _history(trainer.state.log_history), "steps": step_log(trainer.state.log_history),
             "metrics": result.metrics, "resumed": bool(resume), "seconds": seconds,
             "global_step": trainer.state.global_step, "epochs_done": trainer.state.epoch,
-            "world_size": trainer.args.world_size, "logging_steps": args.logging_steps}
+            "world_size": trainer.args.world_size, "logging_steps": args.logging_steps,
+            "batching": {"max_tokens_per_batch": batches.max_tokens if batches else None,
+                         "micro_batches_per_epoch": len(batches) if batches else math.ceil(len(train) / spec.batch_size),
+                         "mean_samples_per_micro_batch": round(batches.mean_samples(), 2) if batches else spec.batch_size,
+                         "grad_accum": accum, "checkpointed_layers": len(checkpointing.checkpointed(model))}}
 
 
 def step_log(log_history: list[dict]) -> list[StepPoint]:
@@ -318,32 +333,6 @@ def _loss_for(spec: TrainSpec, processor):
 def _ended_on_evaluation(log_history: list[dict]) -> bool:
     steps = [e for e in log_history if "loss" in e or "eval_loss" in e]
     return bool(steps) and "eval_loss" in steps[-1]
-
-
-RISE_TOLERANCE = 0.005
-MIN_FALL = 0.01
-"""How much lower (relative) the val loss must end than it began to count as moved (7.3165 twice is not)."""
-VERDICT_RULE = (f"{Verdict.CONVERGED}: the val loss ended at least 1% lower than it began and did not rise over the last "
-                "epochs (each of the last two epochs at most 0.5% above the one before); "
-                f"{Verdict.IMPROVING}: the train loss fell by at least 20% (or there is no val split to judge by); "
-                f"{Verdict.NOT_CONVERGING}: otherwise")
-
-
-def verdict(history: list[EpochPoint]) -> tuple[float | None, Verdict]:
-    """(total train-loss reduction in %, verdict) by `VERDICT_RULE`: only the held-out loss can
-    say a run converged (a train loss alone falls when a model memorises)."""
-    if len(history) < 2:
-        return None, Verdict.TOO_FEW_EPOCHS
-    first, last = history[0]["train_loss"], history[-1]["train_loss"]
-    reduction = 100.0 * (first - last) / first if first else 0.0
-    vals = [h["val_loss"] for h in history if h["val_loss"] is not None]
-    tail = vals[-3:]
-    rising = any(b > a * (1 + RISE_TOLERANCE) for a, b in zip(tail, tail[1:], strict=False))
-    if len(vals) >= 2 and vals[-1] < vals[0] * (1 - MIN_FALL) and not rising:
-        return round(reduction, 1), Verdict.CONVERGED
-    if reduction >= 20:
-        return round(reduction, 1), Verdict.IMPROVING
-    return round(reduction, 1), Verdict.NOT_CONVERGING
 
 
 def peak_memory_mb(device: str) -> float:
@@ -392,6 +381,7 @@ def run_training(spec: TrainSpec, dataset_root: str | Path, *, train_n: int | No
     }
     if selected is not None:
         report["selection"] = selected
+    report["batching"] = fitted["batching"]
     if not is_main():
         return {**report, "saved": False}
     path = Path(spec.out_dir) / "training_report.json"

@@ -396,7 +396,7 @@ def test_convergence_results_and_overfitting():
     assert res.performance.avg_batch_time == 0.2 and res.epochs == 3
     assert convergence_results(_job("RUNNING", {"k-epochs": rows[:1]})).convergence == "pending"
     # a loss that did not move: the seed's front-end must not read "excellent" and train in full
-    from vlm.train import verdict
+    from vlm.verdict import verdict
 
     flat = [{"epoch": e, "train_loss": 7.3165, "val_loss": 7.3165 - 1e-5 * e} for e in (1, 2)]
     reduction, word = verdict(flat)

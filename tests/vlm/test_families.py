@@ -48,3 +48,42 @@ def test_image_budget_is_refused_where_the_family_has_no_such_setting(tiny_model
         apply_image_budget(processor, max_pixels=1000)
     apply_image_budget(processor, longest_edge=64, splitting=False)
     assert processor.image_processor.size == {"longest_edge": 64} and not processor.image_processor.do_image_splitting
+
+
+@pytest.mark.parametrize("family", ["qwen2_vl", "qwen2_5_vl", "idefics3"])
+def test_every_familys_processor_builds_offline_and_reads_a_view(family, tiny_dataset, tiny_model, tmp_path,
+                                                                  monkeypatch):
+    """Under the transformers the project pins, from config and files here only: each family's
+    processor loads from its folder and turns a view and a prompt into model inputs; where a Qwen
+    processor cannot be built with its video part (transformers 5.17: "Received a NoneType for
+    argument video_processor"), the image-only one stands in."""
+    import transformers
+    from huggingface_hub import constants
+    from PIL import Image
+
+    from vlm.families import build_qwen_vl
+    from vlm.loading import load_processor
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    folder = tiny_model if family == "idefics3" else build_qwen_vl(dataset_texts(tiny_dataset), tmp_path / family,
+                                                                   family=family)
+    view = Image.open(tiny_dataset / "images/train_0_front.png").convert("RGB")
+
+    def inputs(processor) -> dict:
+        messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Write the sequence."}]}]
+        text = processor.apply_chat_template(messages, add_generation_prompt=True)
+        return processor(text=[text], images=[[view]], return_tensors="pt")
+
+    got = inputs(load_processor(folder, family))
+    assert got["input_ids"].shape[1] > 4 and "pixel_values" in got
+    if family == "idefics3":
+        return
+
+    def no_video(*a, **k):
+        raise TypeError("Received a NoneType for argument video_processor, but a BaseVideoProcessor was expected.")
+
+    monkeypatch.setattr(transformers.AutoProcessor, "from_pretrained", no_video)
+    monkeypatch.setattr("vlm.families.has_torchvision", lambda: True)
+    fallback = load_processor(folder, family)
+    assert getattr(fallback, "video_processor", None) is None
+    assert inputs(fallback)["input_ids"].tolist() == got["input_ids"].tolist()

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from vlm.lora import target_pattern
-from vlm.train import TrainSpec, run_training, verdict
+from vlm.train import TrainSpec, run_training
+from vlm.verdict import verdict
 
 ROOT = Path(__file__).resolve().parents[2]
 
