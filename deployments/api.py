@@ -32,6 +32,7 @@ from deployments import jobs
 from deployments.api_docs import serve_docs
 from deployments.body_guard import BodyGuard
 from deployments.health import PrefectWatch
+from deployments.http_guard import MAX_HEAD_BYTES, guarded_protocol, serving
 from deployments.routes import datasets, reconstruct, training
 from deployments.routes import jobs as job_routes
 from deployments.schemas import ErrorBody, Health
@@ -171,5 +172,10 @@ def serve_api(settings: Settings, host: str | None = None, port: int | None = No
     if not PREFECT_API_URL.value():
         log.warning("PREFECT_API_URL is not set: this API talks to an ephemeral Prefect server on the local SQLite "
                     "database; run `prefect server start` and set PREFECT_API_URL here and for `cadrecon serve`")
-    uvicorn.run(create_app(settings), host=host or settings.api.host, port=port or settings.api.port,
-                log_level="info", proxy_headers=True)
+    config = uvicorn.Config(create_app(settings), host=host or settings.api.host, port=port or settings.api.port,
+                            log_level="info", proxy_headers=True,
+                            http=guarded_protocol(settings.api.head_timeout_s),  # bounded heads (http_guard)
+                            h11_max_incomplete_event_size=MAX_HEAD_BYTES, timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    serving(server)  # waiting requests answer at once when it is told to stop
+    server.run()

@@ -26,6 +26,7 @@ from cadlib.vocabulary import Layout
 from config import deep_merge
 from deployments import jobs
 from deployments.auth import IdempotencyKey, Read, SettingsDep, Write, under_data_dir
+from deployments.http_guard import shutting_down
 from deployments.schemas import (
     NAME_PATTERN,
     ConvertOutput,
@@ -137,8 +138,10 @@ def _one_line(exc: Exception) -> str:
 
 
 async def wait_for(job: jobs.Job, wait_s: float, limit: float) -> jobs.Job:
+    """The job once final, or as it stands after `wait_s` (at most `limit`), or at once when the
+    server is stopping (the answer says the run's state; the client polls its progress)."""
     deadline = time.monotonic() + min(wait_s, limit)
-    while not job.final and time.monotonic() < deadline:
+    while not job.final and time.monotonic() < deadline and not shutting_down():
         await asyncio.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
         job = await jobs.read_job(job.id, artifacts=False)
     return job
