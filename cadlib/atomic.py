@@ -7,11 +7,24 @@ of a file that a later step reads goes through here.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+NAME_MAX = 255
+"""Bytes in one file name on Linux file systems (ext4, xfs, tmpfs)."""
+
+
+def temp_name(name: str) -> str:
+    """The temporary name beside `name`: `.<name>.<pid>.tmp`, or, where that would pass `NAME_MAX`
+    (a 240-character file name), `.<hash of name>.<pid>.tmp`."""
+    tmp = f".{name}.{os.getpid()}.tmp"
+    if len(os.fsencode(tmp)) <= NAME_MAX:
+        return tmp
+    return f".{hashlib.sha256(os.fsencode(name)).hexdigest()[:32]}.{os.getpid()}.tmp"
 
 
 @contextlib.contextmanager
@@ -20,7 +33,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     without an exception, removed when it raises."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(temp_name(path.name))
     try:
         yield tmp
         os.replace(tmp, path)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from cadlib.vocabulary import QWEN_FAMILIES, Device, Family, TinyVision, TrainMode
 from config.settings import deep_merge
+from config.yaml_files import check_keys, read_mapping
 
 TRAINING_DIR = Path(__file__).resolve().parent / "training"
 TINY = "tiny"
@@ -164,12 +164,18 @@ def recipe_path(name: str | Path) -> Path:
 def load_recipe(name: str | Path, overrides: dict | None = None) -> TrainingRecipe:
     """A recipe by name or YAML file, with `overrides` (nested, e.g. ``{"lora": {"r": 16}}``) on top."""
     path = recipe_path(name)
+    data = read_mapping(path)
+    check_keys(path, data, TrainingRecipe)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return TrainingRecipe.model_validate(deep_merge(data, overrides or {}))
+        TrainingRecipe.model_validate(data)  # the file alone: its own errors name it
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(x) for x in err["loc"]) or "recipe"
         raise ValueError(f"{path}: {where}: {err['msg']}") from None
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML ({exc})") from None
+    try:
+        return TrainingRecipe.model_validate(deep_merge(data, overrides or {}))
+    except ValidationError as exc:  # then the values given on top (--minutes, a REST config)
+        err = exc.errors()[0]
+        where = ".".join(str(x) for x in err["loc"]) or "recipe"
+        raise ValueError(f"{where} {err.get('input')!r}: {err['msg']} (a value given over the recipe "
+                         f"{path.stem})") from None

@@ -8,12 +8,13 @@ Environment variables use the prefix ``CADRECON_`` and ``__`` between nested nam
 from __future__ import annotations
 
 import os
+import re
 from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -23,6 +24,7 @@ from pydantic_settings import (
 
 from cadlib.views import View
 from cadlib.vocabulary import Layout, SourceKind, Style
+from config.yaml_files import check_keys, read_mapping
 
 CONFIG_DIR = Path(__file__).resolve().parent
 PRESETS_DIR = CONFIG_DIR / "presets"
@@ -46,7 +48,8 @@ DEEPCAD_URL = "http://www.cs.columbia.edu/cg/deepcad/data.tar"
 class DatasetSettings(BaseModel):
     """Building datasets (see flows/build_dataset.py)."""
 
-    name: str | None = Field(None, description="dataset folder under <data_dir>/datasets (default: the preset)")
+    name: str | None = Field(None, description="dataset folder under <data_dir>/datasets (default: the preset): "
+                             "letters, digits, '.', '_', '-', at most 64, no '..'")
     source: SourceKind = SourceKind.SYNTHETIC
     path: Path | None = Field(None, description="deepcad: the download root; files: the folder to scan")
     url: str = Field(DEEPCAD_URL, description="deepcad: archive to download when `path` is missing")
@@ -69,6 +72,19 @@ class DatasetSettings(BaseModel):
     vary_prompts: bool = Field(True, description="varied, seeded prompt wordings; false: always the first template")
     max_tokens: int = Field(2048, ge=16, description="longer samples are dropped (and counted), never truncated")
     tokenizer: str | None = Field(None, description="tokenizer (HF id or folder) for the length filter; none: estimate")
+
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, v: str | None) -> str | None:
+        if v is not None and (not re.fullmatch(DATASET_NAME_PATTERN, v) or ".." in v):
+            raise ValueError(f"dataset name {v!r}: letters, digits, '.', '_', '-' (at most 64, no '..', no '/'): "
+                             "a folder under <data_dir>/datasets")
+        return v
+
+
+DATASET_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
+"""A dataset's folder name: it stays under <data_dir>/datasets (the REST API's names too)."""
 
 
 class RenderSettings(BaseModel):
@@ -150,6 +166,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         yaml_file = _yaml_override.get() or preset_path(os.environ.get("CADRECON_PRESET", "demo"))
+        check_keys(yaml_file, read_mapping(yaml_file), cls)  # one line naming the file, before any work
         return (init_settings, env_settings, YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
 
 
@@ -167,14 +184,25 @@ def preset_path(name: str | Path) -> Path:
     path = PRESETS_DIR / f"{name}.yaml"
     if not path.is_file():
         known = sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
-        raise ValueError(f"unknown preset {name!r}: expected one of {known} in {PRESETS_DIR}")
+        raise ValueError(f"unknown preset {name!r}: expected one of {known} (config/presets/) or a YAML file")
     return path
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings, read once (call `get_settings.cache_clear()` after changing env)."""
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ValueError(one_line(exc, preset_path(os.environ.get("CADRECON_PRESET", "demo")))) from None
+
+
+def one_line(exc: ValidationError, source: str | Path) -> str:
+    """A settings validation error as one line: where the values came from, the first bad key and why."""
+    first = exc.errors()[0]
+    where = ".".join(str(x) for x in first.get("loc", ())) or "settings"
+    more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    return f"{source}: {where}: {first.get('msg')} (got {first.get('input')!r}){more}"
 
 
 def deep_merge(base: dict, over: dict) -> dict:
@@ -190,11 +218,17 @@ def load_settings(preset: str | Path | None = None, **overrides) -> Settings:
     `overrides` (nested sections as dicts, e.g. ``dataset={"shard_size": 8}``).
 
     Environment variables still win over the YAML file, as everywhere."""
-    token = _yaml_override.set(preset_path(preset) if preset is not None else None)
+    yaml_file = preset_path(preset if preset is not None else os.environ.get("CADRECON_PRESET", "demo"))
+    token = _yaml_override.set(yaml_file)
     try:
         base = Settings()
+    except ValidationError as exc:
+        raise ValueError(one_line(exc, f"{yaml_file} (or a CADRECON_* variable)")) from None
     finally:
         _yaml_override.reset(token)
     if not overrides:
         return base
-    return Settings.model_validate(deep_merge(base.model_dump(), overrides))
+    try:
+        return Settings.model_validate(deep_merge(base.model_dump(), overrides))
+    except ValidationError as exc:
+        raise ValueError(one_line(exc, "the values given")) from None

@@ -13,9 +13,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from cadlib.vocabulary import Device as DeviceKind
 from cadlib.vocabulary import Layout, SourceKind, Style
-from config.settings import VIEWS
+from config.settings import DATASET_NAME_PATTERN, VIEWS
 
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+NAME_PATTERN = rf"^{DATASET_NAME_PATTERN}$"
 
 
 def _no_dots(name: str) -> str:

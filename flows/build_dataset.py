@@ -70,9 +70,10 @@ def dataset_dir(settings: Settings, name: str) -> Path:
     return DataDir(Path(settings.data_dir)).datasets / name
 
 
-def build_origin(preset: str, s: Settings) -> Origin:
-    """What a dataset is built from: its preset, source kind and (resolved) source path."""
-    path = str(Path(s.dataset.path).resolve()) if s.dataset.path and s.dataset.source != SourceKind.SYNTHETIC else ""
+def build_origin(preset: str, s: Settings, layout: DatasetLayout) -> Origin:
+    """What a dataset is built from: its preset, source kind and source path (relative to the
+    dataset folder: `DatasetLayout.relative`)."""
+    path = layout.relative(s.dataset.path) if s.dataset.path and s.dataset.source != SourceKind.SYNTHETIC else ""
     return {"preset": Path(preset).stem if str(preset).endswith((".yaml", ".yml")) else str(preset),
             "source": s.dataset.source, "path": path}
 
@@ -98,7 +99,7 @@ def check_build(preset: str, source: str | None = None, path: str | None = None,
     settings = resolve_settings(preset, source, path, name, overrides)
     check_source(settings.dataset)
     layout = DatasetLayout(dataset_dir(settings, dataset_name(preset, settings)))
-    claim_origin(layout, build_origin(preset, settings), stages=stage_settings(settings, until), force=force,
+    claim_origin(layout, build_origin(preset, settings, layout), stages=stage_settings(settings, until), force=force,
                  check_only=True)
 
 
@@ -174,7 +175,7 @@ def _build(preset: str, source: str | None, path: str | None, name: str | None, 
 def _build_locked(preset: str, settings: Settings, name: str, force: bool, until: str, t0: float) -> BuildResult:
     ds, cfg = settings.dataset, build_config(settings)
     layout = DatasetLayout(dataset_dir(settings, name).resolve())
-    claim_origin(layout, build_origin(preset, settings), stages=stage_settings(settings, until), force=force)
+    claim_origin(layout, build_origin(preset, settings, layout), stages=stage_settings(settings, until), force=force)
     listener = ProgressArtifacts(name)
     progress.add_listener(listener)
     try:
@@ -203,7 +204,8 @@ def _build_locked(preset: str, settings: Settings, name: str, force: bool, until
             return {**head, "stages": rows, "seconds": round(time.perf_counter() - t0, 2)}
         final = _timed(phases, "finalize", _finalize, layout, name, settings, plan, cfg, results, opts, force)
         summary = report.summary(head, final, rows, cached, phases, settings.sequence.bits, time.perf_counter() - t0)
-        write_json_atomic(layout.build_runs / f"{time.strftime('%Y%m%dT%H%M%S')}.json", summary)
+        write_json_atomic(layout.build_runs / f"{time.strftime('%Y%m%dT%H%M%S')}.json",
+                          {**summary, "dataset": layout.root.name})  # no build-machine path in the folder
         report.publish_summary(summary, final["validation"])
         if summary["empty_splits"]:
             get_run_logger().warning(report.empty_splits_line(summary))
@@ -241,8 +243,8 @@ def _finalize(layout: DatasetLayout, name: str, settings: Settings, plan, cfg: B
     """The dataset's files (splits, exports, card, validation): read back when nothing they depend
     on changed, else written by the finalize task (cached by Prefect too)."""
     ds = settings.dataset
-    config = {"source": ds.source, "path": str(ds.path or ""),
-              **{k: v for k, v in ds.model_dump(mode="json").items() if k not in _RUN_ONLY},
+    config = {"source": ds.source, **{k: v for k, v in ds.model_dump(mode="json").items() if k not in _RUN_ONLY},
+              "path": layout.relative(ds.path) if ds.path else "",  # no build-machine path in the card
               "render": settings.render.model_dump(mode="json"), "sequence": settings.sequence.model_dump()}
     versions = _versions()
     key = finalize_key(plan.shards, cfg, name, config, versions, plan.records, plan.info)

@@ -17,7 +17,7 @@ from typing import Any
 from cadlib.dataset.convert import ConvertConfig, convert_models
 from cadlib.dataset.digests import all_match
 from cadlib.dataset.extract import Shard
-from cadlib.dataset.layout import SPLITS, DatasetLayout, write_json_atomic
+from cadlib.dataset.layout import SPLITS, DatasetLayout, portable_text, write_json_atomic
 from cadlib.dataset.manifest import ModelRecord
 from cadlib.dataset.render import RenderJob, render_model
 from cadlib.dataset.reports import (
@@ -78,8 +78,10 @@ class BuildConfig:
         return (2 * self.size, 2 * self.size) if self.tile else (self.size, self.size)
 
 
-def _failure(model_id: str, stage: str, o: Outcome) -> Failure:
-    return {"id": model_id, "stage": stage, "error_class": o.error_class, "error": o.message.splitlines()[0] if o.message else ""}
+def _failure(model_id: str, stage: str, o: Outcome, *roots: str | Path) -> Failure:
+    """A failure row; the message's paths relative to `roots` (the dataset's, the source's)."""
+    first = o.message.splitlines()[0] if o.message else ""
+    return {"id": model_id, "stage": stage, "error_class": o.error_class, "error": portable_text(first, *roots)}
 
 
 def render_shard(layout: DatasetLayout, shard: Shard, records: dict[str, ModelRecord], source_root: Path,
@@ -114,14 +116,14 @@ def render_shard(layout: DatasetLayout, shard: Shard, records: dict[str, ModelRe
             retry.append(replace(o.item, exact=False))  # OCCT's exact HLR segfaults or crawls on a few parts
             continue
         else:
-            failed.append(_failure(o.item.id, "render", o))
+            failed.append(_failure(o.item.id, "render", o, layout.root, source_root))
         if progress:
             progress(1)
     for o in run(render_model, retry):
         if o.ok:
             ok[o.item.id] = o.value
         else:
-            failed.append(_failure(o.item.id, "render", o))
+            failed.append(_failure(o.item.id, "render", o, layout.root, source_root))
         if progress:
             progress(1)
     report: RenderReport = {"stage": "render", "shard": shard.index, "key": shard.key, "settings": settings_key(cfg, "render", salt),
@@ -256,9 +258,9 @@ def validate_shard(layout: DatasetLayout, shard: Shard, records: dict[str, Model
     for o in run(validate_model, [j for j in jobs if j.id not in verdicts]):
         mid = o.item.id
         if not o.ok:
-            record(mid, {"ok": False, "structural": [], "failed": [_failure(mid, "validate", o)]})
+            record(mid, {"ok": False, "structural": [], "failed": [_failure(mid, "validate", o, layout.root)]})
         else:
-            record(mid, _verdict(mid, o.value))
+            record(mid, _verdict(mid, o.value, layout.root))
         if progress:
             progress(1)
     if progress and len(shard.ids) > len(jobs):
@@ -278,11 +280,12 @@ def _built_solid(rendered: RenderReport | None, mid: str) -> BuiltSolid | None:
     return done.get("solid") if done else None
 
 
-def _verdict(mid: str, checks: ModelChecks) -> ModelVerdict:
+def _verdict(mid: str, checks: ModelChecks, root: Path) -> ModelVerdict:
     verdict: ModelVerdict = {
         "ok": not checks["structural"] and not checks["failures"],
-        "structural": [{"id": mid, "error_class": c, "error": m} for c, m in checks["structural"]],
-        "failed": [{"id": mid, "stage": "validate", "error_class": c, "error": m} for c, m in checks["failures"]]}
+        "structural": [{"id": mid, "error_class": c, "error": portable_text(m, root)} for c, m in checks["structural"]],
+        "failed": [{"id": mid, "stage": "validate", "error_class": c, "error": portable_text(m, root)}
+                   for c, m in checks["failures"]]}
     if "agreement" in checks:
         verdict["agreement"] = checks["agreement"]
     return verdict

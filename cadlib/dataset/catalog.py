@@ -51,7 +51,9 @@ def claim_origin(layout: DatasetLayout, origin: Origin, *, stages: dict[str, Sta
         src = read_json(layout.extract_report).get("source", {})
         path = src.get("path") or ""
         old = {"preset": origin.get("preset"), "source": src.get("kind"),
-               "path": str(Path(path).resolve()) if path and src.get("kind") != SourceKind.SYNTHETIC else ""}
+               "path": path if path and src.get("kind") != SourceKind.SYNTHETIC else ""}
+    if old and old.get("path") and Path(old["path"]).is_absolute():  # recorded before paths were relative
+        old["path"] = layout.relative(old["path"])
     recorded = dict((old or {}).get("stages") or {})
     changed = _changed_settings(recorded, stages or {})
     base = None if old is None else {k: old.get(k) for k in ("preset", "source", "path")}

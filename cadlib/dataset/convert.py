@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from cadlib.dataset.layout import DatasetLayout
+from cadlib.dataset.layout import DatasetLayout, portable_text
 from cadlib.dataset.manifest import ModelRecord
 from cadlib.dataset.prompts import prompt_for
 from cadlib.dataset.reports import Converted, Dropped, Failure, RenderedModel, Sample, Unlabeled
@@ -68,7 +68,8 @@ def convert_models(
             text = Path(layout.source_text(rec.id)).read_text(encoding="utf-8")
             answer = target_text(text, cfg.target, cfg.bits, rec.id)
         except Exception as exc:  # noqa: BLE001 - a per-model failure, reported by class
-            failed.append({"id": rec.id, "stage": "convert", "error_class": type(exc).__name__, "error": str(exc)})
+            failed.append({"id": rec.id, "stage": "convert", "error_class": type(exc).__name__,
+                           "error": portable_text(str(exc), layout.root)})
             continue
         kept_before = len(samples)
         for view, image in names:

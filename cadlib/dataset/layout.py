@@ -23,6 +23,7 @@ killed build never leaves a half-written file behind that a re-run would trust.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -31,7 +32,7 @@ from typing import Any
 from cadlib.atomic import atomic_path, write_bytes_atomic, write_json_atomic, write_text_atomic
 from cadlib.dataset.reports import DatasetInfo, LlavaRecord
 
-__all__ = ["SPLITS", "STAGES", "DataDir", "DatasetLayout", "Stage", "atomic_path", "read_json", "write_bytes_atomic", "write_json_atomic",
+__all__ = ["SPLITS", "portable_text", "STAGES", "DataDir", "DatasetLayout", "Stage", "atomic_path", "read_json", "write_bytes_atomic", "write_json_atomic",
            "write_text_atomic"]
 
 SPLITS = ("train", "val", "test")
@@ -124,6 +125,11 @@ class DatasetLayout:
         """One summary per finished build (`<time>.json`), newest last by name."""
         return self.cache / "runs"
 
+    def relative(self, path: str | Path) -> str:
+        """`path` as the dataset's files record it: relative to the dataset folder (`../../src`), so
+        no published or shared file holds the build machine's absolute paths."""
+        return os.path.relpath(Path(path).resolve(), self.root.resolve())
+
     def source_text(self, model_id: str) -> Path:
         return self.sources / f"{model_id}.txt"
 
@@ -183,3 +189,13 @@ class DatasetLayout:
     @property
     def unlabeled(self) -> Path:
         return self.root / "unlabeled.json"
+
+
+def portable_text(text: str, *roots: str | Path) -> str:
+    """`text` (an error message) with each of `roots`' absolute path taken off the paths in it:
+    `/home/me/parts/a.stl: ...` reads `a.stl: ...` with the source root given."""
+    for root in roots:
+        for form in {str(root), str(Path(root).resolve())}:
+            if form not in ("", ".", "/"):
+                text = text.replace(form.rstrip("/") + "/", "")
+    return text

@@ -93,7 +93,8 @@ def plan_dataset(layout: DatasetLayout, spec: SourceSpec, *, bits: int, max_mb: 
         total[0] = sum(min(len(by_split[s]), n) for s, n in spec.sizes.items())
         records = sample_official(by_split, spec.sizes, spec.seed, describe_batch)
         root = _deepcad_root(root)
-        source: dict = {"kind": SourceKind.DEEPCAD.value, "path": str(spec.path), "listed": {s: len(v) for s, v in by_split.items()}}
+        source: dict = {"kind": SourceKind.DEEPCAD.value, "path": layout.relative(spec.path),
+                        "listed": {s: len(v) for s, v in by_split.items()}}
         leakage = leakage_report(records, in_source=True)
     else:
         if spec.kind == SourceKind.SYNTHETIC:
@@ -110,7 +111,7 @@ def plan_dataset(layout: DatasetLayout, spec: SourceSpec, *, bits: int, max_mb: 
         records = dedup(described[i.id] for i in items)  # first by path wins
         split = split_exact if spec.kind == SourceKind.SYNTHETIC else split_stable
         records = split(records, spec.sizes, spec.seed)
-        source = {"kind": spec.kind, "path": str(spec.path or ""), "listed": len(items)}
+        source = {"kind": spec.kind, "path": layout.relative(spec.path) if spec.path else "", "listed": len(items)}
         leakage = leakage_report(records, in_source=False)
     write_manifest(layout.manifest, records)
     write_json_atomic(stat_file, stats, indent=None)

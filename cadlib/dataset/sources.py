@@ -4,6 +4,7 @@ generator. Each listing is a list of `SourceItem`s in a deterministic order."""
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import re
@@ -47,8 +48,14 @@ def model_id(rel: str) -> str:
     and `a.stl` stay apart): ``step/as1-oc-214.stp`` -> ``step__as1-oc-214_stp``."""
     p = Path(rel)
     stem = "__".join((*p.parent.parts, p.stem)) if p.parent.parts else p.stem
-    ident = f"{stem}_{p.suffix[1:].lower()}" if p.suffix else stem
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", ident)
+    ident = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{stem}_{p.suffix[1:].lower()}" if p.suffix else stem)
+    if len(ident) > MAX_ID:  # `<id>_<view>.png` and its temporary name must fit a file name (255 bytes)
+        ident = f"{ident[:MAX_ID - 17]}-{hashlib.sha256(rel.encode('utf-8', 'surrogateescape')).hexdigest()[:16]}"
+    return ident
+
+
+MAX_ID = 160
+"""The longest model id: longer ones keep their start and a hash of the whole relative path."""
 
 
 def list_files(root: str | Path, *, links_outside: bool = False) -> list[SourceItem]:

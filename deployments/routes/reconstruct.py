@@ -23,6 +23,12 @@ DEPLOYMENT = ON_DEMAND["reconstruct"]
 CHUNK = 1 << 20
 
 
+def _said(filename: str | None) -> str:
+    """The client's file name as an answer repeats it: quoted, at most 80 characters."""
+    name = filename or ""
+    return repr(name if len(name) <= 80 else name[:60] + "..." + name[-17:])
+
+
 def _safe_name(filename: str | None) -> str:
     name = Path(filename or "").name
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", name).lstrip(".")
@@ -63,7 +69,7 @@ async def _save(upload: UploadFile, dest: Path, limit_mb: float) -> int:
                 dest.unlink(missing_ok=True)
                 dest.parent.rmdir()
                 raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
-                                    f"{upload.filename}: larger than the {limit_mb:g} MB upload limit")
+                                    f"{_said(upload.filename)}: larger than the {limit_mb:g} MB upload limit")
             f.write(chunk)
     return size
 
@@ -87,7 +93,7 @@ async def post_reconstruct(
     suffix = Path(name).suffix.lower()
     if suffix not in settings.api.upload_suffixes:
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-                            f"{file.filename!r}: {suffix or 'no suffix'} is not accepted; send one of "
+                            f"{_said(file.filename)}: {suffix or 'no suffix'} is not accepted; send one of "
                             f"{', '.join(settings.api.upload_suffixes)}")
     adapter = _model(settings, model)
     upload_id = uuid.uuid4().hex
@@ -95,7 +101,7 @@ async def post_reconstruct(
     if await _save(file, dest, settings.api.max_upload_mb) == 0:
         dest.unlink(missing_ok=True)
         dest.parent.rmdir()
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"{file.filename!r}: the upload is empty")
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"{_said(file.filename)}: the upload is empty")
     out_step = dest.with_name(f"{dest.stem}_reconstruction.step")
     params = {"file": str(dest), "model": adapter, "out": str(out_step), "samples": samples, "constrained": constrained}
     try:

@@ -139,6 +139,12 @@ def test_upload_limits(tmp_path):
     assert r.status_code == 413 and "0.01 MB" in r.json()["detail"]
     r = call(app, "POST", "/reconstruct", headers=AUTH, files={"file": ("empty.obj", b"")})
     assert r.status_code == 400 and "empty" in r.json()["detail"]
+    r = call(app, "POST", "/reconstruct", headers=AUTH, files={"file": ("x" * 300 + ".exe", b"MZ")})
+    assert r.status_code == 415 and len(r.json()["detail"]) < 200  # a 300-character name is not echoed whole
+    r = call(app, "POST", "/training/datasets/extract", headers=AUTH,
+             json={"source": "synthetic", "output_name": "p", "preset": "nope"})
+    assert r.status_code == 400 and "unknown preset 'nope'" in r.json()["detail"]
+    assert str(Path(__file__).resolve().parents[2]) not in r.json()["detail"]  # no server folder in answers
     uploads = Path(settings.data_dir) / "uploads"
     assert not uploads.exists() or not any(uploads.rglob("*.*"))  # refused uploads leave nothing behind
     r = call(app, "POST", "/reconstruct", headers=AUTH, data={"samples": "2"},

@@ -172,3 +172,34 @@ def test_a_second_build_of_a_dataset_refuses_while_the_first_runs(tmp_path):
     finally:
         first.kill()
         first.wait()
+
+
+CONFIG_CASES = {
+    "typo.yaml": ("dataset:\n  trian_size: 5\n", "unknown key 'dataset.trian_size' (did you mean 'train_size'?)"),
+    "broken.yaml": ("dataset: [\n  a: b\n", "broken.yaml:3:1: not valid YAML"),
+    "list.yaml": ("- a\n- b\n", "list.yaml: expected a mapping of settings"),
+    "binary.yaml": (bytes(range(256)) * 4, "binary.yaml: not a text (UTF-8) YAML file"),
+    "wrong_type.yaml": ("dataset:\n  train_size: many\n", "dataset.train_size: Input should be a valid integer"),
+}
+
+
+@pytest.mark.parametrize("args, says", [
+    *[(["dataset", "build", "{tmp}/" + name], says) for name, (_, says) in CONFIG_CASES.items()],
+    (["dataset", "build", "demo", "--name", "../../etc"], "dataset name '../../etc'"),
+    (["train", "--recipe", "{tmp}/typo_recipe.yaml"], "unknown key 'epocs' (did you mean 'epochs'?)"),
+    (["train", "--minutes", "-5"], "max_minutes -5.0: Input should be greater than 0 (a value given over the recipe"),
+])
+def test_configuration_is_checked_before_any_work(tmp_path, args, says):
+    """Presets and recipes: one line naming the file (and line) or the value, exit 2, no Prefect
+    started (its home folder stays empty), nothing built."""
+    for name, (text, _) in CONFIG_CASES.items():
+        (tmp_path / name).write_bytes(text if isinstance(text, bytes) else text.encode())
+    (tmp_path / "typo_recipe.yaml").write_text((ROOT / "config/training/tiny_cpu.yaml").read_text()
+                                               .replace("epochs:", "epocs:", 1))
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    r = subprocess.run([sys.executable, "-m", "deployments.cli", *args], cwd=ROOT, env=_env(tmp_path),
+                       capture_output=True, text=True, timeout=120)
+    lines = [x for x in (r.stdout + r.stderr).splitlines() if x.strip()]
+    assert r.returncode == 2 and len(lines) == 1 and says in lines[0], (r.returncode, lines)
+    assert not (tmp_path / "prefect").exists() or not any((tmp_path / "prefect").iterdir())
+    assert not (tmp_path / "data" / "datasets").exists() or not any((tmp_path / "data" / "datasets").iterdir())

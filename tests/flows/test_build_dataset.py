@@ -188,6 +188,24 @@ def test_an_empty_split_writes_no_empty_files_and_is_said(tmp_path):
     assert (root / "README.md").stat().st_mtime_ns == written  # the final files were reused, not rewritten
 
 
+def test_no_build_machine_path_in_the_dataset_folder(tmp_path):
+    """The card, cadrecon.json, validation.json, the manifest, the build's own state: the source
+    folder is recorded relative to the dataset, failure messages name files relative to the source."""
+    src = tmp_path / "parts"
+    write_synthetic(src, 4, seed=2)
+    (src / "huge.stl").write_text("solid x\nfacet normal 0 0 1\nouter loop\nvertex 1e300 0 0\nvertex 0 1 0\n"
+                                  "vertex 0 0 1\nendloop\nendfacet\nendsolid x\n")
+    run_build(str(tiny_yaml(tmp_path / "local.yaml", tmp_path / "data", source="files", path=str(src))))
+    root = tmp_path / "data" / "datasets" / "local"
+    marks = {str(tmp_path).encode(), str(tmp_path.resolve()).encode()}
+    files = [p for p in root.rglob("*") if p.is_file()]
+    assert len(files) > 20 and not [p for p in files if any(m in p.read_bytes() for m in marks)]
+    failures = json.loads((root / "validation.json").read_text())["failures"]
+    assert any(f["examples"][0].endswith("huge.stl: coordinates reach 1e+300 mm, beyond +-1e+12 mm: a corrupt or "
+                                         "mis-scaled file") for f in failures), failures
+    assert json.loads((root / "cadrecon.json").read_text())["source"]["path"] == "../../../parts"
+
+
 def test_token_limit_drops_and_counts_never_truncates(tmp_path):
     summary = run_build(str(tiny_yaml(tmp_path / "short.yaml", tmp_path / "data", max_tokens=320)))
     root = tmp_path / "data" / "datasets" / "short"
