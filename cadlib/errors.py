@@ -50,3 +50,34 @@ class QuantisationChangesTopology(QuantizeError):
 
 class UnsupportedFormat(CadlibError):
     """The file is not of a format cadlib reads (or a dependency for it is missing)."""
+
+
+USER_CLASSES = {
+    "RecursionError": "TooDeeplyNested",
+    "MemoryError": "OutOfMemory",
+    "OverflowError": "NumberOutOfRange",
+    "FloatingPointError": "NumberOutOfRange",
+    "ZeroDivisionError": "DegenerateGeometry",
+    "UnicodeDecodeError": "NotText",
+    "Standard_Failure": "ModellerError",
+    "Standard_ConstructionError": "ModellerError",
+    "Standard_DomainError": "ModellerError",
+    "StdFail_NotDone": "ModellerError",
+}
+"""Python's (and OCCT's) exception names as the failure classes a dataset's table shows: what went
+wrong with the file, not which exception the code met."""
+
+
+def user_error_class(name: str, message: str = "") -> str:
+    """The failure class a user reads for an exception named `name` (cadlib's own keep their names)."""
+    if name in USER_CLASSES:
+        return USER_CLASSES[name]
+    if name == "ValueError" and "digits" in message and "integer" in message:
+        return "NumberTooLong"
+    if name in ("OSError", "IOError", "PermissionError", "FileNotFoundError"):
+        low = message.lower()
+        return ("DiskFull" if "no space left" in low else "NameTooLong" if "name too long" in low
+                else "FileUnreadable")
+    if name in ("ValueError", "TypeError", "KeyError", "IndexError", "AttributeError", "AssertionError"):
+        return f"UnexpectedError ({name})"
+    return name

@@ -168,6 +168,10 @@ def serve_api(settings: Settings, host: str | None = None, port: int | None = No
     import uvicorn
     from prefect.settings import PREFECT_API_URL
 
+    from flows.prefect_home import require_prefect_home
+
+    require_prefect_home()
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not PREFECT_API_URL.value():
         log.warning("PREFECT_API_URL is not set: this API talks to an ephemeral Prefect server on the local SQLite "

@@ -10,6 +10,7 @@ import json
 import signal
 import sys
 import threading
+import warnings
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -24,6 +25,10 @@ from deployments.train_cli import evaluate as evaluate_command
 from deployments.train_cli import model_app
 from deployments.train_cli import reconstruct as reconstruct_command
 from deployments.train_cli import train as train_command
+
+# Prefect warns on import (two lines) when PREFECT_HOME cannot be made; the commands that need it
+# say so on one line (flows.prefect_home), the others do not need it.
+warnings.filterwarnings("ignore", message="Failed to create the Prefect home directory")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="CAD reconstruction with vision-language models.")
 app.add_typer(dataset_app, name="dataset")

@@ -40,7 +40,9 @@ def clean_errors(fn: Callable) -> Callable:
         except OSError as exc:
             if _state["debug"]:
                 raise
-            _fail(f"{exc.filename or '?'}: {exc.strerror or exc}")
+            _fail(f"{exc.filename}: {exc.strerror or exc}" if exc.filename else
+                  f"{exc.strerror or exc} (the system named no file; the data folder and PREFECT_HOME are where "
+                  "this command writes)")
         except ValueError as exc:
             if _state["debug"]:
                 raise

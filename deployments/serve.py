@@ -63,4 +63,8 @@ def serve_all(settings: Settings, *, pause_on_shutdown: bool = False, limit: int
     """Serves every deployment until interrupted."""
     from prefect import serve
 
+    from flows.prefect_home import require_prefect_home
+
+    require_prefect_home()
+
     serve(*build_deployments(settings), pause_on_shutdown=pause_on_shutdown, limit=limit)

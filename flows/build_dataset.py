@@ -43,6 +43,7 @@ from cadlib.vocabulary import Layout, SourceKind
 from config import Settings, load_settings
 from flows import build_report as report
 from flows.build_report import BuildHead, BuildResult
+from flows.prefect_home import require_prefect_home
 from flows.run_names import build_run_name
 from flows.runners import task_runner_for
 from tasks import progress
@@ -357,6 +358,7 @@ def run_build(preset: str = "demo", *, source: str | None = None, path: str | No
     settings = resolve_settings(preset, source, path, name, overrides)
     ds = settings.dataset
     check_source(ds)  # a wrong path is one error line, before a run exists
+    require_prefect_home()
     runner = task_runner_for(ds.task_runner, concurrency=ds.concurrency, address=ds.runner_address)
     target = dataset_name(preset, settings)
     # a second build of the same dataset refuses here, before its run exists; the flow takes the

@@ -18,6 +18,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 
 from cadlib.atomic import write_text_atomic
+from flows.prefect_home import require_prefect_home
 from flows.run_names import evaluate_run_name
 from flows.train import dataset_root
 from tasks import artifacts
@@ -79,6 +80,7 @@ def run_evaluate(dataset: str, model: str, **kw) -> Evaluation:
 
     require_trained_folder(model)
     dataset_root(dataset)
+    require_prefect_home()
     return asyncio.run(evaluate(dataset, model, **kw))
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 
 from cadlib.dataset import write_json_atomic
+from flows.prefect_home import require_prefect_home
 from flows.run_names import reconstruct_run_name
 from tasks import artifacts
 from tasks.artifacts import Suffix
@@ -69,6 +70,7 @@ def run_reconstruct(file: str, model: str, *, out: str | None = None, samples: i
                     ) -> Reconstruction:
     """Runs the flow after checking its arguments (one error line, no Failed run)."""
     _check(file, model)
+    require_prefect_home()
     return asyncio.run(reconstruct(file, model, out, samples, constrained))
 
 

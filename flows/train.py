@@ -29,6 +29,7 @@ from cadlib.stop_request import to_thread_stoppable
 from cadlib.vocabulary import RunKind
 from config import get_settings
 from config.recipes import TINY, load_recipe
+from flows.prefect_home import require_prefect_home
 from flows.run_names import train_run_name
 from tasks import artifacts
 from tasks.artifacts import Suffix
@@ -132,6 +133,7 @@ def run_train(dataset: str = "demo", recipe: str = "tiny_cpu", *, test_run: bool
     check_trackers(tuple(spec.report_to))
     if not distributed.is_main():
         return _train(dataset, recipe, test_run, out, overrides, tracked=False)
+    require_prefect_home()
     return asyncio.run(train(dataset, recipe, test_run, out, overrides))
 
 

@@ -36,6 +36,7 @@ from cadlib.dataset.reports import (
 )
 from cadlib.dataset.validate import ValidateJob, validate_model
 from cadlib.dataset.writers import write_split
+from cadlib.errors import user_error_class
 from cadlib.workers import Outcome, Status
 
 Runner = Callable[[Callable[[Any], Any], list], Iterator[Outcome]]
@@ -81,7 +82,8 @@ class BuildConfig:
 def _failure(model_id: str, stage: str, o: Outcome, *roots: str | Path) -> Failure:
     """A failure row; the message's paths relative to `roots` (the dataset's, the source's)."""
     first = o.message.splitlines()[0] if o.message else ""
-    return {"id": model_id, "stage": stage, "error_class": o.error_class, "error": portable_text(first, *roots)}
+    return {"id": model_id, "stage": stage, "error_class": user_error_class(o.error_class, first),
+            "error": portable_text(first, *roots)}
 
 
 def render_shard(layout: DatasetLayout, shard: Shard, records: dict[str, ModelRecord], source_root: Path,

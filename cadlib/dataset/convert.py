@@ -16,6 +16,7 @@ from cadlib.dataset.layout import DatasetLayout, portable_text
 from cadlib.dataset.manifest import ModelRecord
 from cadlib.dataset.prompts import prompt_for
 from cadlib.dataset.reports import Converted, Dropped, Failure, RenderedModel, Sample, Unlabeled
+from cadlib.errors import user_error_class
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +69,7 @@ def convert_models(
             text = Path(layout.source_text(rec.id)).read_text(encoding="utf-8")
             answer = target_text(text, cfg.target, cfg.bits, rec.id)
         except Exception as exc:  # noqa: BLE001 - a per-model failure, reported by class
-            failed.append({"id": rec.id, "stage": "convert", "error_class": type(exc).__name__,
+            failed.append({"id": rec.id, "stage": "convert", "error_class": user_error_class(type(exc).__name__, str(exc)),
                            "error": portable_text(str(exc), layout.root)})
             continue
         kept_before = len(samples)

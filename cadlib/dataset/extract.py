@@ -21,7 +21,7 @@ from cadlib.dataset.layout import SPLITS, write_text_atomic
 from cadlib.dataset.manifest import ModelKind, ModelRecord, ModelStatus
 from cadlib.dataset.reports import Leakage, ModelFacts
 from cadlib.dataset.sources import SourceItem
-from cadlib.errors import readable
+from cadlib.errors import readable, user_error_class
 from cadlib.fidelity import DEFAULT_MIN_IOU
 from cadlib.mesh import Mesh
 from cadlib.sequence_io import SequenceSource
@@ -116,7 +116,7 @@ Describer = Callable[[list[DescribeJob]], Iterator[tuple[DescribeJob, ModelFacts
 def _record(item: SourceItem, value: ModelFacts | None, ecls: str, msg: str) -> ModelRecord:
     rec = ModelRecord(id=item.id, source=item.rel, split=item.split)
     if value is None:
-        return rec.with_(status=ModelStatus.FAILED.value, error_class=ecls or "Error",
+        return rec.with_(status=ModelStatus.FAILED.value, error_class=user_error_class(ecls or "Error", msg),
                          error=msg.replace(readable(str(item.path)), item.rel))  # no build-machine path
     return rec.with_(**{k: value[k] for k in ("sha256", "size", "format", "kind", "signature")})
 

@@ -70,6 +70,10 @@ def detect_format(path: str | Path) -> str:
         return "obj"
     if suffix in _BY_SUFFIX and b"\x00" not in head:
         return _BY_SUFFIX[suffix]  # a text file we cannot place otherwise: let its loader judge
+    if suffix == ".stl" and size >= 84 and len(head) >= 84:  # binary, by its name: its count lies
+        (n,) = struct.unpack("<I", head[80:84])
+        raise ParseError(f"binary STL whose header says {n} triangles ({84 + 50 * n} bytes) in a file of {size} "
+                         "bytes: truncated or corrupt", source=str(path))
     raise UnsupportedFormat(
         f"unsupported format (suffix {suffix or 'none'!r}; content is not STEP, IFC, OBJ, STL, PLY, OFF, glTF "
         "or reconstruction JSON)",

@@ -42,3 +42,18 @@ def test_a_240_character_file_renders(tmp_path):
     with atomic_path(out) as tmp:
         views.images["front"].save(tmp, format="PNG")
     assert out.stat().st_size > 100
+
+
+def test_a_write_that_fails_names_its_file(tmp_path):
+    import errno
+
+    import pytest
+
+    from cadlib.atomic import atomic_path
+
+    target = tmp_path / "validation.json"
+    with pytest.raises(OSError) as info, atomic_path(target) as tmp:
+        tmp.write_text("{")
+        raise OSError(errno.ENOSPC, "No space left on device")  # what a full disk raises from write()
+    assert info.value.filename == str(target) and info.value.errno == errno.ENOSPC
+    assert not list(tmp_path.iterdir())  # nothing half-written left

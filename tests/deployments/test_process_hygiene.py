@@ -203,3 +203,15 @@ def test_configuration_is_checked_before_any_work(tmp_path, args, says):
     assert r.returncode == 2 and len(lines) == 1 and says in lines[0], (r.returncode, lines)
     assert not (tmp_path / "prefect").exists() or not any((tmp_path / "prefect").iterdir())
     assert not (tmp_path / "data" / "datasets").exists() or not any((tmp_path / "data" / "datasets").iterdir())
+
+
+def test_a_prefect_home_that_cannot_be_written_is_one_line_at_once(tmp_path):
+    """Was: 129-134 s, then a traceback ("Timed out ... ephemeral Prefect API server")."""
+    env = {**_env(tmp_path), "PREFECT_HOME": "/proc/no-such-folder/prefect"}
+    t = time.monotonic()
+    r = subprocess.run([sys.executable, "-m", "deployments.cli", "dataset", "build", "demo"], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=120)
+    lines = [x for x in (r.stdout + r.stderr).splitlines() if x.strip()]
+    assert r.returncode == 2 and len(lines) == 1 and time.monotonic() - t < 30, (r.returncode, lines)
+    assert lines[0].startswith("error: PREFECT_HOME=/proc/no-such-folder/prefect: No such file or directory")
+    assert "PREFECT_API_URL" in lines[0]

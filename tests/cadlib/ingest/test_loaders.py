@@ -312,3 +312,30 @@ def test_binary_stl_size_detection_ignores_text():
     head = b"solid x".ljust(80, b" ") + struct.pack("<I", 1)
     assert is_binary_stl(head, 84 + 50)
     assert not is_binary_stl(head, 84 + 51)
+
+
+def test_a_binary_stl_whose_count_lies_says_so(tmp_path):
+    import struct
+
+    from cadlib.errors import ParseError
+    from cadlib.ingest import load_model
+
+    one = struct.pack("<12fH", *([0.0] * 12), 0)
+    path = tmp_path / "short.stl"
+    path.write_bytes(b"\0" * 80 + struct.pack("<I", 1000) + one)
+    with pytest.raises(ParseError, match=r"short.stl: binary STL whose header says 1000 triangles \(50084 bytes\) in "
+                                         r"a file of 134 bytes: truncated or corrupt"):
+        load_model(path)
+
+
+def test_failure_classes_are_named_for_users():
+    from cadlib.errors import user_error_class
+
+    assert user_error_class("RecursionError") == "TooDeeplyNested"
+    assert user_error_class("OverflowError", "(34, 'Numerical result out of range')") == "NumberOutOfRange"
+    assert user_error_class("ValueError", "Exceeds the limit (4300 digits) for integer string conversion") == \
+        "NumberTooLong"
+    assert user_error_class("OSError", "[Errno 28] No space left on device") == "DiskFull"
+    assert user_error_class("Standard_ConstructionError") == "ModellerError"
+    assert user_error_class("KeyError") == "UnexpectedError (KeyError)"
+    assert user_error_class("QuantisationChangesTopology") == "QuantisationChangesTopology"  # ours keep their names
