@@ -215,7 +215,39 @@ async def active_scopes() -> set[str]:
                         state=FlowRunFilterState(type=FlowRunFilterStateType(any_=ACTIVE)))
     async with prefect_client() as client:
         runs = await client.read_flow_runs(flow_run_filter=flt, limit=200)
-    return {t.removeprefix(SCOPE_TAG) for r in runs for t in (r.tags or []) if t.startswith(SCOPE_TAG)}
+    return {t.removeprefix(SCOPE_TAG) for r in runs for t in (r.tags or []) if t.startswith(SCOPE_TAG)
+            and not _dead(str(r.id), r.state_type.value if r.state_type else "", r.start_time)}
+
+
+DATA_DIR: Path | None = None
+"""The data folder the flows beat in (`flows.heartbeat`); `create_app` sets it. None: no run is
+ever judged dead."""
+
+
+def _dead(run_id: str, state_type: str, start_time: datetime | None) -> bool:
+    """A Running or Cancelling run whose process stopped beating (`flows.heartbeat.is_dead`)."""
+    from flows.heartbeat import is_dead
+
+    if DATA_DIR is None or state_type not in ("RUNNING", "CANCELLING"):
+        return False
+    return is_dead(DATA_DIR, run_id, start_time.timestamp() if start_time else None)
+
+
+def is_dead_job(job: Job) -> bool:
+    return _dead(job.id, job.state_type, job.start_time)
+
+
+async def end_dead(job: Job, *, cancelled: bool = False) -> Job:
+    """Moves a run whose process died to a final state (Crashed, or Cancelled when a stop asked
+    for it), which frees its scope; returns it after."""
+    from flows.heartbeat import STALE_S
+
+    why = f"its process stopped (no heartbeat for over {STALE_S:.0f} s: a killed `cadrecon serve`?)"
+    state = (State(type=StateType.CANCELLED, name="Cancelled", message=f"cancelled through the API; {why}")
+             if cancelled else State(type=StateType.CRASHED, name="Crashed", message=why))
+    async with prefect_client() as client:
+        await client.set_flow_run_state(UUID(job.id), state=state, force=True)
+    return await read_job(job.id, artifacts=False)
 
 
 async def start(deployment: str, parameters: dict, *, scope: str, kind: str, key: str | None = None,
@@ -256,7 +288,10 @@ async def _deciding(scope: str):
 
 async def _start(deployment: str, parameters: dict, *, scope: str, kind: str, key: str | None, route: str,
                  exclusive: bool) -> tuple[Job, bool]:
-    busy = await scope_runs(scope, active_only=True, limit=1)
+    busy = await scope_runs(scope, active_only=True, limit=5)
+    for job in [j for j in busy if is_dead_job(j)]:  # its process died: the scope is free again
+        await end_dead(job)
+    busy = [j for j in busy if not is_dead_job(j)]
     if busy:
         if busy[0].parameters == parameters:
             return busy[0], True
@@ -284,6 +319,8 @@ async def cancel(job_id: str) -> Job:
     job = await read_job(job_id, artifacts=False)
     if job.final:
         return job
+    if is_dead_job(job):  # nothing is left to stop it: it ends here
+        return await end_dead(job, cancelled=True)
     # A run no process has picked up yet is cancelled at once; a running one is asked to stop, and
     # the runner serving it kills the flow and marks it Cancelled.
     waiting = job.state_type in ("SCHEDULED", "PENDING", "PAUSED")

@@ -43,6 +43,7 @@ from cadlib.vocabulary import Layout, SourceKind
 from config import Settings, load_settings
 from flows import build_report as report
 from flows.build_report import BuildHead, BuildResult
+from flows.heartbeat import beating
 from flows.prefect_home import require_prefect_home
 from flows.run_names import build_run_name
 from flows.runners import task_runner_for
@@ -169,7 +170,8 @@ def _build(preset: str, source: str | None, path: str | None, name: str | None, 
     t0 = time.perf_counter()
     settings = resolve_settings(preset, source, path, name, overrides)
     name = dataset_name(preset, settings)
-    with held(build_lock_path(DataDir(Path(settings.data_dir)).datasets, name), what=f"dataset {name!r}"):
+    with beating(settings.data_dir), held(build_lock_path(DataDir(Path(settings.data_dir)).datasets, name),
+                                          what=f"dataset {name!r}"):
         return _build_locked(preset, settings, name, force, until, t0)
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 
 from cadlib.atomic import write_text_atomic
+from config import get_settings
+from flows.heartbeat import beating
 from flows.prefect_home import require_prefect_home
 from flows.run_names import evaluate_run_name
 from flows.train import dataset_root
@@ -53,7 +55,8 @@ def report_markdown(report: dict, root: Path, worst: int = 5) -> str:
 async def evaluate(dataset: str = "demo", model: str = "", split: str = "test", samples: int = 1,
                    limit: int | None = None, constrained: bool = True, batch_size: int = 8) -> Evaluation:
     """Scores an adapter on a dataset split under the deepcad and cadrille protocols."""
-    return await asyncio.to_thread(_evaluate, dataset, model, split, samples, limit, constrained, batch_size)
+    with beating(get_settings().data_dir):
+        return await asyncio.to_thread(_evaluate, dataset, model, split, samples, limit, constrained, batch_size)
 
 
 def _evaluate(dataset: str, model: str, split: str, samples: int, limit: int | None, constrained: bool,

@@ -18,6 +18,8 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 
 from cadlib.dataset import write_json_atomic
+from config import get_settings
+from flows.heartbeat import beating
 from flows.prefect_home import require_prefect_home
 from flows.run_names import reconstruct_run_name
 from tasks import artifacts
@@ -42,7 +44,8 @@ async def reconstruct(file: str, model: str, out: str | None = None, samples: in
         samples: samples per view; the best valid one is kept (best-of-N).
         constrained: grammar-constrained decoding.
     """
-    return await asyncio.to_thread(_reconstruct, file, model, out, samples, constrained)
+    with beating(get_settings().data_dir):
+        return await asyncio.to_thread(_reconstruct, file, model, out, samples, constrained)
 
 
 def _check(file: str, model: str) -> None:

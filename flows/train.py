@@ -29,6 +29,7 @@ from cadlib.stop_request import to_thread_stoppable
 from cadlib.vocabulary import RunKind
 from config import get_settings
 from config.recipes import TINY, load_recipe
+from flows.heartbeat import beating
 from flows.prefect_home import require_prefect_home
 from flows.run_names import train_run_name
 from tasks import artifacts
@@ -67,7 +68,8 @@ async def train(dataset: str = "demo", recipe: str = "tiny_cpu", test_run: bool 
         out: the run folder (default <data_dir>/runs/<dataset>-<recipe>-<test|full>).
         overrides: recipe values on top of the YAML, e.g. {"epochs": 2, "lora": {"r": 16}}.
     """
-    return await to_thread_stoppable(_train, dataset, recipe, test_run, out, overrides)
+    with beating(get_settings().data_dir):  # the API tells a dead run from a working one by it
+        return await to_thread_stoppable(_train, dataset, recipe, test_run, out, overrides)
 
 
 def _train(dataset: str, recipe_name: str, test_run: bool, out: str | None, overrides: dict | None = None,

@@ -133,6 +133,16 @@ class Stack:
                 os.killpg(proc.pid, signal.SIGTERM)
                 proc.wait(30)
 
+    def kill_process(self, name: str) -> None:
+        """kill -9 of the process and every process it started (its session)."""
+        for n, proc in self.procs:
+            if n == name and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(30)
+
+    def start_serve(self) -> None:
+        self._spawn("serve", [str(BIN / "cadrecon"), "serve"], self.env)
+
     def log(self, name: str) -> str:
         path = self.dir / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""

@@ -5,6 +5,7 @@ serves (so they stay Scheduled). The end-to-end runs are in test_api_integration
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -530,3 +531,40 @@ def test_images_to_create_follow_the_builds_own_layout(tmp_path):
     assert _tiled({"preset": "demo", "overrides": {}})  # the demo preset tiles
     assert not _tiled({"preset": str(per_view), "overrides": {}})
     assert _tiled({"preset": str(per_view), "overrides": {"dataset": {"layout": "tile"}}})
+
+
+def test_a_run_whose_process_died_frees_its_dataset(app, tmp_path, monkeypatch):
+    """A Running run that stopped beating (its `cadrecon serve` killed with -9): the same request
+    starts a new run (the dead one ends Crashed), and stop ends a stuck one at once; a run that
+    beats is left alone."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import State
+
+    from deployments import jobs
+    from flows import heartbeat
+
+    monkeypatch.setattr(heartbeat, "STALE_S", 1.0)
+
+    async def set_running(job_id: str) -> None:
+        async with get_client() as client:
+            await client.set_flow_run_state(job_id, State(type=StateType.RUNNING, name="Running"), force=True)
+
+    body = {"source": "synthetic", "train_size": 3, "val_size": 1, "output_name": "orphan"}
+    first = call(app, "POST", "/training/datasets/extract", json=body, headers=AUTH).json()
+    asyncio.run(set_running(first["job_id"]))
+    beat = heartbeat.beats_dir(jobs.DATA_DIR) / f"{first['job_id']}.alive"
+    beat.parent.mkdir(parents=True, exist_ok=True)
+    beat.touch()  # its process beats: the same request is that run
+    again = call(app, "POST", "/training/datasets/extract", json=body, headers=AUTH).json()
+    assert again["job_id"] == first["job_id"] and again["reused"]
+    beat.unlink()
+    time.sleep(1.5)  # no beat for longer than STALE_S: dead
+    fresh = call(app, "POST", "/training/datasets/extract", json=body, headers=AUTH)
+    assert fresh.status_code == 202 and fresh.json()["job_id"] != first["job_id"], fresh.text
+    old = call(app, "GET", f"/training/jobs/{first['job_id']}/progress").json()
+    assert old["state"] == "Crashed" and "no heartbeat" in old["message"]
+    asyncio.run(set_running(fresh.json()["job_id"]))
+    time.sleep(1.5)
+    stop = call(app, "POST", f"/training/jobs/{fresh.json()['job_id']}/stop", headers=AUTH).json()
+    assert stop["state"] == "Cancelled"  # not Cancelling for good: nothing was left to stop it

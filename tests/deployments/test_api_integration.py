@@ -214,3 +214,28 @@ def test_property_based_requests_find_no_server_error(fuzz_api, stack, mode):
             nothing_to_break.append(op.label)
     print(mode, {k: sorted(v) for k, v in sorted(seen.items())})
     assert len(seen | dict.fromkeys(nothing_to_break)) == 15
+
+
+def test_a_build_whose_serve_was_killed_frees_its_dataset(stack):
+    """kill -9 of `cadrecon serve` (and its flow) mid-build: the run stops beating, and within a
+    minute the same request starts a new run (the dead one ends Crashed) on the restarted serve."""
+    api = _client(stack, stack.token)
+    body = {"source": "synthetic", "train_size": 400, "val_size": 0, "test_size": 0, "output_name": "it-orphan"}
+    job = api.post("/training/datasets/extract", json=body).json()["job_id"]
+    deadline = time.monotonic() + 120
+    while api.get(f"/training/jobs/{job}/progress").json()["state"] != "Running":
+        assert time.monotonic() < deadline, "the build never started"
+        time.sleep(0.3)
+    stack.kill_process("serve")
+    killed = time.monotonic()
+    stack.start_serve()
+    while True:
+        r = api.post("/training/datasets/extract", json=body)
+        assert r.status_code == 202, r.text
+        if r.json()["job_id"] != job:
+            break
+        assert time.monotonic() - killed < 60, "the dead run was still handed back a minute after serve died"
+        time.sleep(2)
+    old = api.get(f"/training/jobs/{job}/progress").json()
+    assert old["state"] == "Crashed" and "no heartbeat" in old["message"], old
+    api.post(f"/training/jobs/{r.json()['job_id']}/stop")
