@@ -131,6 +131,9 @@ def show_reconstruction(file: Path, r: dict, *, fail_without_step: bool = True) 
             continue
         cd = ", ".join(f"CD[{k}] {v:.4g}" for k, v in s["cd"].items() if v is not None) or s["error"]
         iou = "".join(f", IoU[{k}] {v:.3f}" for k, v in s["iou"].items() if v is not None)
+        why = {m for k, m in (s.get("iou_method") or {}).items() if s["iou"].get(k) is None and m}
+        if s["valid"] and why:  # say why, not nothing ("none: the truth mesh is not closed", ...)
+            iou += f", IoU n/a ({'; '.join(sorted(why))})"
         typer.echo(f"  {key if key != 'baseline' else 'constant baseline'}: {cd}{iou}")
     if "step" in r:
         typer.echo(f"  wrote {r['step']} and {r['side_by_side']}")

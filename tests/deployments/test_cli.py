@@ -223,3 +223,16 @@ def test_an_offline_hub_recipe_fails_at_once_on_one_line_with_no_run(tmp_path, m
     assert time.monotonic() - t < 5 and res.exit_code != 0 and not started
     out = res.output.strip()
     assert out.count("\n") == 0 and "hf download Qwen/Qwen2-VL-2B-Instruct" in out, out
+
+
+def test_a_missing_iou_says_why(capsys, tmp_path):
+    from deployments.train_cli import show_reconstruction
+
+    score = {"valid": True, "error": "", "cd": {"cadrille": 1.5, "deepcad": 2.0},
+             "iou": {"cadrille": None, "deepcad": None},
+             "iou_method": {"cadrille": "none: the truth mesh is not closed", "deepcad": "none: the truth mesh is not closed"}}
+    r = {"samples": 1, "parsed": 1, "valid": 1, "single": score, "best_of_n": score, "baseline": None,
+         "step": str(tmp_path / "a.step"), "side_by_side": str(tmp_path / "a.png")}
+    show_reconstruction(tmp_path / "part.stl", r)
+    out = capsys.readouterr().out
+    assert "IoU n/a (none: the truth mesh is not closed)" in out and out.count("not closed") == 2  # single, best
