@@ -74,7 +74,9 @@ def user_error_class(name: str, message: str = "") -> str:
         return USER_CLASSES[name]
     if name == "ValueError" and "digits" in message and "integer" in message:
         return "NumberTooLong"
-    if name in ("OSError", "IOError", "PermissionError", "FileNotFoundError"):
+    if name == "FileNotFoundError":
+        return "MissingFile"
+    if name in ("OSError", "IOError", "PermissionError"):
         low = message.lower()
         return ("DiskFull" if "no space left" in low else "NameTooLong" if "name too long" in low
                 else "FileUnreadable")

@@ -118,7 +118,8 @@ class TrainingRecipe(BaseModel):
     precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
     gradient_checkpointing: bool | Literal["auto"] = Field(
         False, description="recompute the activations of the layers that train (never of frozen ones: "
-        "vlm/checkpointing.py); auto: only where a micro-batch does not fit without it (CUDA)")
+        "vlm/checkpointing.py); auto: only where a micro-batch does not fit without it (tried on CUDA together "
+        "with max_tokens_per_batch; without a token budget, or off CUDA, auto is off)")
     max_tokens_per_batch: Annotated[int, Field(ge=16)] | Literal["auto"] | None = Field(
         None, description="micro-batches of at most this many padded tokens, bucketed by length, with gradient "
         "accumulation keeping batch_size x grad_accum samples a step (vlm/token_batches.py); auto: the largest "

@@ -133,6 +133,9 @@ class ApiSettings(BaseModel):
     model: str | None = Field(None, description="default adapter folder for POST /reconstruct")
     recipe: str = Field("tiny_cpu", description="training recipe the training endpoints start from")
     wait_max_s: float = Field(600.0, ge=0, description="the most a request may ask to wait for its run")
+    dead_run_after_s: float = Field(40.0, ge=15, description="a Running or Cancelling run whose process has not "
+                                    "beaten this long (flows beat every 10 s) is dead: the next request for its "
+                                    "dataset ends it Crashed and starts anew")
     head_timeout_s: float = Field(10.0, gt=0, description="a connection that has not sent a whole request head "
                                   "(line and headers, at most 64 KiB) this long after connecting or its last "
                                   "response is closed")

@@ -116,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     jobs.LOCK_DIR = DataDir(Path(settings.data_dir)).locks
     jobs.DATA_DIR = Path(settings.data_dir)  # where the flows beat (flows.heartbeat)
+    jobs.DEAD_AFTER_S = settings.api.dead_run_after_s
     token = settings.api.token.get_secret_value() if settings.api.token else None
     if not token:
         token = secrets.token_urlsafe(24)

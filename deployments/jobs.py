@@ -222,6 +222,8 @@ async def active_scopes() -> set[str]:
 DATA_DIR: Path | None = None
 """The data folder the flows beat in (`flows.heartbeat`); `create_app` sets it. None: no run is
 ever judged dead."""
+DEAD_AFTER_S: float | None = None
+"""Seconds without a beat after which a run is dead (`api.dead_run_after_s`); None: `flows.heartbeat.STALE_S`."""
 
 
 def _dead(run_id: str, state_type: str, start_time: datetime | None) -> bool:
@@ -230,7 +232,7 @@ def _dead(run_id: str, state_type: str, start_time: datetime | None) -> bool:
 
     if DATA_DIR is None or state_type not in ("RUNNING", "CANCELLING"):
         return False
-    return is_dead(DATA_DIR, run_id, start_time.timestamp() if start_time else None)
+    return is_dead(DATA_DIR, run_id, start_time.timestamp() if start_time else None, stale_s=DEAD_AFTER_S)
 
 
 def is_dead_job(job: Job) -> bool:
@@ -242,7 +244,8 @@ async def end_dead(job: Job, *, cancelled: bool = False) -> Job:
     for it), which frees its scope; returns it after."""
     from flows.heartbeat import STALE_S
 
-    why = f"its process stopped (no heartbeat for over {STALE_S:.0f} s: a killed `cadrecon serve`?)"
+    why = (f"its process stopped (no heartbeat for over {DEAD_AFTER_S or STALE_S:.0f} s: a killed "
+           "`cadrecon serve`?)")
     state = (State(type=StateType.CANCELLED, name="Cancelled", message=f"cancelled through the API; {why}")
              if cancelled else State(type=StateType.CRASHED, name="Crashed", message=why))
     async with prefect_client() as client:

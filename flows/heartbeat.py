@@ -69,10 +69,11 @@ def last_beat(data_dir: str | Path, run_id: str) -> float | None:
         return None
 
 
-def is_dead(data_dir: str | Path, run_id: str, started: float | None, now: float | None = None) -> bool:
+def is_dead(data_dir: str | Path, run_id: str, started: float | None, now: float | None = None,
+            stale_s: float | None = None) -> bool:
     """An active run (Running, Cancelling) whose process no longer beats: its last beat, or its
-    start when it never beat, is over `STALE_S` old."""
+    start when it never beat, is over `stale_s` (default `STALE_S`) old."""
     now = time.time() if now is None else now
     beat = last_beat(data_dir, run_id)
     since = beat if beat is not None else started
-    return since is not None and now - since > STALE_S
+    return since is not None and now - since > (STALE_S if stale_s is None else stale_s)

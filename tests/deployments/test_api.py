@@ -544,7 +544,7 @@ def test_a_run_whose_process_died_frees_its_dataset(app, tmp_path, monkeypatch):
     from deployments import jobs
     from flows import heartbeat
 
-    monkeypatch.setattr(heartbeat, "STALE_S", 1.0)
+    monkeypatch.setattr(jobs, "DEAD_AFTER_S", 1.0)
 
     async def set_running(job_id: str) -> None:
         async with get_client() as client:

@@ -34,7 +34,7 @@ def stack():
     s = Stack()
     try:
         # Small, quick builds: 64 px line drawings, 2 worker processes.
-        yield s.start(CADRECON_DATASET__WORKERS="2", CADRECON_RENDER__STYLE="lines")
+        yield s.start(CADRECON_DATASET__WORKERS="2", CADRECON_RENDER__STYLE="lines", CADRECON_API__DEAD_RUN_AFTER_S="20")
     except Exception:
         for name in ("postgres", "prefect-server", "serve", "api"):
             print(f"--- {name} ---\n{s.log(name)[-4000:]}")
@@ -218,19 +218,24 @@ def test_property_based_requests_find_no_server_error(fuzz_api, stack, mode):
 
 def test_a_build_whose_serve_was_killed_frees_its_dataset(stack):
     """kill -9 of `cadrecon serve` (and its flow) mid-build: the run stops beating, and within a
-    minute the same request starts a new run (the dead one ends Crashed) on the restarted serve."""
+    minute the same request starts a new run (the dead one ends Crashed) on the restarted serve
+    (the stack judges a run dead after 20 s without a beat; the default is 40)."""
     api = _client(stack, stack.token)
-    body = {"source": "synthetic", "train_size": 400, "val_size": 0, "test_size": 0, "output_name": "it-orphan"}
-    job = api.post("/training/datasets/extract", json=body).json()["job_id"]
-    deadline = time.monotonic() + 120
-    while api.get(f"/training/jobs/{job}/progress").json()["state"] != "Running":
-        assert time.monotonic() < deadline, "the build never started"
+    r = api.post("/training/datasets/extract", json={"source": "synthetic", "train_size": 150, "val_size": 0,
+                                                       "test_size": 0, "output_name": "it-orphan"})
+    _wait(api, r.json()["job_id"])
+    body = {"resolution": 512, "batch_size": 8}  # 150 models of 512 px line drawings: long enough to kill
+    job = api.post("/training/datasets/it-orphan/render", json=body).json()["job_id"]
+    deadline = time.monotonic() + 240
+    while (state := api.get(f"/training/jobs/{job}/progress").json()["state"]) != "Running":
+        assert time.monotonic() < deadline and state not in ("Completed", "Failed", "Crashed", "Cancelled"), state
         time.sleep(0.3)
+    time.sleep(2)
     stack.kill_process("serve")
     killed = time.monotonic()
     stack.start_serve()
     while True:
-        r = api.post("/training/datasets/extract", json=body)
+        r = api.post("/training/datasets/it-orphan/render", json=body)
         assert r.status_code == 202, r.text
         if r.json()["job_id"] != job:
             break

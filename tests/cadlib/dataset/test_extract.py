@@ -42,7 +42,7 @@ def test_deepcad_sampling_dedups_across_splits_and_records_failures(deepcad, tmp
     assert dup.status == ModelStatus.DUPLICATE.value and dup.duplicate_of == "00000000"  # test keeps its model
     assert by_id["00000000"].split == "test" and by_id["00000000"].ok
     assert by_id["00000998"].status == "failed" and by_id["00000998"].error_class == "ParseError"
-    assert by_id["00000997"].status == "failed" and by_id["00000997"].error_class == "FileNotFoundError"
+    assert by_id["00000997"].status == "failed" and by_id["00000997"].error_class == "MissingFile"
     leak = plan.info["leakage"]
     assert leak["groups_across_splits_in_source"] == 1 and leak["groups_across_splits_in_dataset"] == 0
     kept = sum(plan.info["counts"].values())
