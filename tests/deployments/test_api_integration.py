@@ -132,6 +132,36 @@ def test_stop_cancels_a_running_build(stack):
     api.post(f"/training/jobs/{again.json()['job_id']}/stop")
 
 
+def test_a_build_whose_serve_was_killed_frees_its_dataset(stack):
+    """kill -9 of `cadrecon serve` (and its flow) mid-build: the run stops beating, and within a
+    minute the same request starts a new run (the dead one ends Crashed) on the restarted serve
+    (the stack judges a run dead after 20 s without a beat; the default is 40)."""
+    api = _client(stack, stack.token)
+    r = api.post("/training/datasets/extract", json={"source": "synthetic", "train_size": 150, "val_size": 0,
+                                                       "test_size": 0, "output_name": "it-orphan"})
+    _wait(api, r.json()["job_id"])
+    body = {"resolution": 512, "batch_size": 8}  # 150 models of 512 px line drawings: long enough to kill
+    job = api.post("/training/datasets/it-orphan/render", json=body).json()["job_id"]
+    deadline = time.monotonic() + 240
+    while (state := api.get(f"/training/jobs/{job}/progress").json()["state"]) != "Running":
+        assert time.monotonic() < deadline and state not in ("Completed", "Failed", "Crashed", "Cancelled"), state
+        time.sleep(0.3)
+    time.sleep(2)
+    stack.kill_process("serve")
+    killed = time.monotonic()
+    stack.start_serve()
+    while True:
+        r = api.post("/training/datasets/it-orphan/render", json=body)
+        assert r.status_code == 202, r.text
+        if r.json()["job_id"] != job:
+            break
+        assert time.monotonic() - killed < 60, "the dead run was still handed back a minute after serve died"
+        time.sleep(2)
+    old = api.get(f"/training/jobs/{job}/progress").json()
+    assert old["state"] == "Crashed" and "no heartbeat" in old["message"], old
+    api.post(f"/training/jobs/{r.json()['job_id']}/stop")
+
+
 def test_token_and_input_checks_on_the_live_api(stack):
     anon = _client(stack, None)
     assert anon.get("/health").status_code == 200
@@ -215,32 +245,3 @@ def test_property_based_requests_find_no_server_error(fuzz_api, stack, mode):
     print(mode, {k: sorted(v) for k, v in sorted(seen.items())})
     assert len(seen | dict.fromkeys(nothing_to_break)) == 15
 
-
-def test_a_build_whose_serve_was_killed_frees_its_dataset(stack):
-    """kill -9 of `cadrecon serve` (and its flow) mid-build: the run stops beating, and within a
-    minute the same request starts a new run (the dead one ends Crashed) on the restarted serve
-    (the stack judges a run dead after 20 s without a beat; the default is 40)."""
-    api = _client(stack, stack.token)
-    r = api.post("/training/datasets/extract", json={"source": "synthetic", "train_size": 150, "val_size": 0,
-                                                       "test_size": 0, "output_name": "it-orphan"})
-    _wait(api, r.json()["job_id"])
-    body = {"resolution": 512, "batch_size": 8}  # 150 models of 512 px line drawings: long enough to kill
-    job = api.post("/training/datasets/it-orphan/render", json=body).json()["job_id"]
-    deadline = time.monotonic() + 240
-    while (state := api.get(f"/training/jobs/{job}/progress").json()["state"]) != "Running":
-        assert time.monotonic() < deadline and state not in ("Completed", "Failed", "Crashed", "Cancelled"), state
-        time.sleep(0.3)
-    time.sleep(2)
-    stack.kill_process("serve")
-    killed = time.monotonic()
-    stack.start_serve()
-    while True:
-        r = api.post("/training/datasets/it-orphan/render", json=body)
-        assert r.status_code == 202, r.text
-        if r.json()["job_id"] != job:
-            break
-        assert time.monotonic() - killed < 60, "the dead run was still handed back a minute after serve died"
-        time.sleep(2)
-    old = api.get(f"/training/jobs/{job}/progress").json()
-    assert old["state"] == "Crashed" and "no heartbeat" in old["message"], old
-    api.post(f"/training/jobs/{r.json()['job_id']}/stop")
