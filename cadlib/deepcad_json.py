@@ -168,9 +168,7 @@ def _parse_sequence(data: Any, source: str, name: str) -> CadSequence:
     # Fusion 360 Gallery files (with a timeline) are in centimetres, DeepCAD's Onshape exports in metres.
     unit_mm = 10.0 if ("timeline" in data or "metadata" in data) else 1000.0
     seq = CadSequence(tuple(extrudes), name=name, unit_mm=unit_mm)
-    with np.errstate(all="ignore"):
-        lo, hi = seq.envelope()
-    check_size(lo, hi, source, unit_mm)  # 1e300 or 1e-12 m: refused here, not by the modeller
+    check_size(*seq.envelope(), source, unit_mm)  # 1e300 or 1e-12 m: refused here, not by the modeller
     return seq
 
 

@@ -168,13 +168,15 @@ def load_recipe(name: str | Path, overrides: dict | None = None) -> TrainingReci
     data = read_mapping(path)
     check_keys(path, data, TrainingRecipe)
     try:
-        TrainingRecipe.model_validate(data)  # the file alone: its own errors name it
+        recipe = TrainingRecipe.model_validate(data)  # the file alone: its own errors name it
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(x) for x in err["loc"]) or "recipe"
         raise ValueError(f"{path}: {where}: {err['msg']}") from None
+    if not overrides:
+        return recipe
     try:
-        return TrainingRecipe.model_validate(deep_merge(data, overrides or {}))
+        return TrainingRecipe.model_validate(deep_merge(data, overrides))
     except ValidationError as exc:  # then the values given on top (--minutes, a REST config)
         err = exc.errors()[0]
         where = ".".join(str(x) for x in err["loc"]) or "recipe"

@@ -10,8 +10,9 @@ closes a connection that has not sent a whole request head within `head_timeout_
 of its last response (slow clients cannot hold descriptors). Bodies are judged by
 `deployments.body_guard` once the head is in.
 
-`shutting_down()` says whether the server has been asked to stop: requests waiting on a run answer
-503 at once then (`deployments.routes.datasets.wait_for`), so SIGTERM ends the process in seconds.
+`shutting_down()` says whether the server has been asked to stop: requests waiting on a run then
+answer at once with the run's state (`deployments.routes.datasets.wait_for`), so SIGTERM ends the
+process in seconds.
 """
 
 from __future__ import annotations

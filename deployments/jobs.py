@@ -292,9 +292,10 @@ async def _deciding(scope: str):
 async def _start(deployment: str, parameters: dict, *, scope: str, kind: str, key: str | None, route: str,
                  exclusive: bool) -> tuple[Job, bool]:
     busy = await scope_runs(scope, active_only=True, limit=5)
-    for job in [j for j in busy if is_dead_job(j)]:  # its process died: the scope is free again
+    dead = [j for j in busy if is_dead_job(j)]
+    for job in dead:  # its process died: the scope is free again
         await end_dead(job)
-    busy = [j for j in busy if not is_dead_job(j)]
+    busy = [j for j in busy if j.id not in {d.id for d in dead}]
     if busy:
         if busy[0].parameters == parameters:
             return busy[0], True

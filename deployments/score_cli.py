@@ -33,9 +33,7 @@ def score(
     from tasks import progress
 
     def show(done: int, total: int) -> None:
-        if progress.get("scored")[1] != total:
-            progress.start("scored", total)
-        progress.at_least("scored", done)
+        progress.reached("scored", done, total)
 
     with progress_bars(quiet):
         report = score_folder(pred, truth, protocols=tuple(protocol or ("cadrille", "deepcad", "aligned")),

@@ -85,9 +85,7 @@ def extract(layout_root: str, spec: SourceSpec, bits: int, max_mb: float, shard_
     progress.start("extract", 0)
 
     def show(done: int, total: int) -> None:
-        if progress.get("extract")[1] != total:
-            progress.start("extract", total)
-        progress.at_least("extract", done)
+        progress.reached("extract", done, total)
 
     plan = plan_dataset(DatasetLayout(Path(layout_root)), spec, bits=bits, max_mb=max_mb, shard_size=shard_size,
                         run=_runner(workers, timeout), progress=show, min_iou=min_iou)

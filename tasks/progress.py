@@ -43,6 +43,14 @@ def at_least(stage: str, done: int) -> None:
     _notify(stage)
 
 
+def reached(stage: str, done: int, total: int) -> None:
+    """A `progress(done, total)` callback's report: the stage (re)started when its total is new,
+    then its count raised to `done`."""
+    if get(stage)[1] != total:
+        start(stage, total)
+    at_least(stage, done)
+
+
 def get(stage: str) -> tuple[int, int]:
     with _lock:
         done, total = _state.get(stage, (0, 0))

@@ -350,9 +350,7 @@ def score_split(root: str, adapter: str, split: str, samples: int, limit: int | 
 
     def show(done: int, total: int) -> None:
         update_progress_artifact(bar, 100.0 * done / total, _sync=True)
-        if progress.get("models")[1] != total:
-            progress.start("models", total)
-        progress.at_least("models", done)
+        progress.reached("models", done, total)
 
     report = evaluate_split(root, adapter, split=split, samples=samples, limit=limit, constrained=constrained,
                             batch_size=batch_size, progress=show)

@@ -157,13 +157,6 @@ def padded_tokens(batches: list[list[int]], lengths: Sequence[int]) -> tuple[int
     return real, padded
 
 
-def fixed_batches(n: int, batch_size: int, seed: int = 0) -> list[list[int]]:
-    """A shuffled fixed-size batching of `n` samples (the comparison `padded_tokens` is measured against)."""
-    order = list(range(n))
-    random.Random(seed).shuffle(order)
-    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
-
-
 def plan_for(model, processor, choice, train, *, budget: int | str, checkpointing, batch_size: int, grad_accum: int,
              seed: int, log: Callable[[str], None] | None = None) -> tuple[TokenBudgetBatches, int, bool]:
     """The micro-batches of a run with a token budget: the sampler, the gradient accumulation that

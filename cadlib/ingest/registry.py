@@ -8,9 +8,7 @@ from pathlib import Path
 from cadlib.errors import CadlibError, ParseError, readable
 from cadlib.ingest.detect import MESH_FORMATS, detect_format
 from cadlib.ingest.model import LoadedModel, ModelSummary
-from cadlib.limits import MAX_COORD_MM, check_coordinates, check_size
-
-__all__ = ["DEFAULT_MAX_MB", "LOADERS", "MAX_COORD_MM", "check_coordinates", "load_model", "summarize_model"]
+from cadlib.limits import check_coordinates, check_size
 
 DEFAULT_MAX_MB = 200.0
 

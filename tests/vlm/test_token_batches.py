@@ -12,11 +12,17 @@ import pytest
 from vlm.token_batches import (
     TokenBudgetBatches,
     accumulation_for,
-    fixed_batches,
     largest_fitting,
     padded_tokens,
     plan_batches,
 )
+
+
+def fixed_batches(n: int, batch_size: int, seed: int = 0) -> list[list[int]]:
+    """A shuffled fixed-size batching of `n` samples: what the padding is compared with."""
+    order = list(range(n))
+    random.Random(seed).shuffle(order)
+    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
 
 
 def _lengths(n: int = 2000, seed: int = 0) -> list[int]:
