@@ -63,6 +63,24 @@ class Limits:
 
 
 @dataclass(frozen=True, slots=True)
+class IntRule:
+    """The numbers an argument may take: [lo, hi] without `banned`, written without leading zeros."""
+
+    lo: int
+    hi: int
+    banned: frozenset[int]
+
+    def takes(self, word: str, complete: bool) -> bool:
+        """Whether `word` is such a number (`complete`) or the start of one."""
+        if not word.isdigit() or (len(word) > 1 and word[0] == "0"):
+            return False
+        if complete:
+            v = int(word)
+            return self.lo <= v <= self.hi and v not in self.banned
+        return _completes(word, self.lo, self.hi, self.banned)
+
+
+@dataclass(frozen=True, slots=True)
 class TextPrefix:
     """Where a prefix of sequence text stands. `after` is the last complete line's keyword ("" at
     the start); `words` the complete words of the current line; `word` the partial word."""
@@ -135,26 +153,32 @@ class TextPrefix:
             return "int" if n - 3 < want else None
         return "int" if len(self.words) - 1 < _ARITY[kw] else None
 
+    def int_rule(self) -> IntRule | None:
+        """The rule of the number being written (its range and banned values), or None when the
+        next word is not a number."""
+        if self._slot() != "int":
+            return None
+        kw, index = self.words[0], len(self.words) - 1
+        lo, hi, excluded = self.limits.int_range(kw, index)
+        banned = set() if excluded is None else {excluded}
+        if kw in (CurveKind.LINE.value, CurveKind.ARC.value) and index == 1:
+            x = int(self.words[1])
+            if self.prev_end is not None and self.prev_end[0] == x:
+                banned.add(self.prev_end[1])  # would end where it starts
+            if self.curves and self._last_chance() and self.first_end is not None and self.first_end[0] == x:
+                banned.add(self.first_end[1])  # the loop must close with this curve, and could not
+        return IntRule(lo, hi, frozenset(banned))
+
     def _word_ok(self, word: str, complete: bool) -> bool:
         slot = self._slot()
         if slot is None:
             return False
         if slot == "int":
-            if not word.isdigit() or (len(word) > 1 and word[0] == "0"):
+            if not word.isdigit():
                 return False
-            kw, index = self.words[0], len(self.words) - 1
-            lo, hi, excluded = self.limits.int_range(kw, index)
-            banned = set() if excluded is None else {excluded}
-            if kw in (CurveKind.LINE.value, CurveKind.ARC.value) and index == 1:
-                x = int(self.words[1])
-                if self.prev_end is not None and self.prev_end[0] == x:
-                    banned.add(self.prev_end[1])  # would end where it starts
-                if self.curves and self._last_chance() and self.first_end is not None and self.first_end[0] == x:
-                    banned.add(self.first_end[1])  # the loop must close with this curve, and could not
-            v = int(word)
-            if complete:
-                return lo <= v <= hi and v not in banned
-            return _completes(word, lo, hi, banned)
+            rule = self.int_rule()
+            assert rule is not None
+            return rule.takes(word, complete)
         return any(w == word if complete else w.startswith(word) for w in slot)
 
     def feed(self, ch: str) -> TextPrefix | None:
@@ -264,7 +288,7 @@ class TextPrefix:
         return self.after == "extrude" and not self.words and not self.word
 
 
-def _completes(word: str, lo: int, hi: int, banned: set[int]) -> bool:
+def _completes(word: str, lo: int, hi: int, banned: frozenset[int]) -> bool:
     """Whether some integer in [lo, hi] and not in `banned`, written without leading zeros,
     starts with the digits `word` (a partial word that no digit can save is refused now, not
     after the decoder is stuck with it)."""

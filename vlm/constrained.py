@@ -10,9 +10,11 @@ end-of-utterance token is allowed only where the text is a whole sequence.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from cadlib.grammar import Limits, TextPrefix
+from cadlib.grammar import IntRule, Limits, TextPrefix
+
+_DIGITS = frozenset("0123456789")
 
 
 @dataclass
@@ -50,6 +52,8 @@ class SequenceConstraint:
             node.ids.append(tid)
         self._by_state: dict[tuple[TextPrefix, bool], tuple[list[int], list[int]]] = {}
         self._rows: dict[int, tuple[str, TextPrefix | None]] = {}
+        self._tensors: dict[int, tuple] = {}  # id of a walk's id list -> (the list, its ids and needs as tensors)
+        self._numbers: dict[tuple, tuple] = {}  # (node, digits so far, rule) -> `_digits_below`
 
     def _state(self, row: int, body: str) -> TextPrefix | None:
         """The grammar state after `body`, continued from the row's last step where it can be."""
@@ -64,19 +68,38 @@ class SequenceConstraint:
     def allowed(self, generated: str, row: int = -1, budget: int | None = None) -> list[int]:
         """The token ids that may follow `generated` (memoised by grammar state); with `budget`
         (the tokens left after this one), only those after which the text can still be finished."""
-        body = generated.lstrip(" ")
-        state = self._state(row, body)
-        if state is None:
-            return sorted(self.end_ids)  # cannot happen when every step was constrained
-        key = (state, not body)
-        hit = self._by_state.get(key)
-        if hit is None:
-            hit = self._by_state[key] = self._walk(state, not body)
-        ids, need = hit
+        ids, need = self._lookup(generated, row)
         if budget is None:
             return ids
         fits = [i for i, n in zip(ids, need, strict=True) if n <= budget]
         return fits or ids  # cannot be empty while the budget was kept at every step
+
+    def _lookup(self, generated: str, row: int) -> tuple[list[int], list[int]]:
+        body = generated.lstrip(" ")
+        state = self._state(row, body)
+        if state is None:
+            return sorted(self.end_ids), [0] * len(self.end_ids)  # cannot happen when every step was constrained
+        key = (state, not body)
+        hit = self._by_state.get(key)
+        if hit is None:
+            hit = self._by_state[key] = self._walk(state, not body)
+        return hit
+
+    def _allowed_tensor(self, generated: str, row: int, budget: int | None):
+        """`allowed` as an index tensor (kept beside the lists: a decoding step indexes its mask
+        with it instead of converting a thousand ids every step)."""
+        import torch
+
+        ids, need = self._lookup(generated, row)
+        tensors = self._tensors.get(id(ids))
+        if tensors is None or tensors[0] is not ids:
+            tensors = self._tensors[id(ids)] = (ids, torch.tensor(ids, dtype=torch.long),
+                                                torch.tensor(need, dtype=torch.long))
+        _, ids_t, need_t = tensors
+        if budget is None:
+            return ids_t
+        fits = ids_t[need_t <= budget]
+        return fits if len(fits) else ids_t
 
     def _walk(self, state: TextPrefix, leading: bool) -> tuple[list[int], list[int]]:
         """Every token the grammar allows after `state`, and the characters each leaves to write."""
@@ -89,10 +112,16 @@ class SequenceConstraint:
                 left = st.min_to_finish()
                 ids.extend(node.ids)
                 need.extend([left] * len(node.ids))
+            rule: IntRule | None | bool = False  # False: not asked yet
             for ch, child in node.children.items():
                 if lead and ch == " ":
                     stack.append((child, st, True))  # "Assistant: sketch": a space before the answer
                     continue
+                if ch in _DIGITS:
+                    rule = st.int_rule() if rule is False else rule
+                    if isinstance(rule, IntRule):
+                        self._walk_number(child, st, st.word + ch, rule, stack, ids, need)
+                        continue
                 nxt = st.feed(ch)
                 if nxt is not None:
                     stack.append((child, nxt, False))
@@ -100,6 +129,30 @@ class SequenceConstraint:
             ids.extend(self.end_ids)
             need.extend([0] * len(self.end_ids))
         return ids, need
+
+    def _walk_number(self, node: _Node, st: TextPrefix, word: str, rule: IntRule, stack: list, ids: list[int],
+                     need: list[int]) -> None:
+        """The digits below `node` (`word` so far) without a grammar state per character: a number's
+        digits are checked against its rule alone (memoised: most numbers share a few rules), and
+        the characters left after a partial number are those of a whole one
+        (`TextPrefix.min_to_finish` of a state that takes it as it is), plus one where it is not a
+        whole number yet (the shortest finish writes one more digit). Where a digit is followed by
+        anything else, the walk goes on with a real state."""
+        key = (id(node), word, rule)
+        hit = self._numbers.get(key)
+        if hit is None:
+            hit = self._numbers[key] = _digits_below(node, word, rule)
+        whole_ids, partial_ids, sample, branches = hit
+        if sample is not None:
+            finish = replace(st, word=sample[0]).min_to_finish() - (0 if sample[1] else 1)
+            ids.extend(whole_ids)
+            need.extend([finish] * len(whole_ids))
+            ids.extend(partial_ids)
+            need.extend([finish + 1] * len(partial_ids))
+        for child, w, ch in branches:
+            nxt = replace(st, word=w).feed(ch)
+            if nxt is not None:
+                stack.append((child, nxt, False))
 
     def __call__(self, input_ids, scores):
         import torch
@@ -110,6 +163,30 @@ class SequenceConstraint:
             budget = self.max_new_tokens - (input_ids.shape[1] - self.prompt_len) - 1  # left after this token
         for row in range(input_ids.shape[0]):
             text = self.tokenizer.decode(input_ids[row, self.prompt_len:], skip_special_tokens=True)
-            ids = self.allowed(text, row, budget)
-            mask[row, ids] = 0.0
+            mask[row, self._allowed_tensor(text, row, budget).to(mask.device)] = 0.0
         return scores + mask
+
+
+def _digits_below(node: _Node, word: str, rule: IntRule):
+    """The token ids below `node` whose digits (after `word`) make a whole number of `rule`, those
+    that make only the start of one, one such word (and whether it is whole), and the non-digit
+    continuations (child node, word, character) left for a real state."""
+    whole_ids: list[int] = []
+    partial_ids: list[int] = []
+    sample: tuple[str, bool] | None = None
+    branches = []
+    todo = [(node, word)]
+    while todo:
+        n, w = todo.pop()
+        if not rule.takes(w, complete=False):
+            continue
+        complete = rule.takes(w, complete=True)
+        if n.ids:
+            (whole_ids if complete else partial_ids).extend(n.ids)
+            sample = sample or (w, complete)
+        for ch, child in n.children.items():
+            if ch in _DIGITS:
+                todo.append((child, w + ch))
+            else:
+                branches.append((child, w, ch))
+    return whole_ids, partial_ids, sample, branches
