@@ -17,6 +17,8 @@ protocol.
    - invalid_ratio: the share of answers that do not build a valid solid.
    Baselines (cadlib.baselines): constant (the most common training target) and retrieval (the
    target of the nearest training image in pixel space).
+   - image_use (vlm.image_use): the answer loss with each test model's own images against each
+     other's; `reads_images` false means the model writes its answers whatever it is shown.
 
 Prints one JSON object: {"model", "baselines": {"constant", "retrieval"}, "train", "curve"}.
 """
@@ -86,6 +88,16 @@ def generate_answers(weights: str, root: Path, records: list[dict], bits: int, b
                              max_new_tokens=int(longest * 1.25) + 8, constrained=True, limits=Limits(bits=bits))
         out += [g[0] for g in got]
     return out, time.perf_counter() - t0
+
+
+def measure_image_use(weights: str, root: Path, records: list[dict]) -> dict:
+    """Whether the trained model reads its images (`vlm.image_use`) on the test records."""
+    from vlm.collate import sample_from_llava
+    from vlm.generate import load_trained
+    from vlm.image_use import image_use
+
+    model, processor = load_trained(weights)
+    return dict(image_use(model, processor, [sample_from_llava(r, root) for r in records]))
 
 
 def in_own_thread(fn, *args):
@@ -159,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
             log(f"generating for {len(records)} test models with {report['weights']}")
             texts, gen_s = in_own_thread(generate_answers, report["weights"], root, records, bits)
             scores = score_many(pool, texts, truths, bits)
-            model = summarize(scores)
+            model = {**summarize(scores), "image_use": in_own_thread(measure_image_use, report["weights"], root, records)}
             from vlm.report import record_evaluation
 
             record_evaluation(report["weights"], {"split": "test", "protocol": "cadrille", **model,

@@ -1,0 +1,62 @@
+"""Image use: the loss with each sample's own images against each other's images tells a model that
+reads its input from one that writes the most likely answer whatever it is shown."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from vlm.collate import sample_from_llava
+from vlm.image_use import derangement, image_use
+
+
+def test_the_derangement_moves_every_sample_and_is_seeded():
+    for n in (2, 3, 17):
+        order = derangement(n, seed=4)
+        assert sorted(order) == list(range(n)) and all(order[i] != i for i in range(n))
+    assert derangement(9, seed=1) == derangement(9, seed=1) != derangement(9, seed=2)
+
+
+def _samples(root, split):
+    return [sample_from_llava(r, root) for r in json.loads((root / f"{split}.json").read_text())]
+
+
+def test_a_blind_model_shows_no_gap_and_a_trained_one_reads_its_images(tiny_model, tiny_dataset):
+    """Blind: the connector's projection zeroed, so every image is the same to the model: the gap is
+    exactly 0 and it is reported as not reading. Trained: 200 steps on shapes whose answer only the
+    image tells apart (rectangle, ellipse, triangle): the loss with swapped images is higher. (It
+    learns the answers' text first: at step 100 the gap is still 0.0002 with a loss of 0.06; it
+    reads the images from about step 150.)"""
+    import torch
+
+    from vlm.collate import Collator
+    from vlm.loading import load_model
+
+    train, val = _samples(tiny_dataset, "train"), _samples(tiny_dataset, "val") + _samples(tiny_dataset, "train")[:8]
+    model, processor = load_model(tiny_model)
+    blind, _ = load_model(tiny_model)
+    with torch.no_grad():
+        for p in blind.model.connector.parameters():
+            p.zero_()
+    got = image_use(blind, processor, val)
+    assert got["gap"] == 0.0 and not got["reads_images"] and got["n"] == 12
+    with pytest.raises(ValueError, match="two samples"):
+        image_use(blind, processor, val[:1])
+
+    torch.manual_seed(0)
+    collator = Collator(processor)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    model.train()
+    for step in range(200):
+        batch = collator([train[(step * 4 + k) % len(train)] for k in range(4)])
+        labels = batch.pop("labels")
+        logits = model(**batch).logits[:, :-1]
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1),
+                                                 ignore_index=-100)
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+    trained = image_use(model, processor, val)
+    assert trained["reads_images"] and trained["gap"] > 0.05, trained
+    assert trained["loss_shuffled_images"] > trained["loss_true_images"]
