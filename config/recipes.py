@@ -114,6 +114,9 @@ class TrainingRecipe(BaseModel):
                                     "of this standard deviation (quantisation steps) over the numbers instead of "
                                     "one-hot (vlm/number_loss.py); 0: plain cross-entropy. Needs a tokenizer with "
                                     "every number one token (the 'tiny' model's)")
+    vision_lr_scale: float = Field(1.0, gt=0, le=10, description="the vision tower's learning rate as a share of "
+                                   "learning_rate (vlm/optimizer.py); a tower trained from scratch at the language "
+                                   "model's rate collapses and the model stops reading its images (vlm/image_use.py)")
     device: Device = Device.AUTO
     precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
     gradient_checkpointing: bool | Literal["auto"] = Field(

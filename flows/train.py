@@ -97,7 +97,7 @@ def _train(dataset: str, recipe_name: str, test_run: bool, out: str | None, over
         lora_modules=tuple(recipe.lora.target_modules), lora_vision=recipe.lora.vision, device=recipe.device,
         precision=recipe.precision, seed=recipe.seed, max_length=recipe.max_length, save_merged=recipe.save_merged,
         gradient_checkpointing=recipe.gradient_checkpointing, max_tokens_per_batch=recipe.max_tokens_per_batch,
-        number_smoothing=recipe.number_smoothing,
+        number_smoothing=recipe.number_smoothing, vision_lr_scale=recipe.vision_lr_scale,
         report_to=tuple(recipe.report_to), logging_steps=recipe.logging_steps,
         selection=SelectionSpec(**recipe.selection.model_dump()) if not test_run else SelectionSpec(),
         group_by_length=recipe.group_by_length)

@@ -36,6 +36,7 @@ from vlm import checkpointing
 from vlm.collate import Collator, Sample, sample_from_llava
 from vlm.devices import DeviceChoice, select_device
 from vlm.modes import TrainMode, apply_mode, check_mode, trainable_share
+from vlm.optimizer import adamw, timed_optimizers
 from vlm.reports import EpochPoint, EpochUpdate, Fitted, SavedPaths, StepPoint, TrainingReport
 from vlm.sampling import trainer_class
 from vlm.save import save
@@ -79,6 +80,8 @@ class TrainSpec:
     max_tokens_per_batch: int | str | None = None
     """Micro-batches sized by tokens (`vlm.token_batches`): a number, "auto", or None for `batch_size` samples."""
     number_smoothing: float = 0.0
+    vision_lr_scale: float = 1.0
+    """The vision tower's learning rate as a share of `learning_rate` (`vlm.optimizer`)."""
     image: dict = field(default_factory=dict)
     report_to: tuple[str, ...] = ("tensorboard",)
     logging_steps: int | None = None
@@ -180,23 +183,6 @@ def last_checkpoint(ckpt_dir: Path) -> Path | None:
     return max(complete, key=lambda p: int(p.name.split("-")[-1]), default=None)
 
 
-def _optimizers(model, spec: TrainSpec, clock):
-    """AdamW over the trainable weights (no decay on norms and biases) with the clock's schedule."""
-    import torch
-
-    from vlm.budget import timed_lr
-
-    decay: list = []
-    no_decay: list = []
-    for name, p in model.named_parameters():
-        if p.requires_grad:
-            (no_decay if p.ndim < 2 or "norm" in name else decay).append(p)
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": spec.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=spec.learning_rate,
-                            betas=(0.9, 0.98))
-    return opt, torch.optim.lr_scheduler.LambdaLR(opt, timed_lr(clock, warmup=max(spec.warmup_ratio, 0.02)))
-
-
 def fit(model, processor, choice: DeviceChoice, train: list[Sample], val: list[Sample], spec: TrainSpec,
         on_epoch: EpochHook | None = None, on_point: PointHook | None = None) -> Fitted:
     """Trains with `Trainer` (resuming from the last checkpoint under `<out>/checkpoints`);
@@ -263,12 +249,15 @@ def fit(model, processor, choice: DeviceChoice, train: list[Sample], val: list[S
             return control
 
     callbacks = [EpochReport(), StopOnRequest(), *tracker_callbacks]
-    optimizers = (None, None)
     clock = None
+    # the Trainer's own AdamW and schedule, unless the vision tower has its own rate or the clock rules
+    optimizers: tuple = (adamw(model, spec.learning_rate, spec.weight_decay, spec.vision_lr_scale), None) \
+        if spec.vision_lr_scale != 1.0 else (None, None)
     if spec.max_minutes is not None:
         clock = Clock(spec.max_minutes * 60)
         callbacks.append(time_budget_callback(clock))
-        optimizers = _optimizers(model, spec, clock)
+        optimizers = timed_optimizers(model, spec.learning_rate, spec.weight_decay, spec.vision_lr_scale,
+                                      spec.warmup_ratio, clock)
     selection, callback = selection_for(spec.selection, val, spec.out_dir, processor, clock=clock, writer=writer,
                                         on_point=on_point)
     callbacks += [callback] if callback is not None else []
