@@ -177,8 +177,7 @@ class TextPrefix:
             if not word.isdigit():
                 return False
             rule = self.int_rule()
-            assert rule is not None
-            return rule.takes(word, complete)
+            return rule is not None and rule.takes(word, complete)
         return any(w == word if complete else w.startswith(word) for w in slot)
 
     def feed(self, ch: str) -> TextPrefix | None:
