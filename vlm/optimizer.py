@@ -41,6 +41,8 @@ def param_groups(model: Any, learning_rate: float, weight_decay: float, vision_l
 
 
 def adamw(model: Any, learning_rate: float, weight_decay: float, vision_lr_scale: float = 1.0):
+    """AdamW over `param_groups` (betas 0.9/0.98, as every timed run has used); an untimed run hands
+    it to `Trainer`, which builds its own schedule over it."""
     import torch
 
     groups: list[dict[str, Any]] = [dict(g) for g in param_groups(model, learning_rate, weight_decay, vision_lr_scale)]
