@@ -72,9 +72,14 @@ def test_records(root: Path, limit: int | None) -> list[dict]:
     return [first[i] | {"model_id": i} for i in ids]
 
 
-def generate_answers(weights: str, root: Path, records: list[dict], bits: int, batch: int = 16) -> tuple[list[str], float]:
+def generate_answers(weights: str, root: Path, records: list[dict], bits: int,
+                     batch: int = 16) -> tuple[list[str], float, dict]:
+    """The model's answers for `records`, the seconds they took, and whether it reads its images
+    (`vlm.image_use`), from one load of the weights."""
     from cadlib.grammar import Limits
+    from vlm.collate import sample_from_llava
     from vlm.generate import generate_batch, load_trained
+    from vlm.image_use import image_use
 
     model, processor = load_trained(weights)
     train = json.loads((root / "train.json").read_text())
@@ -87,17 +92,8 @@ def generate_answers(weights: str, root: Path, records: list[dict], bits: int, b
         got = generate_batch(model, processor, [[str(root / r["image"])] for r in chunk], prompts,
                              max_new_tokens=int(longest * 1.25) + 8, constrained=True, limits=Limits(bits=bits))
         out += [g[0] for g in got]
-    return out, time.perf_counter() - t0
-
-
-def measure_image_use(weights: str, root: Path, records: list[dict]) -> dict:
-    """Whether the trained model reads its images (`vlm.image_use`) on the test records."""
-    from vlm.collate import sample_from_llava
-    from vlm.generate import load_trained
-    from vlm.image_use import image_use
-
-    model, processor = load_trained(weights)
-    return dict(image_use(model, processor, [sample_from_llava(r, root) for r in records]))
+    seconds = time.perf_counter() - t0
+    return out, seconds, dict(image_use(model, processor, [sample_from_llava(r, root) for r in records]))
 
 
 def in_own_thread(fn, *args):
@@ -169,9 +165,9 @@ def main(argv: list[str] | None = None) -> int:
         for minutes in budgets:
             report = train_for(minutes, a.recipe, str(root), overrides, fresh=not a.reuse)
             log(f"generating for {len(records)} test models with {report['weights']}")
-            texts, gen_s = in_own_thread(generate_answers, report["weights"], root, records, bits)
+            texts, gen_s, use = in_own_thread(generate_answers, report["weights"], root, records, bits)
             scores = score_many(pool, texts, truths, bits)
-            model = {**summarize(scores), "image_use": in_own_thread(measure_image_use, report["weights"], root, records)}
+            model = {**summarize(scores), "image_use": use}
             from vlm.report import record_evaluation
 
             record_evaluation(report["weights"], {"split": "test", "protocol": "cadrille", **model,

@@ -295,7 +295,8 @@ async def _start(deployment: str, parameters: dict, *, scope: str, kind: str, ke
     dead = [j for j in busy if is_dead_job(j)]
     for job in dead:  # its process died: the scope is free again
         await end_dead(job)
-    busy = [j for j in busy if j.id not in {d.id for d in dead}]
+    dead_ids = {d.id for d in dead}
+    busy = [j for j in busy if j.id not in dead_ids]
     if busy:
         if busy[0].parameters == parameters:
             return busy[0], True

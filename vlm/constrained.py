@@ -23,6 +23,23 @@ class _Node:
     ids: list[int] = field(default_factory=list)
 
 
+@dataclass(slots=True)
+class _Allowed:
+    """The tokens a grammar state allows and the characters each leaves to write; as tensors too,
+    made the first time a decoding step indexes its mask with them."""
+
+    ids: list[int]
+    need: list[int]
+    tensors: tuple | None = None
+
+    def as_tensors(self) -> tuple:
+        if self.tensors is None:
+            import torch
+
+            self.tensors = (torch.tensor(self.ids, dtype=torch.long), torch.tensor(self.need, dtype=torch.long))
+        return self.tensors
+
+
 class SequenceConstraint:
     """A `transformers` logits processor; `prompt_len` is the prompt's length in tokens (padded
     batch: the longest), so the answer is `input_ids[:, prompt_len:]`."""
@@ -50,9 +67,9 @@ class SequenceConstraint:
             for ch in text:
                 node = node.children.setdefault(ch, _Node())
             node.ids.append(tid)
-        self._by_state: dict[tuple[TextPrefix, bool], tuple[list[int], list[int]]] = {}
+        self._by_state: dict[tuple[TextPrefix, bool], _Allowed] = {}
+        self._end_only = _Allowed(sorted(self.end_ids), [0] * len(self.end_ids))
         self._rows: dict[int, tuple[str, TextPrefix | None]] = {}
-        self._tensors: dict[int, tuple] = {}  # id of a walk's id list -> (the list, its ids and needs as tensors)
         self._numbers: dict[tuple, tuple] = {}  # (node, digits so far, rule) -> `_digits_below`
 
     def _state(self, row: int, body: str) -> TextPrefix | None:
@@ -68,34 +85,27 @@ class SequenceConstraint:
     def allowed(self, generated: str, row: int = -1, budget: int | None = None) -> list[int]:
         """The token ids that may follow `generated` (memoised by grammar state); with `budget`
         (the tokens left after this one), only those after which the text can still be finished."""
-        ids, need = self._lookup(generated, row)
+        hit = self._lookup(generated, row)
         if budget is None:
-            return ids
-        fits = [i for i, n in zip(ids, need, strict=True) if n <= budget]
-        return fits or ids  # cannot be empty while the budget was kept at every step
+            return hit.ids
+        fits = [i for i, n in zip(hit.ids, hit.need, strict=True) if n <= budget]
+        return fits or hit.ids  # cannot be empty while the budget was kept at every step
 
-    def _lookup(self, generated: str, row: int) -> tuple[list[int], list[int]]:
+    def _lookup(self, generated: str, row: int) -> _Allowed:
         body = generated.lstrip(" ")
         state = self._state(row, body)
         if state is None:
-            return sorted(self.end_ids), [0] * len(self.end_ids)  # cannot happen when every step was constrained
+            return self._end_only  # cannot happen when every step was constrained
         key = (state, not body)
         hit = self._by_state.get(key)
         if hit is None:
-            hit = self._by_state[key] = self._walk(state, not body)
+            hit = self._by_state[key] = _Allowed(*self._walk(state, not body))
         return hit
 
     def _allowed_tensor(self, generated: str, row: int, budget: int | None):
-        """`allowed` as an index tensor (kept beside the lists: a decoding step indexes its mask
-        with it instead of converting a thousand ids every step)."""
-        import torch
-
-        ids, need = self._lookup(generated, row)
-        tensors = self._tensors.get(id(ids))
-        if tensors is None or tensors[0] is not ids:
-            tensors = self._tensors[id(ids)] = (ids, torch.tensor(ids, dtype=torch.long),
-                                                torch.tensor(need, dtype=torch.long))
-        _, ids_t, need_t = tensors
+        """`allowed` as an index tensor (a decoding step indexes its mask with it instead of
+        converting a thousand ids every step)."""
+        ids_t, need_t = self._lookup(generated, row).as_tensors()
         if budget is None:
             return ids_t
         fits = ids_t[need_t <= budget]

@@ -250,14 +250,14 @@ def fit(model, processor, choice: DeviceChoice, train: list[Sample], val: list[S
 
     callbacks = [EpochReport(), StopOnRequest(), *tracker_callbacks]
     clock = None
-    # the Trainer's own AdamW and schedule, unless the vision tower has its own rate or the clock rules
-    optimizers: tuple = (adamw(model, spec.learning_rate, spec.weight_decay, spec.vision_lr_scale), None) \
-        if spec.vision_lr_scale != 1.0 else (None, None)
+    optimizers: tuple = (None, None)  # the Trainer's own AdamW and schedule
     if spec.max_minutes is not None:
         clock = Clock(spec.max_minutes * 60)
         callbacks.append(time_budget_callback(clock))
         optimizers = timed_optimizers(model, spec.learning_rate, spec.weight_decay, spec.vision_lr_scale,
                                       spec.warmup_ratio, clock)
+    elif spec.vision_lr_scale != 1.0:  # our groups, the Trainer's schedule
+        optimizers = (adamw(model, spec.learning_rate, spec.weight_decay, spec.vision_lr_scale), None)
     selection, callback = selection_for(spec.selection, val, spec.out_dir, processor, clock=clock, writer=writer,
                                         on_point=on_point)
     callbacks += [callback] if callback is not None else []
