@@ -46,7 +46,7 @@ TINY_QWEN: dict[str, dict[str, Any]] = {
 
 def qwen_tokenizer(texts: Iterable[str], vocab_size: int = 1536):
     """`vlm.tiny.train_tokenizer` with Qwen's special tokens and chat template."""
-    return train_tokenizer(texts, max(vocab_size, NUMBER_LIMIT + 512), special=QWEN_SPECIAL,
+    return train_tokenizer(texts, max(vocab_size, NUMBER_LIMIT + 512), special=QWEN_SPECIAL, role_words=("user", "assistant"),
                            roles={"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>"},
                            chat_template=QWEN_CHAT_TEMPLATE)
 
