@@ -81,7 +81,8 @@ def build_raw(seq: CadSequence) -> TopoDS_Shape:
                 raise BuildError(f"{where} is a {ex.operation.value} with nothing to act on", source=seq.name)
             body = tool
             continue
-        body, body_volume = _boolean(body, body_volume, tool, ex.operation, where, seq.name)
+        body, body_volume = _boolean(body, body_volume, tool, ex.operation, where, seq.name,
+                                     0.0 if _axis_normal(ex.plane) else TILTED_FUZZY)
     if body is None:
         raise BuildError("empty sequence", source=seq.name)
     return body
@@ -99,19 +100,40 @@ is implausible: faces a fraction of a micro-unit apart (two sketches of one outl
 planes, after quantisation) can make OCCT's fuse return the two solids overlapping, unfused."""
 
 
+TILTED_FUZZY = 5e-5
+"""The fuzzy tolerance (relative to the operands' size) of every boolean whose tool was sketched on a
+tilted plane (normal to no world axis). A quantised sketch's origin is a point of the integer grid
+and its plane's position along a tilted normal is not, so two sketches on one tilted plane, or a
+face an extent ends on, miss each other by up to ~2 grid steps (6e-5 at 16 bits, where the plain
+booleans then left a hair gap, a second solid, in 9 of 30 long tilted sequences; cadlib.fidelity
+dropped them); faces that close are one face to OCCT's fuzzy booleans. Axis-aligned sketches snap
+their faces exactly (`cadlib.quantize`) and keep exact booleans; 5e-5 of the size is a fraction of an
+8-bit step, so no feature the 8-bit grid can hold is merged away."""
+
+
+def _axis_normal(plane: SketchPlane) -> bool:
+    return float(np.max(np.abs(plane.z_axis))) > 1.0 - 1e-9
+
+
 def _boolean(body: TopoDS_Shape, vb: float | None, tool: TopoDS_Shape, op: Operation, where: str,
-             name: str) -> tuple[TopoDS_Shape, float]:
-    """The boolean's result and its volume (`vb`: the body's where the step before measured it)."""
-    result = _run_boolean(body, tool, op, 0.0)
+             name: str, fuzzy: float = 0.0) -> tuple[TopoDS_Shape, float]:
+    """The boolean's result and its volume (`vb`: the body's where the step before measured it);
+    `fuzzy`: the tolerance, relative to the operands' size, of the first try."""
+    size = _size(body, tool) if fuzzy else 1.0
+    result = _run_boolean(body, tool, op, fuzzy * size)
+    if result is None and fuzzy:  # OCCT's fuzzy mode fails on some pairs its exact one does not
+        result = _run_boolean(body, tool, op, 0.0)
     if result is None:
         raise BuildError(f"{where}: the {op.value} boolean failed", source=name)
     vb = volume(body) if vb is None else vb
     vt, vr = volume(tool), volume(result)
     if _plausible(body, vb, tool, vt, result, vr, op):
         return result, vr
-    size = _size(body, tool)
-    for fuzzy in _FUZZY:
-        again = _run_boolean(body, tool, op, fuzzy * size)
+    size = size if fuzzy else _size(body, tool)
+    for retry in _FUZZY:
+        if retry <= fuzzy:
+            continue
+        again = _run_boolean(body, tool, op, retry * size)
         if again is not None:
             va = volume(again)
             if _plausible(body, vb, tool, vt, again, va, op):
@@ -126,8 +148,9 @@ def _run_boolean(body: TopoDS_Shape, tool: TopoDS_Shape, op: Operation, fuzzy: f
     tools.Append(tool)
     algo.SetArguments(args)
     algo.SetTools(tools)
-    if fuzzy > 0:
+    if fuzzy > 0:  # non-destructive: a fuzzy run that fails must leave its arguments for the next try
         algo.SetFuzzyValue(fuzzy)
+        algo.SetNonDestructive(True)
     algo.Build()
     return algo.Shape() if algo.IsDone() else None
 
