@@ -6,6 +6,7 @@ file layout), so extract parses DeepCAD JSON exactly as for the real dataset.
 
     python benchmarks/pipeline.py [--models 600] [--style lines] [--size 512]
     python benchmarks/pipeline.py --scale 10000     # one cold build: memory over time, Prefect's DB
+    python benchmarks/pipeline.py --scale 2000 --workers 1 [--runner dask --concurrency 2]   # scale-out
 
 Prints one JSON object. Stage numbers come from the plain run (stages one after another over one
 shard holding every model), run before and after the flow; `flow_over_plain` divides the flow's wall time
@@ -209,6 +210,7 @@ def scale(n: int, args) -> dict:
         made = time.perf_counter() - t
         over = {"data_dir": str(tmp / "data"),
                 "dataset": {"source": "deepcad", "path": str(tmp / "deepcad"), "workers": args.workers,
+                            "task_runner": args.runner, **({"concurrency": args.concurrency} if args.concurrency else {}),
                             "shard_size": args.shard_size, "name": "scale", "train_size": n - 2 * (n // 20),
                             "val_size": n // 20, "test_size": n // 20},
                 "render": {"style": args.style, "size": args.size}}
@@ -243,10 +245,16 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--shard-size", type=int, default=256)
+    ap.add_argument("--runner", choices=("threads", "dask", "ray"), default="threads",
+                    help="--scale only: the flow's task runner (dask/ray: a local cluster of --concurrency processes, "
+                    "each with a pool of --workers)")
+    ap.add_argument("--concurrency", type=int, help="--scale only: shards in flight (default: the settings')")
     args = ap.parse_args()
     if args.scale:
         print(json.dumps({"scale": scale(args.scale, args), "style": args.style, "size": args.size,
-                          "workers": args.workers, "shard_size": args.shard_size, "cpu_count": os.cpu_count()},
+                          "workers": args.workers, "runner": args.runner,
+                          "concurrency": args.concurrency, "shard_size": args.shard_size,
+                          "cpu_count": os.cpu_count()},
                          indent=1))
         return
 
