@@ -4,7 +4,7 @@ labels that train on the answer only (prompt and padding are -100).
 Each sample goes through the processor once: its token ids, labels and image tensors are kept (up
 to `CACHE_BYTES`) and a batch is those tensors padded and stacked, so a sample seen again in a later
 epoch costs no image decoding, resizing or chat templating (5 ms a sample on 2 CPU cores for the
-CPU model, 7% of its step). The first batch is also processed as a whole and compared with the
+CPU model, 6% of its step). The first batch is also processed as a whole and compared with the
 stacked one; a family whose processor batches differently (it did not happen with Idefics3 or
 Qwen2-VL) is then processed per batch, as before.
 """
