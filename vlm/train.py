@@ -255,9 +255,9 @@ def fit(model, processor, choice: DeviceChoice, train: list[Sample], val: list[S
         clock = Clock(spec.max_minutes * 60)
         callbacks.append(time_budget_callback(clock))
         optimizers = timed_optimizers(model, spec.learning_rate, spec.weight_decay, spec.vision_lr_scale,
-                                      spec.warmup_ratio, clock)
+                                      spec.warmup_ratio, clock, choice.device)
     elif spec.vision_lr_scale != 1.0:  # our groups, the Trainer's schedule
-        optimizers = (adamw(model, spec.learning_rate, spec.weight_decay, spec.vision_lr_scale), None)
+        optimizers = (adamw(model, spec.learning_rate, spec.weight_decay, spec.vision_lr_scale, choice.device), None)
     selection, callback = selection_for(spec.selection, val, spec.out_dir, processor, clock=clock, writer=writer,
                                         on_point=on_point)
     callbacks += [callback] if callback is not None else []

@@ -37,3 +37,26 @@ def test_a_run_with_a_vision_rate_trains_and_records_it(minutes, tiny_model, tin
     report = run_training(spec, tiny_dataset, train_n=12, val_n=2)
     assert report["global_step"] >= 1 and report["history"][0]["train_loss"] > 0
     assert report["spec"]["vision_lr_scale"] == 0.1
+
+
+def test_the_optimizer_is_fused_where_the_device_has_the_kernel_and_steps_like_the_foreach_one(tiny_model):
+    import torch
+
+    from vlm.loading import load_model
+    from vlm.optimizer import adamw
+
+    model, _ = load_model(tiny_model)
+    fused, plain = adamw(model, 1e-3, 0.01, 0.1, "cpu"), adamw(model, 1e-3, 0.01, 0.1, "mps")
+    assert all(g["fused"] for g in fused.param_groups) and not any(g["fused"] for g in plain.param_groups)
+    weights = [p.detach().clone() for p in model.parameters()]
+    after = []
+    for opt in (fused, plain):  # one step each from the same weights and gradients
+        with torch.no_grad():
+            for p, w in zip(model.parameters(), weights, strict=True):
+                p.copy_(w)
+                p.grad = torch.full_like(p, 0.5)
+        opt.step()
+        after.append([p.detach().clone() for p in model.parameters()])
+    assert any(not torch.equal(a, w) for a, w in zip(after[0], weights, strict=True))
+    for a, b in zip(*after, strict=True):
+        torch.testing.assert_close(a, b)
