@@ -90,6 +90,27 @@ def _latest_run_name() -> str:
     return asyncio.run(go())
 
 
+def test_the_prefect_ui_shows_each_shards_stages_in_order(tmp_path):
+    """The flow hands a stage's reports on opaque and its records quoted (no walk over every object),
+    and the task-run graph still links each shard's convert to its render and validate to both."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    run_build(str(tiny_yaml(tmp_path / "tiny.yaml", tmp_path / "data")))
+    with get_client(sync_client=True) as client:
+        (flow_run,) = client.read_flow_runs(sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=1)
+        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run.id])))
+    by_name = {r.name: r for r in runs}
+    upstream = lambda run, param: {i.id for i in run.task_inputs.get(param, [])}  # noqa: E731
+    shards = sorted(n.split("-", 1)[1] for n in by_name if n.startswith("render-"))
+    assert shards and all(f"convert-{i}" in by_name and f"validate-{i}" in by_name for i in shards)
+    for i in shards:
+        render, convert, validate = (by_name[f"{stage}-{i}"] for stage in ("render", "convert", "validate"))
+        assert upstream(convert, "rendered") == {render.id}
+        assert upstream(validate, "converted") == {convert.id} and upstream(validate, "rendered") == {render.id}
+
+
 def test_rerun_is_cached_and_a_changed_file_redoes_only_itself(tmp_path):
     src = tmp_path / "models"
     paths = write_synthetic(src, 12, seed=3)
