@@ -93,7 +93,9 @@ def measure(model_dir: Path, samples, batch_size: int, steps: int, modules: tupl
     layers = checkpointing_on(model) if checkpointing else []  # the trainable layers only (vlm.checkpointing)
     autocast = (torch.autocast(choice.device, dtype=dtype) if dtype != torch.float32 and not (lora and choice.device == "cuda")
                 else contextlib.nullcontext())
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    from vlm.optimizer import adamw
+
+    opt = adamw(model, 1e-4, 0.0, device=choice.device)  # the runs' own optimizer (fused where it can be)
     collate = Collator(proc)
     if choice.device == "cuda":
         torch.cuda.reset_peak_memory_stats()

@@ -24,7 +24,6 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger, unmapped
 from prefect.filesystems import LocalFileSystem
-from prefect.utilities.annotations import opaque, quote
 
 from cadlib.dataset import (
     STAGES,
@@ -47,7 +46,7 @@ from flows.build_report import BuildHead, BuildResult
 from flows.heartbeat import beating
 from flows.prefect_home import require_prefect_home
 from flows.run_names import build_run_name
-from flows.runners import task_runner_for
+from flows.runners import hand_over, task_runner_for
 from tasks import progress
 from tasks.artifacts import ProgressArtifacts, slug
 from tasks.cache import current_final, current_reports, finalize_key, results_dir
@@ -256,9 +255,9 @@ def _finalize(layout: DatasetLayout, name: str, settings: Settings, plan, cfg: B
     if final is not None:
         return final
     opts = opts or {"result_storage": _result_storage(name, layout), "refresh_cache": force}
-    # Every report of every shard goes in, quoted where the runner allows (`_hand_over`): they hold no
+    # Every report of every shard goes in, quoted where the runner allows (`flows.runners.hand_over`): they hold no
     # futures (`results` is what `_collect` waited for).
-    as_is, _ = _hand_over(ds.task_runner)
+    as_is, _ = hand_over(ds.task_runner)
     future = finalize.with_options(**opts).submit(str(layout.root), as_is(plan.shards), cfg, name, config, versions,
                                                   as_is(plan.records), plan.info, as_is(results), key)
     final = future.result()
@@ -307,8 +306,8 @@ def _submit(stage: str, root: str, run: list, part: list, source_root: str, cfg:
     """The stage's tasks mapped over the shards `run` (their models `part`), after the reports
     (or futures) of the stages before it in `value`."""
     # Each task gets its shard's records quoted and the reports (or futures) of the stages before it
-    # opaque, where the runner allows (`_hand_over`).
-    as_is, top_only = _hand_over(ds.task_runner)
+    # opaque, where the runner allows (`flows.runners.hand_over`).
+    as_is, top_only = hand_over(ds.task_runner)
     if stage == "render":
         return render.with_options(**opts).map(unmapped(root), run, as_is(part), unmapped(source_root), unmapped(cfg),
                                                 unmapped(ds.workers), unmapped(ds.model_timeout_s))
@@ -319,18 +318,6 @@ def _submit(stage: str, root: str, run: list, part: list, source_root: str, cfg:
                                              top_only([value[before][s.index] for s in run]), unmapped(cfg),
                                              unmapped(ds.workers), unmapped(ds.model_timeout_s), renders)
 
-
-def _hand_over(runner: str) -> tuple:
-    """How the flow hands big task inputs over: (`quote`, `opaque`) under the in-process threads
-    runner, so that Prefect passes records and reports as they are (quote) or waits for a future
-    without walking every object of the report it resolves to (opaque). That walk cost the flow
-    process ~1 ms a model: 4.6 s for the 4,200 models of synth_learn's reports at finalize, and at
-    1,000 models the flow's CPU time went from 10.1 to 6.9 s. Under Dask and Ray the values go as
-    they are (no annotation): prefect-dask walks the parameters itself and the task then received
-    the annotation, not the value."""
-    if runner == "threads":
-        return quote, opaque
-    return (lambda v: v), (lambda v: v)
 
 
 def _collect(stage: str, shards: list, value: dict, on_disk: dict) -> tuple[list[dict], int]:
