@@ -255,8 +255,8 @@ def _finalize(layout: DatasetLayout, name: str, settings: Settings, plan, cfg: B
     if final is not None:
         return final
     opts = opts or {"result_storage": _result_storage(name, layout), "refresh_cache": force}
-    # Every report of every shard goes in, quoted where the runner allows (`flows.runners.hand_over`): they hold no
-    # futures (`results` is what `_collect` waited for).
+    # Every report of every shard goes in, quoted where the runner allows (`flows.runners.hand_over`):
+    # they hold no futures (`results` is what `_collect` waited for).
     as_is, _ = hand_over(ds.task_runner)
     future = finalize.with_options(**opts).submit(str(layout.root), as_is(plan.shards), cfg, name, config, versions,
                                                   as_is(plan.records), plan.info, as_is(results), key)
@@ -317,7 +317,6 @@ def _submit(stage: str, root: str, run: list, part: list, source_root: str, cfg:
     return validate.with_options(**opts).map(unmapped(root), run, as_is(part),
                                              top_only([value[before][s.index] for s in run]), unmapped(cfg),
                                              unmapped(ds.workers), unmapped(ds.model_timeout_s), renders)
-
 
 
 def _collect(stage: str, shards: list, value: dict, on_disk: dict) -> tuple[list[dict], int]:

@@ -45,8 +45,8 @@ def adamw(model: Any, learning_rate: float, weight_decay: float, vision_lr_scale
     it to `Trainer`, which builds its own schedule over it.
 
     The fused kernel (one pass over each group's weights, not a dozen foreach ops) where the run's
-    `device` has it: the CPU model's optimizer step took 9.1 ms instead of 19.3 on 2
-    AVX2 cores, 21.2 samples/s instead of 19.9 (2026-12-07)."""
+    `device` has it: the CPU model's optimizer step took 9.1 ms instead of 19.3 on 2 AVX2 cores,
+    21.2 samples/s instead of 19.9 (2026-12-07)."""
     import torch
 
     groups: list[dict[str, Any]] = [dict(g) for g in param_groups(model, learning_rate, weight_decay, vision_lr_scale)]
