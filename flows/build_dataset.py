@@ -22,8 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from prefect import flow, get_run_logger, unmapped
-from prefect.filesystems import LocalFileSystem
+from prefect import flow, get_run_logger
 
 from cadlib.dataset import (
     STAGES,
@@ -43,14 +42,15 @@ from cadlib.vocabulary import Layout, SourceKind
 from config import Settings, load_settings
 from flows import build_report as report
 from flows.build_report import BuildHead, BuildResult
+from flows.build_stages import result_storage, run_stages
 from flows.heartbeat import beating
 from flows.prefect_home import require_prefect_home
 from flows.run_names import build_run_name
 from flows.runners import hand_over, task_runner_for
 from tasks import progress
-from tasks.artifacts import ProgressArtifacts, slug
-from tasks.cache import current_final, current_reports, finalize_key, results_dir
-from tasks.dataset import convert, extract, fetch_source, finalize, render, validate
+from tasks.artifacts import ProgressArtifacts
+from tasks.cache import current_final, finalize_key
+from tasks.dataset import extract, fetch_source, finalize
 
 UNTIL = (Stage.EXTRACT, *STAGES)
 """Where a build may stop (the REST API runs the seed's stages one call at a time)."""
@@ -200,12 +200,12 @@ def _build_locked(preset: str, settings: Settings, name: str, force: bool, until
             progress.start(stage, models)
         records = {r.id: r for r in plan.records}
         slices = [[records[i] for i in s.ids] for s in plan.shards]
-        results, cached, opts = _timed(phases, "stages", _run_stages, layout, name, stages, plan.shards, slices,
-                                       str(plan.root), cfg, ds, force)
-        rows = {st: report.stage_row(st, results[st], cached[st], models) for st in stages}
+        briefs, cached, opts = _timed(phases, "stages", run_stages, layout, name, stages, plan.shards, slices,
+                                      str(plan.root), cfg, ds, force)
+        rows = {st: report.stage_row(st, briefs[st], cached[st], models) for st in stages}
         if until != "validate":
             return {**head, "stages": rows, "seconds": round(time.perf_counter() - t0, 2)}
-        final = _timed(phases, "finalize", _finalize, layout, name, settings, plan, cfg, results, opts, force)
+        final = _timed(phases, "finalize", _finalize, layout, name, settings, plan, cfg, opts, force)
         summary = report.summary(head, final, rows, cached, phases, settings.sequence.bits, time.perf_counter() - t0)
         write_json_atomic(layout.build_runs / f"{time.strftime('%Y%m%dT%H%M%S')}.json",
                           {**summary, "dataset": layout.root.name})  # no build-machine path in the folder
@@ -241,10 +241,11 @@ def _source_ready(ds) -> None:
             fetch_source(str(ds.path), ds.url, ds.sha256)
 
 
-def _finalize(layout: DatasetLayout, name: str, settings: Settings, plan, cfg: BuildConfig, results: dict,
-              opts: dict, force: bool) -> dict:
+def _finalize(layout: DatasetLayout, name: str, settings: Settings, plan, cfg: BuildConfig, opts: dict,
+              force: bool) -> dict:
     """The dataset's files (splits, exports, card, validation): read back when nothing they depend
-    on changed, else written by the finalize task (cached by Prefect too)."""
+    on changed, else written by the finalize task (cached by Prefect too), which reads the shards'
+    reports from disk."""
     ds = settings.dataset
     config = {"source": ds.source, **{k: v for k, v in ds.model_dump(mode="json").items() if k not in _RUN_ONLY},
               "path": layout.relative(ds.path) if ds.path else "",  # no build-machine path in the card
@@ -254,92 +255,16 @@ def _finalize(layout: DatasetLayout, name: str, settings: Settings, plan, cfg: B
     final = None if force else current_final(layout, key)
     if final is not None:
         return final
-    opts = opts or {"result_storage": _result_storage(name, layout), "refresh_cache": force}
-    # Every report of every shard goes in, quoted where the runner allows (`flows.runners.hand_over`):
-    # they hold no futures (`results` is what `_collect` waited for).
+    opts = opts or {"result_storage": result_storage(name, layout), "refresh_cache": force}
+    # The shards and records go in quoted where the runner allows (`flows.runners.hand_over`): they
+    # hold no futures.
     as_is, _ = hand_over(ds.task_runner)
     future = finalize.with_options(**opts).submit(str(layout.root), as_is(plan.shards), cfg, name, config, versions,
-                                                  as_is(plan.records), plan.info, as_is(results), key)
+                                                  as_is(plan.records), plan.info, key)
     final = future.result()
     if future.state.name != "Cached" and layout.contact_sheet.is_file():
         report.publish_contact_sheet(name, layout.contact_sheet.read_bytes())
     return final
-
-
-def _run_stages(layout: DatasetLayout, name: str, stages: tuple[str, ...], shards: list, slices: list,
-                source_root: str, cfg: BuildConfig, ds, force: bool) -> tuple[dict, dict, dict]:
-    """Runs `stages` over the shards; returns (reports per stage, cached shards per stage, the task
-    options used, empty when no task ran).
-
-    One cache check per stage, here in the flow: a shard whose report on disk is for its inputs,
-    the stage's settings and this code (and whose earlier stage is not redone) is read back, with
-    no task run; the others are mapped to tasks (which reuse unchanged models inside). Every stage
-    is submitted at once, so a shard's convert starts as soon as its render ends."""
-    on_disk, todo, redo = {}, {}, set()
-    for stage in stages:
-        on_disk[stage] = {} if force else current_reports(layout, stage, shards, cfg, skip=redo)
-        todo[stage] = [s for s in shards if s.index not in on_disk[stage]]
-        redo = {s.index for s in todo[stage]}
-    opts = {"result_storage": _result_storage(name, layout), "refresh_cache": force} if any(todo.values()) else {}
-    value: dict[str, dict] = {}
-    for n, stage in enumerate(stages):
-        value[stage] = dict(on_disk[stage])
-        if todo[stage]:
-            mapped = _submit(stage, str(layout.root), todo[stage], [slices[s.index] for s in todo[stage]],
-                             source_root, cfg, ds, opts, value, stages[n - 1] if n else "")
-            value[stage].update(zip((s.index for s in todo[stage]), mapped, strict=True))
-    models = sum(len(s.ids) for s in shards)
-    results, cached_counts = {}, {}
-    for stage in stages:
-        results[stage], cached_counts[stage] = _collect(stage, shards, value[stage], on_disk[stage])
-        if todo[stage]:  # a stage that only read its reports back gets a row in the one table below
-            report.publish_stage(name, stage, results[stage], cached_counts[stage], models)
-        get_run_logger().info("%s: %d shard(s), %d cached, %d model failure(s)", stage, len(shards),
-                              cached_counts[stage], sum(len(r.get("failed", [])) for r in results[stage]))
-    report.publish_read_back(name, [report.stage_row(st, results[st], cached_counts[st], models)
-                                    for st in stages if not todo[st]])
-    return results, cached_counts, opts
-
-
-def _submit(stage: str, root: str, run: list, part: list, source_root: str, cfg: BuildConfig, ds, opts: dict,
-            value: dict[str, dict], before: str) -> list:
-    """The stage's tasks mapped over the shards `run` (their models `part`), after the reports
-    (or futures) of the stages before it in `value`."""
-    # Each task gets its shard's records quoted and the reports (or futures) of the stages before it
-    # opaque, where the runner allows (`flows.runners.hand_over`).
-    as_is, top_only = hand_over(ds.task_runner)
-    if stage == "render":
-        return render.with_options(**opts).map(unmapped(root), run, as_is(part), unmapped(source_root), unmapped(cfg),
-                                                unmapped(ds.workers), unmapped(ds.model_timeout_s))
-    renders = top_only([value["render"][s.index] for s in run])
-    if stage == "convert":
-        return convert.with_options(**opts).map(unmapped(root), run, as_is(part), renders, unmapped(cfg))
-    return validate.with_options(**opts).map(unmapped(root), run, as_is(part),
-                                             top_only([value[before][s.index] for s in run]), unmapped(cfg),
-                                             unmapped(ds.workers), unmapped(ds.model_timeout_s), renders)
-
-
-def _collect(stage: str, shards: list, value: dict, on_disk: dict) -> tuple[list[dict], int]:
-    """The stage's reports in shard order (waiting on its tasks) and how many shards were cached."""
-    reports, cached, done = [], len(on_disk), 0
-    for shard in shards:
-        got = value[shard.index]
-        done += len(shard.ids)
-        if shard.index in on_disk:
-            reports.append(got)
-        else:
-            reports.append(got.result())
-            cached += got.state.name == "Cached"
-            progress.at_least(stage, done)  # shards that ran in other processes (Dask, Ray) report here
-    return reports, cached
-
-
-def _result_storage(name: str, layout: DatasetLayout) -> LocalFileSystem:
-    """Shard results persist inside the dataset (.cache/results), in a block saved under the
-    dataset's name (Prefect looks cached results up through saved storage blocks)."""
-    storage = LocalFileSystem(basepath=str(results_dir(layout)))
-    storage.save(f"cadrecon-results-{slug(name)}"[:100], overwrite=True, _sync=True)
-    return storage
 
 
 def check_source(ds) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import NotRequired, TypedDict
 
 from cadlib.dataset.layout import SPLITS
-from cadlib.dataset.reports import Finalized, ModelCounts, ShardReport, Validation
+from cadlib.dataset.reports import Failure, Finalized, ModelCounts, ShardReport, Validation
 from tasks import artifacts
 from tasks.artifacts import Suffix
 
@@ -28,6 +28,23 @@ class StageRow(TypedDict):
     warnings: int
     task_seconds: float
     models_per_min: float | None
+
+
+class StageBrief(TypedDict):
+    """What the flow keeps of one shard's stage report: what the stage's row, failure table and
+    log line show (a shard's report holds ~3 KB a model; finalize reads them from disk)."""
+
+    seconds: float
+    reused: int
+    failed: list[Failure]
+    warnings: int
+
+
+def brief(report: ShardReport) -> StageBrief:
+    """The flow's part of a shard's report (`StageBrief`)."""
+    return {"seconds": report.get("seconds", 0.0), "reused": report.get("reused", 0),
+            "failed": list(report.get("failed", [])),
+            "warnings": len(report.get("dropped", [])) + len(report.get("unlabeled", []))}
 
 
 class BuildHead(TypedDict):
@@ -72,13 +89,13 @@ class BuildSummary(TypedDict):
 BuildResult = BuildSummary | PartialBuild
 
 
-def stage_row(stage: str, reports: Sequence[ShardReport], cached: int, models: int) -> StageRow:
+def stage_row(stage: str, briefs: Sequence[StageBrief], cached: int, models: int) -> StageRow:
     """The stage's numbers, as its table artifact shows them (and the REST API reads them)."""
-    seconds = sum(r.get("seconds", 0.0) for r in reports)
-    failed = sum(len(r.get("failed", [])) for r in reports)
-    warnings = sum(len(r.get("dropped", [])) + len(r.get("unlabeled", [])) for r in reports)
-    return {"stage": stage, "shards": len(reports), "cached": cached, "models": models,
-            "reused_models": sum(r.get("reused", 0) for r in reports), "succeeded": models - failed, "failed": failed,
+    seconds = sum(b["seconds"] for b in briefs)
+    failed = sum(len(b["failed"]) for b in briefs)
+    warnings = sum(b["warnings"] for b in briefs)
+    return {"stage": stage, "shards": len(briefs), "cached": cached, "models": models,
+            "reused_models": sum(b["reused"] for b in briefs), "succeeded": models - failed, "failed": failed,
             "warnings": warnings,
             "task_seconds": round(seconds, 2), "models_per_min": round(60 * models / seconds, 1) if seconds else None}
 
@@ -89,10 +106,10 @@ def publish_extract(name: str, info: dict, models: int, shards: int) -> None:
                       **info["counts"]}], f"{name}: extract stage")
 
 
-def publish_stage(name: str, stage: str, reports: Sequence[ShardReport], cached: int, models: int) -> None:
+def publish_stage(name: str, stage: str, briefs: Sequence[StageBrief], cached: int, models: int) -> None:
     """The stage's table and, where models failed, a count of failures by class."""
-    artifacts.table(artifacts.key(name, stage), [stage_row(stage, reports, cached, models)], f"{name}: {stage} stage")
-    failed = Counter(f["error_class"] for r in reports for f in r.get("failed", []))
+    artifacts.table(artifacts.key(name, stage), [stage_row(stage, briefs, cached, models)], f"{name}: {stage} stage")
+    failed = Counter(f["error_class"] for b in briefs for f in b["failed"])
     if failed:
         lines = [f"### {stage}: failures", "", "| error | count |", "|---|---:|",
                  *[f"| {k} | {v} |" for k, v in sorted(failed.items())]]

@@ -28,14 +28,15 @@ from cadlib.dataset import (
     write_json_atomic,
     write_reports,
 )
+from cadlib.dataset.build import settings_key
 from cadlib.dataset.plan import Plan, SourceSpec, plan_dataset
 from cadlib.dataset.reports import (
     ConvertReport,
     Finalized,
     RenderReport,
-    StageReports,
     ValidateReport,
 )
+from cadlib.dataset.stored_reports import StoredReports
 from cadlib.workers import shared_pool
 from tasks import progress
 from tasks.cache import (
@@ -49,7 +50,10 @@ from tasks.cache import (
 
 RETRY = {"retries": 2, "retry_delay_seconds": [2, 10], "retry_condition_fn": transient_only}
 R = TypeVar("R", RenderReport, ConvertReport, ValidateReport)
-SHARD = {**RETRY, "cache_key_fn": shard_cache_key, "persist_result": True, "result_serializer": "json"}
+# Not kept in memory once stored: Prefect would hold every shard's report for the whole flow run
+# (3 KB a model; a future's result is read back from storage when asked for).
+SHARD = {**RETRY, "cache_key_fn": shard_cache_key, "persist_result": True, "result_serializer": "json",
+         "cache_result_in_memory": False}
 
 
 def _runner(workers: int, timeout: float):
@@ -126,11 +130,16 @@ def validate(layout_root: str, shard: Shard, records: list[ModelRecord], convert
 
 @task(name="finalize", cache_key_fn=finalize_cache_key, persist_result=True, result_serializer="json", **RETRY)
 def finalize(layout_root: str, shards: list[Shard], cfg: BuildConfig, name: str, config: dict, versions: dict,
-             records: list[ModelRecord], extract_info: dict, reports: StageReports, key: str) -> Finalized:
+             records: list[ModelRecord], extract_info: dict, key: str) -> Finalized:
     """Writes the split files (LLaVA JSON, messages JSONL, Parquet), validation.json,
     cadrecon.json, LLaMA-Factory's dataset_info.json, the card and the contact sheet; returns the validation summary. `key`:
-    `tasks.cache.finalize_key` of the other arguments (the flow's, computed once)."""
+    `tasks.cache.finalize_key` of the other arguments (the flow's, computed once).
+
+    The shards' reports are read from disk a shard at a time (`StoredReports`, each checked to be
+    for its shard's inputs and this build's settings), not handed in: the flow holds none."""
     layout = DatasetLayout(Path(layout_root))
+    reports = {stage: StoredReports(layout, stage, shards, settings_key(cfg, stage, code_version()))
+               for stage in ("render", "convert", "validate")}
     assembled = assemble(layout, reports["convert"], reports["validate"])
     validation = write_reports(layout, name=name, records=records, extract_info=extract_info,
                                converted=reports["convert"], validated=reports["validate"],

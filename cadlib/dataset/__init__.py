@@ -4,7 +4,8 @@ The stages are plain functions over shards of models (`cadlib.dataset.build`); f
 orchestrates them. The on-disk layout is in `cadlib.dataset.layout`.
 """
 
-from cadlib.dataset.build import BuildConfig, assemble, convert_shard, render_shard, validate_shard
+from cadlib.dataset.assembly import assemble
+from cadlib.dataset.build import BuildConfig, convert_shard, render_shard, validate_shard
 from cadlib.dataset.download import DownloadError, download, fetch_deepcad, unpack
 from cadlib.dataset.extract import (
     DescribeJob,

@@ -1,6 +1,7 @@
-"""The stages of a dataset build over one shard each, and the final assembly, as plain functions:
-values in, files and reports out. Prefect tasks (tasks/dataset.py) wrap them; `run` runs per-model
-jobs in isolated worker processes (`cadlib.workers.WorkerPool.run` or a stand-in).
+"""The stages of a dataset build over one shard each, as plain functions: values in, files and
+reports out (the split files from them: `cadlib.dataset.assembly`). Prefect tasks (tasks/dataset.py)
+wrap them; `run` runs per-model jobs in isolated worker processes (`cadlib.workers.WorkerPool.run`
+or a stand-in).
 
 Reports hold no timings, so a re-built dataset is byte-identical to the first build.
 """
@@ -17,12 +18,11 @@ from typing import Any
 from cadlib.dataset.convert import ConvertConfig, convert_models
 from cadlib.dataset.digests import all_match
 from cadlib.dataset.extract import Shard
-from cadlib.dataset.layout import SPLITS, DatasetLayout, portable_text, write_json_atomic
+from cadlib.dataset.layout import DatasetLayout, portable_text, write_json_atomic
 from cadlib.dataset.manifest import ModelRecord
 from cadlib.dataset.render import RenderJob, render_model
 from cadlib.dataset.reports import (
     Agreement,
-    Assembled,
     BuiltSolid,
     ConvertReport,
     Failure,
@@ -35,7 +35,6 @@ from cadlib.dataset.reports import (
     ValidateReport,
 )
 from cadlib.dataset.validate import ValidateJob, validate_model
-from cadlib.dataset.writers import write_split
 from cadlib.errors import user_error_class
 from cadlib.workers import Outcome, Status
 
@@ -317,23 +316,3 @@ def _reusable_verdicts(layout: DatasetLayout, shard: Shard, keys: dict[str, str]
             if not any(f.get("error_class") in _NOT_REUSED for f in verdict["failed"]):
                 found[mid] = verdict
     return found
-
-
-def assemble(layout: DatasetLayout, converted: list[ConvertReport], validated: list[ValidateReport]) -> Assembled:
-    """Writes the split files from the shards' samples, leaving out models that failed
-    validation; returns the sample counts per split and the number of unlabeled models."""
-    good = {m for v in validated for m in v["ok"]}
-    by_split: dict[str, list[Sample]] = {s: [] for s in SPLITS}
-    unlabeled = []
-    for c in sorted(converted, key=lambda c: c["shard"]):
-        for s in c["samples"]:
-            if s["model_id"] in good:
-                by_split.setdefault(s["split"], []).append(s)
-        unlabeled += [u for u in c["unlabeled"] if u["id"] in good]
-    counts = {}
-    for split, samples in by_split.items():
-        samples.sort(key=lambda s: s["id"])
-        write_split(layout, split, samples)
-        counts[split] = len(samples)
-    write_json_atomic(layout.unlabeled, sorted(unlabeled, key=lambda u: u["id"]))
-    return {"samples": counts, "unlabeled": len(unlabeled)}

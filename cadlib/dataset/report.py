@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from itertools import chain
 from typing import Any
 
 from PIL import Image
@@ -41,7 +42,7 @@ SOURCE_DATASETS = {SourceKind.DEEPCAD: "DeepCAD (Wu et al., ICCV 2021), https://
                    SourceKind.FILES: "local CAD files"}
 
 
-def collect_failures(records: list[ModelRecord], reports: Sequence[RenderReport | ConvertReport | ValidateReport]
+def collect_failures(records: list[ModelRecord], reports: Iterable[RenderReport | ConvertReport | ValidateReport]
                      ) -> list[Failure]:
     """Every per-model failure of every stage, extract first."""
     out: list[Failure] = [{"id": r.id, "stage": "extract", "error_class": r.error_class, "error": r.error}
@@ -57,19 +58,20 @@ def write_reports(
     name: str,
     records: list[ModelRecord],
     extract_info: dict[str, Any],
-    converted: list[ConvertReport],
-    validated: list[ValidateReport],
-    rendered: list[RenderReport],
+    converted: Sequence[ConvertReport],
+    validated: Sequence[ValidateReport],
+    rendered: Sequence[RenderReport],
     assembled: Assembled,
     config: dict[str, Any],
     versions: dict[str, str],
 ) -> Validation:
     """Writes validation.json, cadrecon.json, LLaMA-Factory's dataset_info.json and README.md;
-    returns the validation summary."""
+    returns the validation summary. The reports may be read from disk each time they are walked
+    (`cadlib.dataset.stored_reports`): none is held past its turn."""
     signatures = {r.id: r.signature for r in records if r.ok}
     structural, stats = check_splits(layout, signatures)
     structural = [[f["error_class"], f"{f['id']}: {f['error']}"] for v in validated for f in v["structural"]] + structural
-    failures = collect_failures(records, [*rendered, *converted, *validated])
+    failures = collect_failures(records, chain(rendered, converted, validated))
     dropped = [d for c in converted for d in c["dropped"]]
     tokens = [s["tokens"] for c in converted for s in c["samples"]]
     status = Counter(r.status for r in records)
@@ -84,7 +86,7 @@ def write_reports(
         "structural_error_count": len(structural),
         "models": {"listed": len(records), "kept": status[ModelStatus.OK.value],
                    "duplicates": status[ModelStatus.DUPLICATE.value], "failed": len(failures),
-                   "in_dataset": len({m for v in validated for m in v["ok"]})},
+                   "in_dataset": len(good)},
         "samples": assembled["samples"],
         "unlabeled_models": assembled["unlabeled"],
         "dropped_too_long": {s: sum(1 for d in dropped if d["split"] == s) for s in SPLITS},
@@ -228,7 +230,7 @@ def card(info: DatasetInfo, validation: Validation) -> str:
     return "\n".join(lines)
 
 
-def contact_sheet(layout: DatasetLayout, converted: list[dict], *, n: int = 16, cell: int = 128) -> bytes | None:
+def contact_sheet(layout: DatasetLayout, converted: Iterable[ConvertReport], *, n: int = 16, cell: int = 128) -> bytes | None:
     """A grid of the first view of up to `n` models (by id), each captioned with its model id,
     written as contact_sheet.png; returns
     the PNG bytes (None when there is nothing to show)."""

@@ -345,14 +345,6 @@ class Finalized(TypedDict):
     validation: Validation
 
 
-class StageReports(TypedDict):
-    """Every shard's report, in shard order, by stage (what finalize reads)."""
-
-    render: list[RenderReport]
-    convert: list[ConvertReport]
-    validate: list[ValidateReport]
-
-
 class Origin(TypedDict):
     """What a dataset is built from (`catalog.claim_origin` keeps a folder to one origin)."""
 

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,16 @@ def _parquet_row(root: Path, s: Sample) -> dict[str, Any]:
 def write_parquet(path: Path, root: Path, samples: Iterable[Sample]) -> Path:
     """Streams the samples into `path`, one row group (ROWS_PER_GROUP rows, or GROUP_IMAGE_BYTES of
     PNGs) in memory at a time."""
+    with parquet_sink(path, root) as add:
+        for s in samples:
+            add(s)
+    return path
+
+
+@contextmanager
+def parquet_sink(path: Path, root: Path) -> Iterator[Callable[[Sample], None]]:
+    """`write_parquet` a sample at a time: the function it yields takes the next sample; the file
+    is in place when the block ends (and not at all if it raises)."""
     # Before Arrow's first import in this process: its default allocator (mimalloc) keeps ~50 MB
     # reserved after one row group, the system allocator gives it back (a 699-sample split of
     # 69 kB PNGs, 58-row groups: writer peak +76 MB -> +35 MB, measured)
@@ -90,20 +101,23 @@ def write_parquet(path: Path, root: Path, samples: Iterable[Sample]) -> Path:
     batch: list[dict[str, Any]] = []
     pending = 0
     with atomic_path(path) as tmp, pq.ParquetWriter(tmp, arrow_schema(), compression="zstd") as writer:
-        for s in samples:
+
+        def add(s: Sample) -> None:
+            nonlocal batch, pending
             row = _parquet_row(root, s)
             batch.append(row)
             pending += len(row["image"]["bytes"])
             if len(batch) == ROWS_PER_GROUP or pending >= GROUP_IMAGE_BYTES:
                 writer.write_table(to_table(batch))
                 batch, pending = [], 0
+
+        yield add
         if batch:
             writer.write_table(to_table(batch))
     # Where Arrow's allocator is mimalloc (pyarrow imported before the line above), it keeps the
     # batches' freed pages for reuse; the build is done with them (a 3,152-sample split: 64 MB kept,
     # 10 MB after this)
     pa.default_memory_pool().release_unused()
-    return path
 
 
 def llamafactory_registry(name: str, splits: Iterable[str] = SPLITS) -> dict[str, RegistryEntry]:
@@ -120,24 +134,30 @@ def llamafactory_registry(name: str, splits: Iterable[str] = SPLITS) -> dict[str
     }
 
 
-def write_split(layout: DatasetLayout, split: str, samples: list[Sample]) -> list[Path]:
-    """The three files of one split, samples in the given order, each written record by record
-    (a split of any size costs one record's text at a time, not the file's).
+def write_split(layout: DatasetLayout, split: str, samples: Iterable[Sample]) -> list[Path]:
+    """The three files of one split, samples in the given order, written together in one pass
+    over `samples` (a split of any size costs one record's text and a Parquet row group at a
+    time, not the file's; `samples` may be a generator).
 
     An empty split is its LLaVA ``<split>.json`` alone (``[]``, which cadrecon and LLaVA readers take
     as no samples); its JSONL and Parquet files are not written (and removed if an earlier build left
     them): `datasets.load_dataset` fails on an empty JSONL or Parquet file, and the card's configs
     and the registry name only the splits that have samples."""
-    files = [write_json_array(layout.split_file(split, "json"), (llava_record(s) for s in samples))]
-    if not samples:
-        for ext in EMPTY_SPLIT_OMITS:
-            layout.split_file(split, ext).unlink(missing_ok=True)
-        return files
-    return [
-        *files,
-        write_jsonl(layout.split_file(split, "jsonl"), (messages_record(s) for s in samples)),
-        write_parquet(layout.split_file(split, "parquet"), layout.root, samples),
-    ]
+    files = [layout.split_file(split, ext) for ext in ("json", *EMPTY_SPLIT_OMITS)]
+    with ExitStack() as stack:
+        to_json = stack.enter_context(json_array_sink(files[0]))
+        more: tuple[Callable[[MessagesRecord], None], Callable[[Sample], None]] | None = None
+        for s in samples:
+            if more is None:  # the first sample: the split is not empty
+                more = (stack.enter_context(jsonl_sink(files[1])), stack.enter_context(parquet_sink(files[2], layout.root)))
+            to_json(llava_record(s))
+            more[0](messages_record(s))
+            more[1](s)
+    if more is None:
+        for path in files[1:]:
+            path.unlink(missing_ok=True)
+        return files[:1]
+    return files
 
 
 EMPTY_SPLIT_OMITS = ("jsonl", "parquet")
@@ -147,14 +167,26 @@ EMPTY_SPLIT_OMITS = ("jsonl", "parquet")
 def write_json_array(path: Path, records: Iterable[Mapping[str, object]]) -> Path:
     """A JSON array streamed to `path` (atomically), byte for byte what
     `write_json_atomic(path, list(records))` writes: indent 1, UTF-8, a final newline."""
+    with json_array_sink(path) as add:
+        for rec in records:
+            add(rec)
+    return path
+
+
+@contextmanager
+def json_array_sink(path: Path) -> Iterator[Callable[[Mapping[str, Any]], None]]:
+    """`write_json_array` a record at a time (the file is in place when the block ends)."""
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         first = True
-        for rec in records:
+
+        def add(rec: Mapping[str, Any]) -> None:
+            nonlocal first
             fh.write("[\n " if first else ",\n ")
             fh.write(json.dumps(rec, indent=1, ensure_ascii=False).replace("\n", "\n "))
             first = False
+
+        yield add
         fh.write("[]\n" if first else "\n]\n")
-    return path
 
 
 def iter_json_array(path: Path, chunk: int = 1 << 20) -> Iterator[Any]:
@@ -223,7 +255,18 @@ def iter_json_array(path: Path, chunk: int = 1 << 20) -> Iterator[Any]:
 
 def write_jsonl(path: Path, records: Iterable[Mapping[str, object]]) -> Path:
     """One JSON object per line, streamed to `path` (atomically)."""
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+    with jsonl_sink(path) as add:
         for rec in records:
-            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            add(rec)
     return path
+
+
+@contextmanager
+def jsonl_sink(path: Path) -> Iterator[Callable[[Mapping[str, Any]], None]]:
+    """`write_jsonl` a record at a time (the file is in place when the block ends)."""
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+
+        def add(rec: Mapping[str, Any]) -> None:
+            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+
+        yield add
