@@ -4,6 +4,8 @@ changed, and what the flow keeps of each shard's report (`flows.build_report.Sta
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 from prefect import get_run_logger, unmapped
 from prefect.filesystems import LocalFileSystem
 from prefect.futures import PrefectFuture
@@ -11,6 +13,7 @@ from prefect.futures import PrefectFuture
 from cadlib.dataset import BuildConfig, DatasetLayout
 from cadlib.dataset.stored_reports import StaleReport
 from flows import build_report as report
+from flows.build_report import StageBrief
 from flows.runners import hand_over
 from tasks import progress
 from tasks.artifacts import slug
@@ -18,11 +21,19 @@ from tasks.cache import current_reports, results_dir
 from tasks.dataset import convert, render, validate
 
 
+class StagesRun(NamedTuple):
+    """What the stages of a build left the flow: each shard's `StageBrief` per stage (in shard
+    order), the shards cached per stage, and the task options used (empty when no task ran)."""
+
+    briefs: dict[str, list[StageBrief]]
+    cached: dict[str, int]
+    options: dict[str, Any]
+
+
 def run_stages(layout: DatasetLayout, name: str, stages: tuple[str, ...], shards: list, slices: list,
-               source_root: str, cfg: BuildConfig, ds, force: bool) -> tuple[dict, dict, dict]:
-    """Runs `stages` over the shards; returns (the shards' `StageBrief`s per stage, cached shards per
-    stage, the task options used, empty when no task ran). No stage report is kept: finalize reads
-    them from disk.
+               source_root: str, cfg: BuildConfig, ds, force: bool) -> StagesRun:
+    """Runs `stages` over the shards (`StagesRun`). No stage report is kept: finalize reads them
+    from disk.
 
     One cache check per stage, here in the flow: a shard whose report on disk is for its inputs,
     the stage's settings and this code (and whose earlier stage is not redone) is read back, with
@@ -43,7 +54,8 @@ def run_stages(layout: DatasetLayout, name: str, stages: tuple[str, ...], shards
                              source_root, cfg, ds, opts, value, stages[n - 1] if n else "")
             value[stage].update(zip((s.index for s in todo[stage]), mapped, strict=True))
     models = sum(len(s.ids) for s in shards)
-    briefs, cached_counts = {}, {}
+    briefs: dict[str, list[StageBrief]] = {}
+    cached_counts: dict[str, int] = {}
     for stage in stages:
         briefs[stage], cached_counts[stage] = _collect(stage, shards, value[stage], on_disk[stage])
         if todo[stage]:  # a stage that only read its reports back gets a row in the one table below
@@ -52,7 +64,7 @@ def run_stages(layout: DatasetLayout, name: str, stages: tuple[str, ...], shards
                               cached_counts[stage], sum(len(b["failed"]) for b in briefs[stage]))
     report.publish_read_back(name, [report.stage_row(st, briefs[st], cached_counts[st], models)
                                     for st in stages if not todo[st]])
-    return briefs, cached_counts, opts
+    return StagesRun(briefs, cached_counts, opts)
 
 
 def _submit(stage: str, layout: DatasetLayout, run: list, part: list, source_root: str, cfg: BuildConfig, ds,
@@ -87,7 +99,7 @@ def _upstream(layout: DatasetLayout, stage: str, run: list, value: dict[str, dic
     return [reports[s.index] if s.index in reports else futures[s.index] for s in run]
 
 
-def _collect(stage: str, shards: list, value: dict, on_disk: dict) -> tuple[list[dict], int]:
+def _collect(stage: str, shards: list, value: dict, on_disk: dict) -> tuple[list[StageBrief], int]:
     """The stage's `StageBrief`s in shard order (waiting on its tasks) and how many shards were cached."""
     briefs, cached, done = [], len(on_disk), 0
     for shard in shards:

@@ -47,6 +47,8 @@ def test_every_corrupted_output_is_redone_byte_identically(tmp_path):
              for fn in (truncate, replace)]
     cases += [(truncate, image), (replace, image), (replace, text), (truncate, text),
               (truncate, root / "manifest.jsonl")]
+    # a later stage's report alone: the flow hands the redone task the earlier stage's report from disk
+    cases += [(truncate, root / "shards" / "convert-00000.json"), (truncate, root / "shards" / "validate-00000.json")]
     for corrupt, path in cases:
         what = f"{path.relative_to(root)} {corrupt.__name__}d"
         corrupt(path)
