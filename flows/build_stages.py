@@ -11,13 +11,14 @@ from prefect.filesystems import LocalFileSystem
 from prefect.futures import PrefectFuture
 
 from cadlib.dataset import BuildConfig, DatasetLayout
-from cadlib.dataset.stored_reports import StaleReport
+from cadlib.dataset.build import settings_key
+from cadlib.dataset.stored_reports import StoredReports
 from flows import build_report as report
 from flows.build_report import StageBrief
 from flows.runners import hand_over
 from tasks import progress
 from tasks.artifacts import slug
-from tasks.cache import current_reports, results_dir
+from tasks.cache import code_version, current_reports, results_dir
 from tasks.dataset import convert, render, validate
 
 
@@ -88,15 +89,9 @@ def _submit(stage: str, layout: DatasetLayout, run: list, part: list, source_roo
 
 def _upstream(layout: DatasetLayout, stage: str, run: list, value: dict[str, dict], cfg: BuildConfig) -> list:
     """For each shard of `run`, its `stage` task's future, or (a shard that stage did not redo) its
-    report read back from disk: the flow kept only its brief."""
-    futures = value[stage]
-    kept = [s for s in run if not isinstance(futures[s.index], PrefectFuture)]
-    reports = current_reports(layout, stage, kept, cfg) if kept else {}
-    if len(reports) < len(kept):  # changed on disk since the flow checked it a moment ago
-        missing = next(s.index for s in kept if s.index not in reports)
-        raise StaleReport(f"the {stage} report of shard {missing} changed during the build; build again",
-                          source=str(layout.shard_report(stage, missing)))
-    return [reports[s.index] if s.index in reports else futures[s.index] for s in run]
+    report read back from disk (the flow kept only its brief; checked again to be this build's)."""
+    stored = StoredReports(layout, stage, run, settings_key(cfg, stage, code_version()))
+    return [f if isinstance(f := value[stage][s.index], PrefectFuture) else stored[n] for n, s in enumerate(run)]
 
 
 def _collect(stage: str, shards: list, value: dict, on_disk: dict) -> tuple[list[StageBrief], int]:

@@ -70,15 +70,23 @@ def write_reports(
     (`cadlib.dataset.stored_reports`): none is held past its turn."""
     signatures = {r.id: r.signature for r in records if r.ok}
     structural, stats = check_splits(layout, signatures)
-    structural = [[f["error_class"], f"{f['id']}: {f['error']}"] for v in validated for f in v["structural"]] + structural
+    shard_structural: list[list[str]] = []
+    good: set[str] = set()
+    agreements = []
+    for v in validated:  # one walk each: the reports may be read from disk
+        ok = set(v["ok"])
+        good |= ok
+        shard_structural += [[f["error_class"], f"{f['id']}: {f['error']}"] for f in v["structural"]]
+        agreements += [a for m, a in v.get("agreement", {}).items() if m in ok]
+    structural = shard_structural + structural
+    dropped, tokens = [], []
+    for c in converted:
+        dropped += c["dropped"]
+        tokens += [s["tokens"] for s in c["samples"]]
     failures = collect_failures(records, chain(rendered, converted, validated))
-    dropped = [d for c in converted for d in c["dropped"]]
-    tokens = [s["tokens"] for c in converted for s in c["samples"]]
     status = Counter(r.status for r in records)
     stats["target_tokens"] = distribution(tokens)
-    good = {m for v in validated for m in v["ok"]}
-    stats["target_rebuild"] = agreement_stats([a for v in validated for m, a in v.get("agreement", {}).items()
-                                               if m in good])
+    stats["target_rebuild"] = agreement_stats(agreements)
     topology = sum(1 for r in records if r.error_class == "QuantisationChangesTopology")
     validation: Validation = {
         "ok": not structural,
