@@ -6,7 +6,9 @@ configurations, LoRA and full: the numbers are about speed and memory, not quali
                                [--peak-tflops 989] [--dataset data/datasets/synth_learn]
 
 The CPU recipe is timed twice in one run: its sizes now and before issue 29 (`TINY_BEFORE`), with
-the ratio as `tiny_cpu_speedup`; `--dataset` times real targets (default: short drawn ones).
+the ratio as `tiny_cpu_speedup`; `--dataset` times real targets (default: short drawn ones). Each is
+timed on batches of consecutive samples ("in order") and on batches grouped by length as the recipe
+trains (`group_by_length`: "by length", `tiny_cpu_speedup_by_length`).
 
 On CUDA, bf16 where supported; on a CPU, bf16 autocast where it has bf16 instructions, and fewer
 steps. MFU = 6 x parameters x tokens per second / the device's peak (`--peak-tflops`, default 989:
@@ -67,6 +69,26 @@ def build_smolvlm_shaped(out: Path, texts: list[str]) -> Path:
 
 TINY_BEFORE = {"image_size": 256, "hidden": 256, "heads": 4}
 """The CPU recipe's sizes before issue 29 (256 px tile, 64 image tokens, a 256-wide language model)."""
+
+
+TINY_STEPS = 20
+"""Steps timed for the CPU model (a step is ~0.15 s; five left the machine's noise in the number)."""
+GROUPED_POOL = 1024
+"""Train samples the length-grouped batches are drawn from."""
+
+
+def by_length(samples: list, batch_size: int, seed: int) -> list:
+    """`samples` in the order a recipe with `group_by_length` trains on them (`vlm.sampling`:
+    transformers' `LengthGroupedSampler`, seeded), so consecutive batches hold samples of about the
+    same length and carry little padding."""
+    import torch
+    from transformers.trainer_pt_utils import LengthGroupedSampler
+
+    generator = torch.Generator()
+    generator.manual_seed(seed)
+    order = LengthGroupedSampler(batch_size, lengths=[len(s.target) + len(s.prompt) for s in samples],
+                                 generator=generator)
+    return [samples[i] for i in order]
 
 
 def measure(model_dir: Path, samples, batch_size: int, steps: int, modules: tuple[str, ...], mode: str = "lora",
@@ -163,9 +185,10 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="cadrecon-train-bench-"))
     data = Path(args.dataset) if args.dataset else make_dataset(tmp / "data", n_train=32, n_val=0)
-    records = json.loads((data / "train.json").read_text())[:64]
-    samples = [sample_from_llava(r, data) for r in records]
-    texts = [t["value"] for r in records for t in r["conversations"]]
+    records = json.loads((data / "train.json").read_text())
+    samples = [sample_from_llava(r, data) for r in records[:64]]
+    pool = [sample_from_llava(r, data) for r in records[:GROUPED_POOL]]
+    texts = [t["value"] for r in records[:64] for t in r["conversations"]]
     results = {"cpu_count": os.cpu_count(), "gpu": torch.cuda.get_device_name(0) if gpu else None, "runs": []}
     attention = ("q_proj", "k_proj", "v_proj", "o_proj")
     peak = args.peak_tflops
@@ -177,11 +200,16 @@ def main() -> None:
                             ("tiny_cpu_before", TinyShape(**{**recipe.tiny.model_dump(), **TINY_BEFORE}))):
             tiny = build_tiny(texts, tmp / name, shape)
             for b in sizes:
-                results["runs"].append({"model": name, "image_size": shape.image_size, "hidden": shape.hidden,
-                                        **measure(tiny, samples, b, max(steps, 5), attention, "full", peak,
-                                                  image_size=shape.image_size)})
-        now, before = (next(r for r in results["runs"] if r["model"] == m) for m in ("tiny_cpu", "tiny_cpu_before"))
-        results["tiny_cpu_speedup"] = round(now["samples_per_second"] / before["samples_per_second"], 2)
+                for batching, these in (("in order", samples), ("by length", by_length(pool, b, recipe.seed))):
+                    results["runs"].append({"model": name, "image_size": shape.image_size, "hidden": shape.hidden,
+                                            "batching": batching,
+                                            **measure(tiny, these, b, max(steps, TINY_STEPS), attention, "full", peak,
+                                                      image_size=shape.image_size)})
+        for batching in ("in order", "by length"):
+            now, before = (next(r for r in results["runs"] if r["model"] == m and r["batching"] == batching)
+                           for m in ("tiny_cpu", "tiny_cpu_before"))
+            key = "tiny_cpu_speedup" + ("" if batching == "in order" else "_by_length")
+            results[key] = round(now["samples_per_second"] / before["samples_per_second"], 2)
     shaped = []
     if args.model in ("smolvlm-256m", "all"):
         shaped.append(("smolvlm-256m-shaped", build_smolvlm_shaped(tmp / "smolvlm", texts)))
