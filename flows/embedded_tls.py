@@ -16,6 +16,7 @@ verifies real connections, is left alone; so is anything that cannot be read (th
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import tomllib
@@ -48,25 +49,28 @@ def api_configured(env: MutableMapping[str, str]) -> bool:
 
 
 def one_certificate(bundle: Path, folder: Path) -> Path | None:
-    """`folder`/FILE_NAME holding the first certificate of `bundle` (made once, atomically, and
-    checked to load), or None when the bundle holds none, a file cannot be read or written, or the
-    certificate does not load."""
+    """`folder`/FILE_NAME holding the first certificate of `bundle`, made once (atomically, and
+    checked to load; a file there that does not load is made again), or None when the bundle holds
+    none, a file cannot be read or written, or the certificate does not load."""
     import ssl
 
     out = folder / FILE_NAME
-    try:
+    with contextlib.suppress(OSError, ssl.SSLError):
         if out.is_file():
-            ssl.create_default_context(cafile=str(out))  # a file left by someone else must load
+            ssl.create_default_context(cafile=str(out))  # a file left by an earlier process must load
             return out
+    part = out.with_suffix(f".{os.getpid()}.part")
+    try:
         text = bundle.read_text(errors="replace")
         start = text.index(BEGIN)
-        pem = text[start:text.index(END, start) + len(END)] + "\n"
-        part = out.with_suffix(f".{os.getpid()}.part")
-        part.write_text(pem)
+        part.write_text(text[start:text.index(END, start) + len(END)] + "\n")
         ssl.create_default_context(cafile=str(part))
         os.replace(part, out)
     except (OSError, ValueError, ssl.SSLError):
         return None
+    finally:
+        with contextlib.suppress(OSError):
+            part.unlink(missing_ok=True)  # gone already once replaced
     return out
 
 

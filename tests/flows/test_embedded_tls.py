@@ -79,16 +79,24 @@ def test_the_active_profile_decides_and_an_ephemeral_one_counts_as_embedded(env:
     assert api_configured({**env, "PREFECT_PROFILE": "work"})
 
 
-def test_a_broken_file_left_in_the_temp_folder_is_not_used(tmp_path: Path, env: dict):
-    (tmp_path / "tmp" / embedded_tls.FILE_NAME).write_text("-----BEGIN CERTIFICATE-----\nnot base64\n")
-    assert one_certificate(Path(env["SSL_CERT_FILE"]), tmp_path / "tmp") is None
-    assert use_one_certificate(env) is None and SETTING not in env
+def test_a_broken_file_left_in_the_temp_folder_is_made_again(tmp_path: Path, env: dict):
+    left = tmp_path / "tmp" / embedded_tls.FILE_NAME
+    left.write_text("-----BEGIN CERTIFICATE-----\nnot base64\n")
+    assert use_one_certificate(env) == str(left)
+    assert ssl.create_default_context(cafile=str(left)).cert_store_stats()["x509_ca"] == 1
+    assert [p.name for p in (tmp_path / "tmp").iterdir()] == [embedded_tls.FILE_NAME]  # no part file left
+
+
+def test_an_unwritable_temp_folder_changes_nothing(tmp_path: Path, env: dict):
+    assert one_certificate(Path(env["SSL_CERT_FILE"]), tmp_path / "no" / "such" / "folder") is None
 
 
 def test_a_bundle_without_certificates_changes_nothing(tmp_path: Path, env: dict):
     empty = tmp_path / "empty.pem"
     empty.write_text("nothing here\n")
-    assert use_one_certificate({**env, "SSL_CERT_FILE": str(empty)}) is None
+    env["SSL_CERT_FILE"] = str(empty)
+    assert use_one_certificate(env) is None and SETTING not in env
+    assert list((tmp_path / "tmp").iterdir()) == []
 
 
 def test_importing_flows_sets_it_before_prefect_reads_its_settings(tmp_path: Path):
