@@ -5,13 +5,14 @@ PREFECT_API_SSL_CERT_FILE)`, the setting defaulting to SSL_CERT_FILE or certifi'
 on 2 cores to parse ~140 certificates, and a dataset build creates dozens of clients (task runs,
 artifacts, the result-storage block). Without a configured API the server is the embedded one,
 over plain HTTP on 127.0.0.1: the context is never used. Measured (a 1,000-model build, one model
-changed, five re-runs each): 2.97 s -> 2.04 s.
+changed, six re-runs each, interleaved): 3.14 s -> 2.46 s.
 
-`use_one_certificate` (called by `flows/__init__.py` before Prefect reads its settings) points the
-setting at a file holding one certificate (the bundle's first, written once to the temp folder;
-under a millisecond to load) when no API URL is configured, in the environment or in the active
-Prefect profile, and the setting was not set by hand. A configured server, where the context
-verifies real connections, is left alone; so is anything that cannot be read (the default stays).
+`use_one_certificate` (called when `flows` is imported) points the setting at a file holding one
+certificate (the bundle's first, written once to the temp folder; under a millisecond to load)
+when Prefect's own settings configure no API URL (in any of its sources) and the certificate file
+was not chosen by hand, then has Prefect read its settings again. A configured server, where the
+context verifies real connections, is left alone; so is anything that cannot be read (the default
+stays).
 """
 
 from __future__ import annotations
@@ -19,33 +20,12 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-import tomllib
 from collections.abc import MutableMapping
 from pathlib import Path
 
 SETTING = "PREFECT_API_SSL_CERT_FILE"
 BEGIN, END = "-----BEGIN CERTIFICATE-----", "-----END CERTIFICATE-----"
 FILE_NAME = "cadrecon-embedded-api-ca.pem"
-
-
-def api_configured(env: MutableMapping[str, str]) -> bool:
-    """True when Prefect will talk to a server of its own configuration: PREFECT_API_URL in the
-    environment or in the active profile (PREFECT_PROFILE, else the file's `active`, of
-    PREFECT_PROFILES_PATH, else profiles.toml under PREFECT_HOME). An unreadable profile file
-    counts as configured (nothing is changed on a guess)."""
-    if env.get("PREFECT_API_URL"):
-        return True
-    home = Path(env.get("PREFECT_HOME") or "~/.prefect").expanduser()
-    path = Path(env.get("PREFECT_PROFILES_PATH") or home / "profiles.toml").expanduser()
-    if not path.exists():
-        return False
-    try:
-        profiles = tomllib.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return True
-    active = env.get("PREFECT_PROFILE") or profiles.get("active") or "ephemeral"
-    table = profiles.get("profiles", {}).get(active, {})
-    return not isinstance(table, dict) or bool(table.get("PREFECT_API_URL"))
 
 
 def one_certificate(bundle: Path, folder: Path) -> Path | None:
@@ -75,10 +55,15 @@ def one_certificate(bundle: Path, folder: Path) -> Path | None:
 
 
 def use_one_certificate(env: MutableMapping[str, str] = os.environ) -> str | None:
-    """Sets SETTING in `env` to a one-certificate file when the API is the embedded server and
-    the setting is not set; returns the path set, or None when it left `env` alone."""
-    if env.get(SETTING) or api_configured(env):
-        return None
+    """Sets SETTING in `env` to a one-certificate file, and has Prefect read its settings again,
+    when Prefect's own settings (environment, .env, prefect.toml, pyproject.toml, the active
+    profile) configure no API URL and leave the certificate file at its default; returns the path
+    set, or None when it left everything alone."""
+    from prefect.settings import get_current_settings
+
+    settings = get_current_settings()
+    if env.get(SETTING) or settings.api.url or settings.api.ssl_cert_file != env.get("SSL_CERT_FILE"):
+        return None  # a configured server verifies real connections; a file chosen by hand is kept
     bundle = env.get("SSL_CERT_FILE")
     if not bundle:
         try:
@@ -90,4 +75,8 @@ def use_one_certificate(env: MutableMapping[str, str] = os.environ) -> str | Non
     if got is None:
         return None
     env[SETTING] = str(got)
+    if env is os.environ:
+        from prefect.context import refresh_global_settings_context
+
+        refresh_global_settings_context()  # Prefect read its settings when it was imported
     return str(got)

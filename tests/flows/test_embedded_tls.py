@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from flows import embedded_tls
-from flows.embedded_tls import SETTING, api_configured, one_certificate, use_one_certificate
+from flows.embedded_tls import SETTING, one_certificate
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,78 +34,86 @@ def bundle_of(tmp_path: Path, n: int = 3) -> Path:
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch) -> dict:
+def folder(tmp_path: Path, monkeypatch) -> Path:
     monkeypatch.setattr(embedded_tls.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
-    return {"PREFECT_HOME": str(tmp_path / "home"), "SSL_CERT_FILE": str(bundle_of(tmp_path))}
+    return tmp_path / "tmp"
 
 
-def test_without_a_configured_api_the_setting_names_one_certificate_that_loads(env: dict):
-    got = use_one_certificate(env)
-    assert got is not None and env[SETTING] == got
-    text = Path(got).read_text()
+def test_the_file_holds_one_certificate_that_loads_and_is_made_once(tmp_path: Path, folder: Path):
+    bundle = bundle_of(tmp_path)
+    got = one_certificate(bundle, folder)
+    assert got is not None and got.parent == folder
+    text = got.read_text()
     assert text.count(embedded_tls.BEGIN) == 1 and text.count(embedded_tls.END) == 1
-    assert ssl.create_default_context(cafile=got).cert_store_stats()["x509_ca"] == 1
-    assert use_one_certificate({k: v for k, v in env.items() if k != SETTING}) == got  # made once, found again
+    assert ssl.create_default_context(cafile=str(got)).cert_store_stats()["x509_ca"] == 1
+    stamp = got.stat().st_mtime_ns
+    assert one_certificate(bundle, folder) == got and got.stat().st_mtime_ns == stamp  # found again, not rewritten
 
 
-@pytest.mark.parametrize("case", ["api url in env", "api url in the active profile", "setting set by hand",
-                                  "profile file unreadable"])
-def test_a_configured_server_or_a_setting_of_ones_own_is_left_alone(env: dict, case: str):
-    home = Path(env["PREFECT_HOME"])
-    home.mkdir()
+def test_a_broken_file_left_in_the_temp_folder_is_made_again(tmp_path: Path, folder: Path):
+    left = folder / embedded_tls.FILE_NAME
+    left.write_text("-----BEGIN CERTIFICATE-----\nnot base64\n")
+    assert one_certificate(bundle_of(tmp_path), folder) == left
+    assert ssl.create_default_context(cafile=str(left)).cert_store_stats()["x509_ca"] == 1
+    assert [p.name for p in folder.iterdir()] == [embedded_tls.FILE_NAME]  # no part file left
+
+
+def test_an_unwritable_folder_or_a_bundle_without_certificates_gives_none(tmp_path: Path, folder: Path):
+    assert one_certificate(bundle_of(tmp_path), tmp_path / "no" / "such" / "folder") is None
+    empty = tmp_path / "empty.pem"
+    empty.write_text("nothing here\n")
+    assert one_certificate(empty, folder) is None
+    assert list(folder.iterdir()) == []
+
+
+SHOW = ("import json, flows\nfrom prefect.settings import get_current_settings\n"
+        "print(json.dumps(get_current_settings().api.ssl_cert_file))")
+
+
+def cert_file_seen(tmp_path: Path, env: dict, files: dict[str, str] | None = None) -> str | None:
+    """What Prefect's settings hold for the certificate file in a fresh process that imported
+    `flows`, run in a folder holding `files` (relative name -> text), with `env` over a clean
+    Prefect environment (its own PREFECT_HOME)."""
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    for name, text in (files or {}).items():
+        (cwd / name).parent.mkdir(parents=True, exist_ok=True)
+        (cwd / name).write_text(text)
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    base |= {"PREFECT_HOME": str(tmp_path / "home"), "PYTHONPATH": str(ROOT), "TMPDIR": str(tmp_path)}
+    run = subprocess.run([sys.executable, "-c", SHOW], cwd=cwd, env=base | env, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def test_without_a_configured_api_prefect_reads_the_one_certificate_file(tmp_path: Path):
+    """Prefect has read its settings when `flows` sets the file: they are read again."""
+    seen = cert_file_seen(tmp_path, {})
+    assert seen == str(tmp_path / embedded_tls.FILE_NAME)
+
+
+@pytest.mark.parametrize("case", ["api url in env", "api url in the active profile", "api url in prefect.toml",
+                                  "file set by hand", "file set in prefect.toml"])
+def test_a_configured_server_or_a_file_of_ones_own_is_left_alone(tmp_path: Path, case: str):
+    env: dict[str, str] = {}
+    files: dict[str, str] = {}
+    expected = os.environ.get("SSL_CERT_FILE")
     if case == "api url in env":
-        env["PREFECT_API_URL"] = "https://api.prefect.cloud/api/accounts/a/workspaces/w"
+        env["PREFECT_API_URL"] = "https://prefect.example/api"
     elif case == "api url in the active profile":
+        home = tmp_path / "home"
+        home.mkdir()
         (home / "profiles.toml").write_text('active = "work"\n[profiles.ephemeral]\n'
                                             'PREFECT_SERVER_ALLOW_EPHEMERAL_MODE = "true"\n'
                                             '[profiles.work]\nPREFECT_API_URL = "https://prefect.example/api"\n')
-    elif case == "setting set by hand":
-        env[SETTING] = "/etc/my-ca.pem"
+    elif case == "api url in prefect.toml":
+        files["prefect.toml"] = '[api]\nurl = "https://prefect.example/api"\n'
+    elif case == "file set by hand":
+        env[SETTING] = expected = str(bundle_of(tmp_path))
     else:
-        (home / "profiles.toml").write_text("active = [not toml")
-    before = dict(env)
-    assert use_one_certificate(env) is None
-    assert env == before
-
-
-def test_the_active_profile_decides_and_an_ephemeral_one_counts_as_embedded(env: dict):
-    home = Path(env["PREFECT_HOME"])
-    home.mkdir()
-    (home / "profiles.toml").write_text('active = "ephemeral"\n[profiles.ephemeral]\n'
-                                        'PREFECT_SERVER_ALLOW_EPHEMERAL_MODE = "true"\n'
-                                        '[profiles.work]\nPREFECT_API_URL = "https://prefect.example/api"\n')
-    assert not api_configured(env)
-    assert api_configured({**env, "PREFECT_PROFILE": "work"})
-
-
-def test_a_broken_file_left_in_the_temp_folder_is_made_again(tmp_path: Path, env: dict):
-    left = tmp_path / "tmp" / embedded_tls.FILE_NAME
-    left.write_text("-----BEGIN CERTIFICATE-----\nnot base64\n")
-    assert use_one_certificate(env) == str(left)
-    assert ssl.create_default_context(cafile=str(left)).cert_store_stats()["x509_ca"] == 1
-    assert [p.name for p in (tmp_path / "tmp").iterdir()] == [embedded_tls.FILE_NAME]  # no part file left
-
-
-def test_an_unwritable_temp_folder_changes_nothing(tmp_path: Path, env: dict):
-    assert one_certificate(Path(env["SSL_CERT_FILE"]), tmp_path / "no" / "such" / "folder") is None
-
-
-def test_a_bundle_without_certificates_changes_nothing(tmp_path: Path, env: dict):
-    empty = tmp_path / "empty.pem"
-    empty.write_text("nothing here\n")
-    env["SSL_CERT_FILE"] = str(empty)
-    assert use_one_certificate(env) is None and SETTING not in env
-    assert list((tmp_path / "tmp").iterdir()) == []
-
-
-def test_importing_flows_sets_it_before_prefect_reads_its_settings(tmp_path: Path):
-    """The process a `cadrecon` command runs in: flows (or deployments) imported first."""
-    code = ("import flows\nfrom prefect.settings import PREFECT_API_SSL_CERT_FILE\n"
-            "import json\nprint(json.dumps(PREFECT_API_SSL_CERT_FILE.value()))")
-    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", SETTING)}
-    env["PREFECT_HOME"] = str(tmp_path / "home")
-    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stderr[-2000:]
-    value = json.loads(run.stdout.strip().splitlines()[-1])
-    assert value and Path(value).name == embedded_tls.FILE_NAME
+        expected = str(bundle_of(tmp_path))
+        files["prefect.toml"] = f'[api]\nssl_cert_file = "{expected}"\n'
+    assert cert_file_seen(tmp_path, env, files) == expected
+    assert not (tmp_path / embedded_tls.FILE_NAME).exists()
