@@ -78,17 +78,11 @@ GROUPED_POOL = 1024
 
 
 def by_length(samples: list, batch_size: int, seed: int) -> list:
-    """`samples` in the order a recipe with `group_by_length` trains on them (`vlm.sampling`:
-    transformers' `LengthGroupedSampler`, seeded), so consecutive batches hold samples of about the
-    same length and carry little padding."""
-    import torch
-    from transformers.trainer_pt_utils import LengthGroupedSampler
+    """`samples` in the order a recipe with `group_by_length` trains on them (`vlm.sampling.length_grouped`),
+    so consecutive batches hold samples of about the same length and carry little padding."""
+    from vlm.sampling import length_grouped
 
-    generator = torch.Generator()
-    generator.manual_seed(seed)
-    order = LengthGroupedSampler(batch_size, lengths=[len(s.target) + len(s.prompt) for s in samples],
-                                 generator=generator)
-    return [samples[i] for i in order]
+    return [samples[i] for i in length_grouped(batch_size, samples, seed)]
 
 
 def measure(model_dir: Path, samples, batch_size: int, steps: int, modules: tuple[str, ...], mode: str = "lora",

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from itertools import chain
 from typing import Any
 
 from PIL import Image
@@ -70,20 +69,22 @@ def write_reports(
     (`cadlib.dataset.stored_reports`): none is held past its turn."""
     signatures = {r.id: r.signature for r in records if r.ok}
     structural, stats = check_splits(layout, signatures)
+    failures = collect_failures(records, rendered)  # then convert's and validate's, in the walks below
+    dropped, tokens = [], []
+    for c in converted:  # one walk each: the reports may be read from disk
+        dropped += c["dropped"]
+        tokens += [s["tokens"] for s in c["samples"]]
+        failures += c.get("failed", [])
     shard_structural: list[list[str]] = []
     good: set[str] = set()
     agreements = []
-    for v in validated:  # one walk each: the reports may be read from disk
+    for v in validated:
         ok = set(v["ok"])
         good |= ok
         shard_structural += [[f["error_class"], f"{f['id']}: {f['error']}"] for f in v["structural"]]
         agreements += [a for m, a in v.get("agreement", {}).items() if m in ok]
+        failures += v.get("failed", [])
     structural = shard_structural + structural
-    dropped, tokens = [], []
-    for c in converted:
-        dropped += c["dropped"]
-        tokens += [s["tokens"] for s in c["samples"]]
-    failures = collect_failures(records, chain(rendered, converted, validated))
     status = Counter(r.status for r in records)
     stats["target_tokens"] = distribution(tokens)
     stats["target_rebuild"] = agreement_stats(agreements)
